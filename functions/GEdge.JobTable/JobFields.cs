@@ -1,0 +1,53 @@
+namespace GEdge.JobTable;
+
+/// <summary>The field names of a job hash: the eight of the contract, then the job table's own extras.</summary>
+public static class JobFields
+{
+    /// <summary>The job's number, from an atomic counter.</summary>
+    public const string Id = "id";
+
+    /// <summary>Who sent the request.</summary>
+    public const string User = "user";
+
+    /// <summary>Where the uploaded video is stored (bucket and key).</summary>
+    public const string Path = "path";
+
+    /// <summary>The video's file extension.</summary>
+    public const string Type = "type";
+
+    /// <summary>One of the eight <see cref="JobStatus"/> names.</summary>
+    public const string Status = "status";
+
+    /// <summary>When processing started (UTC, ISO 8601); empty until the job leaves <see cref="JobStatus.Enqueue"/>.</summary>
+    public const string StartTime = "start_time";
+
+    /// <summary>When processing finished (UTC, ISO 8601); empty until the job reaches <see cref="JobStatus.Exit"/>.</summary>
+    public const string EndTime = "end_time";
+
+    /// <summary>How many attempts failed; at the limit the job has failed.</summary>
+    public const string Iteration = "iteration";
+
+    /// <summary>The uploaded object's version (ETag) that, with the path, makes submissions idempotent.</summary>
+    public const string ObjectVersion = "object_version";
+
+    /// <summary>When the job was created (UTC, ISO 8601).</summary>
+    public const string CreatedTime = "created_time";
+
+    /// <summary>Why the job ended in <see cref="JobStatus.Exit"/> without finishing; absent on success.</summary>
+    public const string Error = "error";
+
+    /// <summary>The reason the most recent attempt failed.</summary>
+    public const string LastError = "last_error";
+
+    /// <summary>When the lease of the stage working on the job runs out (UTC, ISO 8601); present only in a working status.</summary>
+    public const string LeaseDeadline = "lease_deadline";
+
+    /// <summary>The eight fields every job hash carries, in contract order.</summary>
+    public static IReadOnlyList<string> Contract { get; } = [Id, User, Path, Type, Status, StartTime, EndTime, Iteration];
+
+    private static readonly HashSet<string> s_reserved =
+        [.. Contract, ObjectVersion, CreatedTime, Error, LastError, LeaseDeadline];
+
+    /// <summary>Whether the job table owns the field, so callers may not set it as an extra field.</summary>
+    public static bool IsReserved(string name) => s_reserved.Contains(name);
+}

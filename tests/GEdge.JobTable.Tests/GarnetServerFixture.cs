@@ -1,0 +1,30 @@
+using GEdge.JobTable.Embedded;
+using StackExchange.Redis;
+
+namespace GEdge.JobTable.Tests;
+
+/// <summary>Starts the embedded Garnet server, exactly as a host would, on a temp data folder; stops it afterwards.</summary>
+public sealed class GarnetServerFixture : ITestServer, IAsyncLifetime
+{
+    private readonly string _folder = TempFolder.CreatePath();
+    private EmbeddedGarnetServer? _server;
+    private IConnectionMultiplexer[] _connections = [];
+
+    public string ConnectionString => _server!.ConnectionString;
+
+    public IReadOnlyList<IConnectionMultiplexer> Connections => _connections;
+
+    public async Task InitializeAsync()
+    {
+        _server = EmbeddedGarnetServer.Start(new EmbeddedGarnetOptions { DataPath = _folder });
+        _connections = await TestNetwork.ConnectAsync(ConnectionString);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await TestNetwork.DisposeAllAsync(_connections);
+        if (_server is not null)
+            await _server.DisposeAsync();
+        TempFolder.Delete(_folder);
+    }
+}
