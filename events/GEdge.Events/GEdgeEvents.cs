@@ -1,0 +1,151 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using CloudNative.CloudEvents;
+using GEdge.JobTable;
+
+namespace GEdge.Events;
+
+/// <summary>The data of a <c>video uploaded</c> event: which object arrived, and whose it is.</summary>
+public sealed record VideoUploaded(
+    [property: JsonRequired] string User,
+    [property: JsonRequired] string Bucket,
+    [property: JsonRequired] string Key,
+    [property: JsonRequired] string ETag,
+    long Size);
+
+/// <summary>The data of a <c>job status changed</c> event. The status also travels as the <c>jobstatus</c> attribute.</summary>
+public sealed record JobStatusChanged([property: JsonRequired] long JobId, [property: JsonRequired] JobStatus Status);
+
+/// <summary>Source-generated JSON for the event data (no reflection on the hot path, trimming-safe).</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(VideoUploaded))]
+[JsonSerializable(typeof(JobStatusChanged))]
+public sealed partial class GEdgeEventJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// The two CloudEvents of G-Edge: their types, their extension attributes, and how to build and read them.
+/// A Knative Trigger routes on <c>type</c> plus the <c>jobstatus</c> extension, so a stage never has to open the data.
+/// </summary>
+public static class GEdgeEvents
+{
+    /// <summary>The type of the event that starts a job.</summary>
+    public const string VideoUploadedType = "dev.gedge.video.uploaded";
+
+    /// <summary>The type of the event sent on every job status change.</summary>
+    public const string JobStatusChangedType = "dev.gedge.job.status.changed";
+
+    /// <summary>Extension attribute carrying the new status (CloudEvents names: lower-case letters and digits).</summary>
+    public static readonly CloudEventAttribute JobStatusAttribute = CloudEventAttribute.CreateExtension("jobstatus", CloudEventAttributeType.String);
+
+    /// <summary>Extension attribute carrying the job id, so logs and dead-letter sinks can name the job.</summary>
+    public static readonly CloudEventAttribute JobIdAttribute = CloudEventAttribute.CreateExtension("jobid", CloudEventAttributeType.String);
+
+    /// <summary>The extension attributes a formatter must know to parse G-Edge events.</summary>
+    public static IReadOnlyList<CloudEventAttribute> ExtensionAttributes { get; } = [JobStatusAttribute, JobIdAttribute];
+
+    /// <summary>The event types G-Edge understands.</summary>
+    public static IReadOnlyList<string> Types { get; } = [VideoUploadedType, JobStatusChangedType];
+
+    /// <summary>
+    /// A <c>video uploaded</c> event. Its id is derived from the object's identity (bucket, key, etag), so the same
+    /// upload reported twice is the same event, as CloudEvents' id + source uniqueness intends.
+    /// </summary>
+    public static CloudEvent CreateVideoUploaded(VideoUploaded upload, Uri source)
+    {
+        ArgumentNullException.ThrowIfNull(upload);
+        return new CloudEvent(CloudEventsSpecVersion.V1_0, ExtensionAttributes)
+        {
+            Id = $"{upload.Bucket}/{upload.Key}@{upload.ETag}",
+            Source = source,
+            Type = VideoUploadedType,
+            Subject = $"{upload.Bucket}/{upload.Key}",
+            Time = DateTimeOffset.UtcNow,
+            DataContentType = "application/json",
+            Data = JsonSerializer.SerializeToElement(upload, GEdgeEventJsonContext.Default.VideoUploaded),
+        };
+    }
+
+    /// <summary>
+    /// A <c>job status changed</c> event for <paramref name="jobId"/> now in <paramref name="status"/>, on its
+    /// <paramref name="iteration"/>-th attempt (a retried job passes the same status again, as a new event).
+    /// </summary>
+    public static CloudEvent CreateJobStatusChanged(long jobId, JobStatus status, int iteration, Uri source)
+    {
+        var cloudEvent = new CloudEvent(CloudEventsSpecVersion.V1_0, ExtensionAttributes)
+        {
+            // One id per job, status and attempt: a duplicated reply carries the same id, a retry a new one.
+            Id = string.Create(CultureInfo.InvariantCulture, $"job-{jobId}-{status}-{iteration}"),
+            Source = source,
+            Type = JobStatusChangedType,
+            Subject = JobSubject(jobId),
+            Time = DateTimeOffset.UtcNow,
+            DataContentType = "application/json",
+            Data = JsonSerializer.SerializeToElement(new JobStatusChanged(jobId, status), GEdgeEventJsonContext.Default.JobStatusChanged),
+        };
+        cloudEvent[JobStatusAttribute] = status.ToString();
+        cloudEvent[JobIdAttribute] = jobId.ToString(CultureInfo.InvariantCulture);
+        return cloudEvent;
+    }
+
+    /// <summary>The subject that names a job in events (<c>jobs/42</c>).</summary>
+    public static string JobSubject(long jobId) => string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId}");
+
+    /// <summary>Reads the data of a <c>video uploaded</c> event; throws <see cref="InvalidEventException"/> naming what is wrong.</summary>
+    public static VideoUploaded ReadVideoUploaded(CloudEvent cloudEvent)
+    {
+        var upload = ReadData(cloudEvent, VideoUploadedType, GEdgeEventJsonContext.Default.VideoUploaded);
+        if (string.IsNullOrEmpty(upload.User) || string.IsNullOrEmpty(upload.Bucket) || string.IsNullOrEmpty(upload.Key))
+        {
+            throw new InvalidEventException("The video uploaded event needs 'user', 'bucket' and 'key'.");
+        }
+
+        return upload;
+    }
+
+    /// <summary>
+    /// Reads a <c>job status changed</c> event; the <c>jobstatus</c> attribute and the data must agree, since the
+    /// Trigger routed on the attribute.
+    /// </summary>
+    public static JobStatusChanged ReadJobStatusChanged(CloudEvent cloudEvent)
+    {
+        var change = ReadData(cloudEvent, JobStatusChangedType, GEdgeEventJsonContext.Default.JobStatusChanged);
+        var attribute = cloudEvent[JobStatusAttribute] as string;
+        if (attribute is null || !Enum.TryParse<JobStatus>(attribute, out var status) || status != change.Status || !Enum.IsDefined(status))
+        {
+            throw new InvalidEventException($"The event's 'jobstatus' attribute ('{attribute}') does not name the status in its data ('{change.Status}').");
+        }
+
+        return change.JobId > 0 ? change : throw new InvalidEventException("The job status changed event needs a positive 'jobId'.");
+    }
+
+    private static T ReadData<T>(CloudEvent cloudEvent, string expectedType, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+    {
+        ArgumentNullException.ThrowIfNull(cloudEvent);
+        if (cloudEvent.Type != expectedType)
+        {
+            throw new InvalidEventException($"Expected an event of type '{expectedType}', got '{cloudEvent.Type}'.");
+        }
+
+        try
+        {
+            var data = cloudEvent.Data switch
+            {
+                JsonElement element => element.Deserialize(typeInfo),
+                T typed => typed,
+                byte[] bytes => JsonSerializer.Deserialize(bytes, typeInfo),
+                string text => JsonSerializer.Deserialize(text, typeInfo),
+                null => throw new InvalidEventException($"The '{expectedType}' event has no data."),
+                var other => throw new InvalidEventException($"The '{expectedType}' event's data is a {other.GetType().Name}, not JSON."),
+            };
+            return data ?? throw new InvalidEventException($"The '{expectedType}' event's data is null.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidEventException($"The '{expectedType}' event's data is not valid: {e.Message}");
+        }
+    }
+}
+
+/// <summary>An event that cannot be processed as it stands (an HTTP host answers 400 with the message).</summary>
+public sealed class InvalidEventException(string message) : Exception(message);
