@@ -1,0 +1,16 @@
+using GEdge.Media;
+
+namespace GEdge.Rendering;
+
+/// <summary>An annotated video that was written: where, its picture, and how long making it took.</summary>
+/// <param name="Path">The MP4 file.</param>
+/// <param name="Width">Picture width, the original's.</param>
+/// <param name="Height">Picture height, the original's.</param>
+/// <param name="FrameRate">The rate it plays at, the original's.</param>
+/// <param name="FrameCount">Frames written: every frame the original decodes to.</param>
+/// <param name="Elapsed">Wall-clock time from probe to the finished file.</param>
+public sealed record AnnotatedVideo(string Path, int Width, int Height, FrameRate FrameRate, int FrameCount, TimeSpan Elapsed)
+{
+    /// <summary>Frames annotated per second of wall-clock time.</summary>
+    public double FramesPerSecond => Elapsed > TimeSpan.Zero ? FrameCount / Elapsed.TotalSeconds : 0;
+}

@@ -1,0 +1,20 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GEdge.Rendering;
+
+/// <summary>Registers the Postprocess stage's rendering engine.</summary>
+public static class RenderingServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds <see cref="AnnotatedVideoWriter"/> and <see cref="PostprocessBenchmark"/> (singletons: they hold only their
+    /// settings), with <see cref="AnnotatedVideoOptions"/> bound from the <c>Rendering</c> section; the defaults need none.
+    /// </summary>
+    public static IServiceCollection AddRendering(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions<AnnotatedVideoOptions>().BindConfiguration(AnnotatedVideoOptions.SectionName);
+        services.AddSingleton<AnnotatedVideoWriter>();
+        services.AddSingleton<PostprocessBenchmark>();
+        return services;
+    }
+}

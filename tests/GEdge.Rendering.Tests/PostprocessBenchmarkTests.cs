@@ -1,0 +1,23 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace GEdge.Rendering.Tests;
+
+public sealed class PostprocessBenchmarkTests
+{
+    [Fact]
+    public async Task Run_OnRoad_MeasuresFfmpegAloneAndTheStageOverTheSameFrames()
+    {
+        var options = new AnnotatedVideoOptions { Preset = "ultrafast" };
+        var writer = new AnnotatedVideoWriter(Options.Create(options), NullLogger<AnnotatedVideoWriter>.Instance);
+        var benchmark = new PostprocessBenchmark(writer, NullLogger<PostprocessBenchmark>.Instance);
+
+        var result = await benchmark.RunAsync(TestVideos.Road, boxesPerFrame: 4, repetitions: 2);
+
+        // Timings are machine-dependent and not asserted here; what both runs did is.
+        Assert.Equal((38, 1280, 720, 4, "ultrafast", 23, 2), (result.Frames, result.Width, result.Height, result.BoxesPerFrame, result.Preset, result.ConstantRateFactor, result.Repetitions));
+        Assert.True(result.FfmpegElapsed > TimeSpan.Zero && result.PipelineElapsed > TimeSpan.Zero);
+        Assert.Equal(result.PipelineFramesPerSecond / result.FfmpegFramesPerSecond, result.Ratio, 12);
+        Assert.Empty(Directory.EnumerateDirectories(Path.GetTempPath(), "gedge-postprocess-benchmark-*"));
+    }
+}
