@@ -1,0 +1,283 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using GEdge.Vision;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace GEdge.Media;
+
+/// <summary>
+/// Decodes a video or still image with ONE ffmpeg process whose own filter graph scales, converts and pads every frame
+/// into the model's input (the exact integers of a <see cref="LetterboxTransform"/>), and streams the raw frames over a
+/// pipe: memory stays at a few frames whatever the video's length, and no pixel is touched by C#.
+/// </summary>
+public sealed partial class LetterboxFrameReader
+{
+    // The tail of ffmpeg's error output kept for a failure message.
+    private const int ErrorLinesKept = 8;
+
+    private readonly ILogger _logger;
+
+    /// <summary>Creates a reader producing frames for a model input.</summary>
+    public LetterboxFrameReader(ModelInput input, ILogger<LetterboxFrameReader>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        Input = input;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+    }
+
+    /// <summary>The model input the frames are made for.</summary>
+    public ModelInput Input { get; }
+
+    /// <summary>
+    /// The filter graph for a letterbox: scale to the transform's exact size, convert to the model's channel order, pad with
+    /// the pad value at the transform's offset, and <c>showinfo</c> (checksums off: they cost a pass over every frame) to report each frame's timestamp on stderr.
+    /// </summary>
+    public static string BuildFilterGraph(LetterboxTransform letterbox, ModelInput input)
+    {
+        ArgumentNullException.ThrowIfNull(letterbox);
+        ArgumentNullException.ThrowIfNull(input);
+        if (letterbox.InputWidth != input.Width || letterbox.InputHeight != input.Height)
+        {
+            throw new ArgumentException(
+                $"The letterbox targets {letterbox.InputWidth}x{letterbox.InputHeight} but the model input is {input.Width}x{input.Height}.", nameof(letterbox));
+        }
+
+        var pixelFormat = PixelFormatOf(input.ChannelOrder);
+
+        // format comes before pad, not after: pad on a subsampled format (yuv420p) rounds odd offsets down to the chroma
+        // grid, which would shift the picture by a pixel from where the transform says it is; on bgr24/rgb24 it is exact.
+        // Asking scale for the packed RGB format also lets swscale resize and convert in one pass.
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"scale={letterbox.ScaledWidth}:{letterbox.ScaledHeight}:flags=bilinear,format={pixelFormat},"
+            + $"pad={input.Width}:{input.Height}:{letterbox.PadLeft}:{letterbox.PadTop}:color=0x{input.PadValue:x2}{input.PadValue:x2}{input.PadValue:x2},showinfo=checksum=0");
+    }
+
+    /// <summary>The whole ffmpeg command line (without the binary) that <see cref="ReadAsync(string, LetterboxTransform, CancellationToken)"/> runs.</summary>
+    public static IReadOnlyList<string> BuildArguments(string path, LetterboxTransform letterbox, ModelInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return BuildArguments(path, BuildFilterGraph(letterbox, input), input.ChannelOrder);
+    }
+
+    private static string[] BuildArguments(string path, string filterGraph, ChannelOrder channelOrder) =>
+    [
+        "-hide_banner", "-nostdin", "-nostats",
+
+        // info level is where showinfo reports frames; the level tag lets errors be told from the rest.
+        "-loglevel", "level+info",
+        "-i", path,
+        "-map", "0:v:0", "-an", "-sn", "-dn",
+        "-vf", filterGraph,
+
+        // passthrough: every decoded frame comes out exactly once, never duplicated or dropped to fit a constant rate.
+        "-fps_mode", "passthrough",
+        "-f", "rawvideo", "-pix_fmt", PixelFormatOf(channelOrder),
+        "pipe:1",
+    ];
+
+    /// <summary>Reads the frames of a probed file, letterboxed as the model input's placement says.</summary>
+    public IAsyncEnumerable<LetterboxedFrame> ReadAsync(MediaInfo media, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(media);
+        return ReadAsync(media.Path, Input.LetterboxFor(media.Width, media.Height), media.FrameRate, cancellationToken);
+    }
+
+    /// <summary>Reads the frames of a file with a given letterbox (whose source size must be the decoded frame size).</summary>
+    public IAsyncEnumerable<LetterboxedFrame> ReadAsync(string path, LetterboxTransform letterbox, CancellationToken cancellationToken = default) =>
+        ReadAsync(path, letterbox, default, cancellationToken);
+
+    private async IAsyncEnumerable<LetterboxedFrame> ReadAsync(
+        string path,
+        LetterboxTransform letterbox,
+        FrameRate fallbackRate,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentNullException.ThrowIfNull(letterbox);
+        if (!File.Exists(path))
+        {
+            throw new MediaException(path, MediaErrorKind.FileMissing, $"{path} does not exist.");
+        }
+
+        var frameBytes = Input.FrameByteCount;
+        var filterGraph = BuildFilterGraph(letterbox, Input);
+        var arguments = BuildArguments(path, filterGraph, Input.ChannelOrder);
+        LogStarting(path, letterbox.SourceWidth, letterbox.SourceHeight, Input.Width, Input.Height, filterGraph);
+
+        using var process = FfmpegProcess.Start(arguments, path);
+
+        // Timestamps come from the same pass: showinfo prints each frame's pts_time on stderr before ffmpeg writes the frame
+        // to stdout, and a background task turns those lines into a queue consumed in step with the frames. Only when a
+        // frame has no timestamp (showinfo says NOPTS) is it computed from the probed frame rate.
+        var timestamps = Channel.CreateUnbounded<TimeSpan?>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var errors = new Queue<string>(ErrorLinesKept);
+        var stderrTask = Task.Run(() => ReadDiagnosticsAsync(process.StandardError, timestamps.Writer, errors), CancellationToken.None);
+        var stdout = process.StandardOutput.BaseStream;
+        var completed = false;
+        try
+        {
+            for (long index = 0; ; index++)
+            {
+                var buffer = ArrayPool<byte>.Shared.Rent(frameBytes);
+                int read;
+                try
+                {
+                    read = await stdout.ReadAtLeastAsync(buffer.AsMemory(0, frameBytes), frameBytes, throwOnEndOfStream: false, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+                catch
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    throw;
+                }
+
+                if (read < frameBytes)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    if (read > 0)
+                    {
+                        await FailAsync(process, stderrTask, errors, path, $"ffmpeg stopped in the middle of frame {index} ({read} of {frameBytes} bytes)").ConfigureAwait(false);
+                    }
+
+                    break;
+                }
+
+                var timestamp = await NextTimestampAsync(timestamps.Reader, cancellationToken).ConfigureAwait(false)
+                    ?? fallbackRate.TimeOf(index);
+                yield return new LetterboxedFrame(buffer, frameBytes, index, timestamp, letterbox);
+            }
+
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            await stderrTask.ConfigureAwait(false);
+            if (process.ExitCode != 0)
+            {
+                await FailAsync(process, stderrTask, errors, path, $"ffmpeg exited with code {process.ExitCode}").ConfigureAwait(false);
+            }
+
+            completed = true;
+        }
+        finally
+        {
+            if (!completed && !process.HasExited)
+            {
+                // The consumer stopped early, was cancelled or failed: nobody reads the pipe any more, so end ffmpeg now.
+                try
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+                catch (InvalidOperationException)
+                {
+                    // It exited on its own between the check and the kill.
+                }
+            }
+
+            await stderrTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private static async ValueTask<TimeSpan?> NextTimestampAsync(ChannelReader<TimeSpan?> reader, CancellationToken cancellationToken)
+    {
+        // stderr can end (ffmpeg closed it) before the last frames are read; then the fallback applies.
+        if (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false) && reader.TryRead(out var timestamp))
+        {
+            return timestamp;
+        }
+
+        return null;
+    }
+
+    private static async Task FailAsync(Process process, Task stderrTask, Queue<string> errors, string path, string what)
+    {
+        await process.WaitForExitAsync().ConfigureAwait(false);
+        await stderrTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        string detail;
+        lock (errors)
+        {
+            detail = errors.Count == 0 ? "no error message" : string.Join("; ", errors);
+        }
+
+        throw new MediaException(path, MediaErrorKind.DecodeFailed, $"{Path.GetFileName(path)} could not be decoded: {what}: {detail}.");
+    }
+
+    private async Task ReadDiagnosticsAsync(StreamReader stderr, ChannelWriter<TimeSpan?> timestamps, Queue<string> errors)
+    {
+        try
+        {
+            while (await stderr.ReadLineAsync().ConfigureAwait(false) is { } line)
+            {
+                if (TryParseShowinfo(line, out var timestamp))
+                {
+                    timestamps.TryWrite(timestamp);
+                }
+                else if (line.Contains("[error]", StringComparison.Ordinal) || line.Contains("[fatal]", StringComparison.Ordinal))
+                {
+                    var text = FfmpegProcess.WithoutContext(line);
+                    LogFfmpegError(text);
+                    lock (errors)
+                    {
+                        if (errors.Count == ErrorLinesKept)
+                        {
+                            errors.Dequeue();
+                        }
+
+                        errors.Enqueue(text);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            timestamps.TryComplete();
+        }
+    }
+
+    /// <summary>Parses a showinfo frame line (<c>[Parsed_showinfo_3 @ 0x..] [info] n:  12 pts: 6144 pts_time:0.48 ...</c>).</summary>
+    internal static bool TryParseShowinfo(string line, out TimeSpan? timestamp)
+    {
+        timestamp = null;
+        if (!line.Contains("Parsed_showinfo", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var at = line.IndexOf(" n:", StringComparison.Ordinal);
+        var ptsAt = line.IndexOf("pts_time:", StringComparison.Ordinal);
+        if (at < 0 || ptsAt < 0)
+        {
+            // showinfo's other lines (configuration, side data) carry no frame.
+            return false;
+        }
+
+        var value = line.AsSpan(ptsAt + "pts_time:".Length).TrimStart();
+        var end = value.IndexOf(' ');
+        if (end >= 0)
+        {
+            value = value[..end];
+        }
+
+        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+        {
+            timestamp = TimeSpan.FromTicks((long)Math.Round(seconds * TimeSpan.TicksPerSecond));
+        }
+
+        return true;
+    }
+
+    private static string PixelFormatOf(ChannelOrder order) => order switch
+    {
+        ChannelOrder.Bgr => "bgr24",
+        ChannelOrder.Rgb => "rgb24",
+        _ => throw new ArgumentOutOfRangeException(nameof(order), order, "Unknown channel order."),
+    };
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Decoding {Path} ({SourceWidth}x{SourceHeight}) into {InputWidth}x{InputHeight} with {FilterGraph}")]
+    private partial void LogStarting(string path, int sourceWidth, int sourceHeight, int inputWidth, int inputHeight, string filterGraph);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "ffmpeg: {Error}")]
+    private partial void LogFfmpegError(string error);
+}

@@ -1,0 +1,270 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Text.Json;
+using FFMpegCore;
+using FFMpegCore.Exceptions;
+using Instances.Exceptions;
+
+namespace GEdge.Media;
+
+/// <summary>
+/// Probes uploads with ffprobe (through FFMpegCore) and proves they decode: the first frame and one near the end are decoded,
+/// so an empty, text, truncated or undecodable file is rejected here with a reason, not halfway through a job.
+/// </summary>
+public static class VideoProbe
+{
+    // Seconds before the end to decode as the "it really is all there" check; large enough to land on a keyframe's GOP.
+    private const string EndCheckOffset = "-0.5";
+
+    /// <summary>Probes a video or still image.</summary>
+    /// <exception cref="MediaException">The file is missing, empty, not media, has no picture, or does not decode.</exception>
+    public static async Task<MediaInfo> ProbeAsync(string path, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var file = new FileInfo(path);
+        if (!file.Exists)
+        {
+            throw new MediaException(path, MediaErrorKind.FileMissing, $"{path} does not exist.");
+        }
+
+        if (file.Length == 0)
+        {
+            throw new MediaException(path, MediaErrorKind.Empty, $"{file.Name} is empty (0 bytes): the upload has no content.");
+        }
+
+        IMediaAnalysis analysis;
+        try
+        {
+            analysis = await FFProbe.AnalyseAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (FFProbeProcessException e)
+        {
+            throw ProbeFailure(file, e.StandardError, e);
+        }
+        catch (FFProbeException e) when (e.InnerException is InstanceFileNotFoundException)
+        {
+            throw FfmpegProcess.ToolMissing(path, GlobalFFOptions.GetFFProbeBinaryPath(), e);
+        }
+        catch (Win32Exception e)
+        {
+            throw FfmpegProcess.ToolMissing(path, GlobalFFOptions.GetFFProbeBinaryPath(), e);
+        }
+        catch (FFMpegException e)
+        {
+            throw new MediaException(path, MediaErrorKind.NotMedia, $"{file.Name} is not a video or image ffprobe can read: {e.Message}", e);
+        }
+
+        var info = Describe(path, analysis);
+        await VerifyDecodesAsync(file, info, cancellationToken).ConfigureAwait(false);
+        return info;
+    }
+
+    /// <summary>Probes a file that must be a video: a still image is rejected.</summary>
+    /// <exception cref="MediaException">As <see cref="ProbeAsync"/>, and for a still image.</exception>
+    public static async Task<MediaInfo> ProbeVideoAsync(string path, CancellationToken cancellationToken = default)
+    {
+        var info = await ProbeAsync(path, cancellationToken).ConfigureAwait(false);
+        if (info.IsStillImage)
+        {
+            throw new MediaException(path, MediaErrorKind.StillImage,
+                $"{Path.GetFileName(path)} is a still image ({info.VideoCodec}, {info.Width}x{info.Height}), not a video: upload a video file.");
+        }
+
+        return info;
+    }
+
+    private static MediaInfo Describe(string path, IMediaAnalysis analysis)
+    {
+        var name = Path.GetFileName(path);
+        var video = analysis.PrimaryVideoStream
+            ?? throw new MediaException(path, MediaErrorKind.NoVideoStream,
+                analysis.PrimaryAudioStream is null
+                    ? $"{name} has no video stream."
+                    : $"{name} has only audio ({analysis.PrimaryAudioStream.CodecName}), no video stream.");
+        if (string.IsNullOrEmpty(video.CodecName) || video.CodecName == "none" || video.Width is not > 0 || video.Height is not > 0)
+        {
+            throw new MediaException(path, MediaErrorKind.UnsupportedCodec,
+                $"{name} has a video stream in a codec this ffmpeg does not know ({video.CodecTagString}).");
+        }
+
+        FFProbeStream? raw = null;
+        foreach (var stream in analysis.Raw.Streams)
+        {
+            if (stream.Index == video.Index)
+            {
+                raw = stream;
+                break;
+            }
+        }
+
+        var frameRate = FrameRate.TryParse(raw?.AvgFrameRate) is { IsKnown: true } average
+            ? average
+            : FrameRate.TryParse(raw?.FrameRate) ?? default;
+        long? frameCount = null;
+        if (raw?.ExtensionData is { } extra && extra.TryGetValue("nb_frames", out var frames) && TryReadLong(frames, out var count) && count > 0)
+        {
+            frameCount = count;
+        }
+
+        var format = analysis.Format.FormatName ?? string.Empty;
+
+        // image2 is ffmpeg's demuxer for picture files by extension; *_pipe demuxers recognise pictures by content.
+        var isStillImage = format == "image2" || format.EndsWith("_pipe", StringComparison.Ordinal);
+        var quarterTurn = Math.Abs(video.Rotation) % 180 == 90;
+        return new MediaInfo(
+            path,
+            format,
+            quarterTurn ? video.Height.Value : video.Width.Value,
+            quarterTurn ? video.Width.Value : video.Height.Value,
+            frameRate,
+            isStillImage ? 1 : frameCount,
+            video.Duration > TimeSpan.Zero ? video.Duration : analysis.Format.Duration,
+            analysis.PrimaryAudioStream is not null,
+            video.CodecName,
+            analysis.PrimaryAudioStream?.CodecName,
+            video.Rotation,
+            isStillImage);
+    }
+
+    private static bool TryReadLong(JsonElement element, out long value)
+    {
+        value = 0;
+        return element.ValueKind switch
+        {
+            JsonValueKind.Number => element.TryGetInt64(out value),
+            JsonValueKind.String => long.TryParse(element.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out value),
+            _ => false,
+        };
+    }
+
+    private static MediaException ProbeFailure(FileInfo file, IReadOnlyList<string> standardError, Exception cause)
+    {
+        var path = file.FullName;
+        var detail = LastMeaningfulLine(standardError);
+        if (LooksLikeText(file))
+        {
+            return new MediaException(path, MediaErrorKind.NotMedia, $"{file.Name} is a text file, not a video or image.", cause);
+        }
+
+        if (Contains(standardError, "moov atom not found"))
+        {
+            return new MediaException(path, MediaErrorKind.Truncated,
+                $"{file.Name} is not a complete MP4/MOV: its index (moov atom) is missing, so the upload was cut off or the file is damaged.", cause);
+        }
+
+        return new MediaException(path, MediaErrorKind.NotMedia, $"{file.Name} is not a video or image ffmpeg can read ({detail}).", cause);
+    }
+
+    private static async Task VerifyDecodesAsync(FileInfo file, MediaInfo info, CancellationToken cancellationToken)
+    {
+        var path = file.FullName;
+        List<string> arguments = ["-hide_banner", "-nostdin", "-v", "error", "-i", path];
+        if (!info.IsStillImage)
+        {
+            arguments.AddRange(["-sseof", EndCheckOffset, "-i", path]);
+        }
+
+        // framecrc writes one line per decoded frame, so stdout tells how many of the (at most two) checks produced a picture.
+        arguments.AddRange(["-map", "0:v:0", "-frames:v", "1", "-f", "framecrc", "-"]);
+        if (!info.IsStillImage)
+        {
+            arguments.AddRange(["-map", "1:v:0", "-frames:v", "1", "-f", "framecrc", "-"]);
+        }
+
+        using var process = FfmpegProcess.Start(arguments, path);
+        var errorTask = process.StandardError.ReadToEndAsync(cancellationToken);
+        var outputTask = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        var errors = (await errorTask.ConfigureAwait(false)).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var output = await outputTask.ConfigureAwait(false);
+        var decoded = 0;
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!line.StartsWith('#'))
+            {
+                decoded++;
+            }
+        }
+
+        var expected = info.IsStillImage ? 1 : 2;
+        if (decoded >= expected && process.ExitCode == 0)
+        {
+            return;
+        }
+
+        var detail = LastMeaningfulLine(errors);
+        if (Contains(errors, "Decoder (codec") || Contains(errors, "decoder not found", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new MediaException(path, MediaErrorKind.UnsupportedCodec,
+                $"{file.Name} is coded in {info.VideoCodec}, which this ffmpeg cannot decode.");
+        }
+
+        if (decoded == 0)
+        {
+            throw new MediaException(path, MediaErrorKind.DecodeFailed,
+                $"{file.Name} looks like {info.VideoCodec} video but not even its first frame decodes ({detail}): the file is damaged or incomplete.");
+        }
+
+        throw new MediaException(path, MediaErrorKind.Truncated,
+            Contains(errors, "partial file")
+                ? $"{file.Name} is truncated: it ends before the video data its index lists, so the upload was cut off."
+                : $"{file.Name} starts well but its end does not decode ({detail}): the file is truncated or damaged.");
+    }
+
+    private static bool Contains(IReadOnlyList<string> lines, string text, StringComparison comparison = StringComparison.Ordinal)
+    {
+        foreach (var line in lines)
+        {
+            if (line.Contains(text, comparison))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string LastMeaningfulLine(IReadOnlyList<string> lines)
+    {
+        for (var i = lines.Count - 1; i >= 0; i--)
+        {
+            var text = FfmpegProcess.WithoutContext(lines[i]);
+            if (text.Length > 0)
+            {
+                return text;
+            }
+        }
+
+        return "no error message";
+    }
+
+    // A user who uploads notes.txt renamed to .mp4 deserves "this is text", not a container parser's complaint.
+    private static bool LooksLikeText(FileInfo file)
+    {
+        Span<byte> head = stackalloc byte[512];
+        int read;
+        using (var stream = file.OpenRead())
+        {
+            read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+
+        foreach (var b in head[..read])
+        {
+            if (b < 0x09 || (b > 0x0D && b < 0x20) || b == 0x7F)
+            {
+                return false;
+            }
+        }
+
+        return read > 0;
+    }
+}

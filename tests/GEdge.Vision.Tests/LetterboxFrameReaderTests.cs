@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using FFMpegCore;
+using GEdge.Media;
+
+namespace GEdge.Vision.Tests;
+
+public sealed class LetterboxFrameReaderTests
+{
+    private static readonly ModelInput s_yoloxInput = new("images", 416, 416, TensorLayout.Nchw, ChannelOrder.Bgr, 1f, LetterboxPlacement.TopLeft, 114);
+    private static readonly ModelInput s_yolov4Input = new("input_1:0", 416, 416, TensorLayout.Nhwc, ChannelOrder.Rgb, 1f / 255, LetterboxPlacement.Center, 128);
+
+    [Fact]
+    public void BuildFilterGraph_UsesTheTransformsExactIntegers()
+    {
+        var letterbox = LetterboxTransform.Create(641, 479, 416, 416, LetterboxPlacement.Center);
+
+        var graph = LetterboxFrameReader.BuildFilterGraph(letterbox, s_yolov4Input);
+
+        Assert.Equal("scale=416:311:flags=bilinear,format=rgb24,pad=416:416:0:52:color=0x808080,showinfo=checksum=0", graph);
+    }
+
+    [Fact]
+    public void BuildArguments_PassesEveryDecodedFrameThroughOnce()
+    {
+        var arguments = LetterboxFrameReader.BuildArguments("in.mp4", LetterboxTransform.Create(1280, 720, 416, 416, LetterboxPlacement.TopLeft), s_yoloxInput);
+
+        Assert.Equal(
+            "-hide_banner -nostdin -nostats -loglevel level+info -i in.mp4 -map 0:v:0 -an -sn -dn "
+            + "-vf scale=416:234:flags=bilinear,format=bgr24,pad=416:416:0:0:color=0x727272,showinfo=checksum=0 "
+            + "-fps_mode passthrough -f rawvideo -pix_fmt bgr24 pipe:1",
+            string.Join(' ', arguments));
+    }
+
+    [Fact]
+    public async Task Read_ForRoadClip_YieldsAsManyFramesAsFfprobeCounts()
+    {
+        var path = TestAssets.Video("road.mp4");
+        var info = await VideoProbe.ProbeVideoAsync(path);
+        var reader = new LetterboxFrameReader(s_yoloxInput);
+        var timestamps = new List<TimeSpan>();
+
+        await foreach (var frame in reader.ReadAsync(info))
+        {
+            using (frame)
+            {
+                Assert.Equal(timestamps.Count, frame.Index);
+                Assert.Equal(416 * 416 * 3, frame.Pixels.Length);
+                timestamps.Add(frame.Timestamp);
+            }
+        }
+
+        Assert.Equal(await CountFramesWithFfprobeAsync(path), timestamps.Count);
+
+        // 25 fps from pts 0: frame i is presented at i x 40 ms (taken from showinfo, not computed).
+        for (var i = 0; i < timestamps.Count; i++)
+        {
+            Assert.Equal(TimeSpan.FromMilliseconds(40 * i), timestamps[i]);
+        }
+    }
+
+    [Fact]
+    public async Task Read_ForLandscapeTopLeft_FillsThePadRowsWithThePadValue()
+    {
+        var info = await VideoProbe.ProbeVideoAsync(TestAssets.Video("road.mp4"));
+        var reader = new LetterboxFrameReader(s_yoloxInput);
+
+        await foreach (var frame in reader.ReadAsync(info))
+        {
+            using (frame)
+            {
+                Assert.Equal(new LetterboxTransform(1280, 720, 416, 416, 416, 234, 0, 0), frame.Letterbox);
+
+                // Rows 234..415 are padding; the picture rows above are not uniformly 114.
+                var pad = frame.Span[(234 * 416 * 3)..];
+                Assert.Equal(-1, pad.IndexOfAnyExcept((byte)114));
+                Assert.NotEqual(-1, frame.Span[..(234 * 416 * 3)].IndexOfAnyExcept((byte)114));
+            }
+
+            break;
+        }
+    }
+
+    [Fact]
+    public async Task Read_ForOddSizedImageCentered_PadsAroundThePictureAndKeepsRgbOrder()
+    {
+        using var folder = new TempFolder();
+
+        // A pure red 63x31 picture (PPM: exact bytes, no lossy coding): scaled to 416x205, (416 - 205) / 2 = 105 rows above, 106 below.
+        var path = folder.File("red.ppm");
+        WritePpm(path, 63, 31, red: 255, green: 0, blue: 0);
+        var info = await VideoProbe.ProbeAsync(path);
+        var reader = new LetterboxFrameReader(s_yolov4Input);
+        var frames = 0;
+
+        await foreach (var frame in reader.ReadAsync(info))
+        {
+            using (frame)
+            {
+                frames++;
+                Assert.Equal(new LetterboxTransform(63, 31, 416, 416, 416, 205, 0, 105), frame.Letterbox);
+                var rowBytes = 416 * 3;
+                Assert.Equal(-1, frame.Span[..(105 * rowBytes)].IndexOfAnyExcept((byte)128));
+                Assert.Equal(-1, frame.Span[((105 + 205) * rowBytes)..].IndexOfAnyExcept((byte)128));
+
+                // Red in RGB order at the first and last picture pixels.
+                Assert.Equal(new byte[] { 255, 0, 0 }, frame.Span.Slice(105 * rowBytes, 3).ToArray());
+                Assert.Equal(new byte[] { 255, 0, 0 }, frame.Span.Slice(((105 + 205) * rowBytes) - 3, 3).ToArray());
+            }
+        }
+
+        Assert.Equal(1, frames);
+    }
+
+    [Fact]
+    public async Task Read_ForBgrModel_PutsBlueFirst()
+    {
+        using var folder = new TempFolder();
+        var path = folder.File("red.ppm");
+        WritePpm(path, 8, 8, red: 255, green: 0, blue: 0);
+        var info = await VideoProbe.ProbeAsync(path);
+
+        await foreach (var frame in new LetterboxFrameReader(s_yoloxInput).ReadAsync(info))
+        {
+            using (frame)
+            {
+                Assert.Equal(new byte[] { 0, 0, 255 }, frame.Span[..3].ToArray());
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Read_WhenTheConsumerStopsEarly_EndsFfmpegAndReturns()
+    {
+        var info = await VideoProbe.ProbeVideoAsync(TestAssets.Video("road.mp4"));
+        var taken = 0;
+
+        await foreach (var frame in new LetterboxFrameReader(s_yoloxInput).ReadAsync(info))
+        {
+            frame.Dispose();
+            if (++taken == 3)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(3, taken);
+    }
+
+    [Fact]
+    public void TryParseShowinfo_ReadsThePresentationTime()
+    {
+        var parsed = LetterboxFrameReader.TryParseShowinfo(
+            "[Parsed_showinfo_3 @ 0x55d146a17240] [info] n:  12 pts:   6144 pts_time:0.48    duration:512 pos: 99 fmt:bgr24 sar:1/1 s:416x416 i:P iskey:0 type:B",
+            out var timestamp);
+
+        Assert.True(parsed);
+        Assert.Equal(TimeSpan.FromMilliseconds(480), timestamp);
+    }
+
+    private static void WritePpm(string path, int width, int height, byte red, byte green, byte blue)
+    {
+        var header = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"P6\n{width} {height}\n255\n"));
+        var pixels = new byte[width * height * 3];
+        for (var i = 0; i < pixels.Length; i += 3)
+        {
+            (pixels[i], pixels[i + 1], pixels[i + 2]) = (red, green, blue);
+        }
+
+        File.WriteAllBytes(path, [.. header, .. pixels]);
+    }
+
+    /// <summary>ffprobe's own count of decoded frames (<c>-count_frames</c>), the reference the reader must match.</summary>
+    private static async Task<int> CountFramesWithFfprobeAsync(string path)
+    {
+        var startInfo = new ProcessStartInfo(GlobalFFOptions.GetFFProbeBinaryPath())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in new[] { "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path })
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("ffprobe did not start: install ffmpeg.");
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"ffprobe failed: {await process.StandardError.ReadToEndAsync()}");
+        return int.Parse(output.Trim(), CultureInfo.InvariantCulture);
+    }
+}
