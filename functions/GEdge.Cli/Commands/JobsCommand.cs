@@ -1,0 +1,101 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using GEdge.JobTable;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GEdge.Cli.Commands;
+
+/// <summary><c>gedge jobs</c> and <c>gedge job ID</c>: the job table, as a table or as JSON records.</summary>
+internal static class JobsCommand
+{
+    public static Command CreateList()
+    {
+        var user = new Option<string?>("--user") { Description = "Only this user's jobs." };
+        var json = new Option<bool>("--json") { Description = "Print the records as a JSON array." };
+        var limit = new Option<int>("--limit") { Description = "At most this many jobs, newest first.", DefaultValueFactory = _ => 50 };
+        var command = new Command("jobs", "Show the job table, newest first.") { user, json, limit };
+        command.SetAction((parse, _) => ListAsync(parse.GetValue(user), parse.GetValue(json), parse.GetValue(limit)));
+        return command;
+    }
+
+    public static Command CreateShow()
+    {
+        var id = new Argument<long>("id") { Description = "The job's number." };
+        var json = new Option<bool>("--json") { Description = "Print the record as JSON." };
+        var command = new Command("job", "Show one job's record.") { id, json };
+        command.SetAction((parse, _) => ShowAsync(parse.GetValue(id), parse.GetValue(json)));
+        return command;
+    }
+
+    private static async Task<int> ListAsync(string? user, bool json, int limit)
+    {
+        using var host = EmbeddedHost.CreateJobTableOnly(verbose: false);
+        var jobs = host.Services.GetRequiredService<JobTable.JobTable>();
+        limit = Math.Clamp(limit, 1, JobTable.JobTable.MaxPageSize);
+        IReadOnlyList<Job> list;
+        if (user is not null)
+        {
+            list = (await jobs.ListByUserAsync(user, 0, limit).ConfigureAwait(false)).Jobs;
+        }
+        else
+        {
+            // Every job is in exactly one status set, so their union is the whole table.
+            var all = new List<Job>();
+            foreach (var status in Enum.GetValues<JobStatus>())
+            {
+                all.AddRange(await jobs.ListByStatusAsync(status, limit).ConfigureAwait(false));
+            }
+
+            all.Sort((a, b) => b.Id.CompareTo(a.Id));
+            list = all.Take(limit).ToList();
+        }
+
+        if (json)
+        {
+            var records = list.Select(job => job.ToRecord()).ToList();
+            Console.WriteLine(JsonSerializer.Serialize(records, CliJsonContext.Default.ListIReadOnlyDictionaryStringString));
+            return 0;
+        }
+
+        Console.WriteLine($"{"id",5}  {"user",-10} {"status",-23} {"iteration",9}  {"start_time",-20} {"end_time",-20} {"type",-5} path");
+        foreach (var job in list)
+        {
+            Console.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{job.Id,5}  {job.User,-10} {job.Status,-23} {job.Iteration,9}  {Time(job.StartTime),-20} {Time(job.EndTime),-20} {job.Type,-5} {job.Path}"));
+            if (job.Error is not null)
+            {
+                Console.WriteLine($"       error: {job.Error}");
+            }
+        }
+
+        return 0;
+    }
+
+    private static async Task<int> ShowAsync(long id, bool json)
+    {
+        using var host = EmbeddedHost.CreateJobTableOnly(verbose: false);
+        var job = await host.Services.GetRequiredService<JobTable.JobTable>().GetAsync(id).ConfigureAwait(false);
+        if (job is null)
+        {
+            return RunCommand.Fail($"there is no job {id}.");
+        }
+
+        var record = job.ToRecord();
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(record, CliJsonContext.Default.IReadOnlyDictionaryStringString));
+            return 0;
+        }
+
+        foreach (var (field, value) in record)
+        {
+            Console.WriteLine($"{field,-22} {value}");
+        }
+
+        return 0;
+    }
+
+    private static string Time(DateTimeOffset? time) => time?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-";
+}

@@ -1,0 +1,91 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using GEdge.JobTable;
+using GEdge.Stages;
+using GEdge.Storage;
+
+namespace GEdge.Cli.Commands;
+
+/// <summary><c>gedge run VIDEO</c>: the main job, end to end on the embedded default.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var video = new Argument<FileInfo>("video") { Description = "The video to process (mp4, mov, mkv, webm, avi, ...)." };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Where to write annotated.mp4, detections.json and summary.json (default: out/job-ID)." };
+        var user = new Option<string>("--user") { Description = "Whose job it is.", DefaultValueFactory = _ => "local" };
+        var verbose = new Option<bool>("--verbose") { Description = "Log what every stage does." };
+        var command = new Command("run", "Process a video end to end: annotated video, per-frame detections and a summary.") { video, output, user, verbose };
+        command.SetAction((parse, cancellationToken) => RunAsync(
+            parse.GetRequiredValue(video), parse.GetValue(output), parse.GetRequiredValue(user), parse.GetValue(verbose), cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(FileInfo video, DirectoryInfo? output, string user, bool verbose, CancellationToken cancellationToken)
+    {
+        if (!video.Exists)
+        {
+            return Fail($"{video.FullName} does not exist.");
+        }
+
+        try
+        {
+            ObjectKey.ValidateUser(user);
+        }
+        catch (ArgumentException e)
+        {
+            return Fail(e.Message);
+        }
+
+        var progress = new ConsoleProgress();
+        await using var pipeline = await EmbeddedPipeline.StartAsync(progress, verbose: verbose, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var jobId = await pipeline.SubmitAsync(video.FullName, user, cancellationToken).ConfigureAwait(false);
+        Console.Error.WriteLine($"job {jobId}: {video.Name} as {user}");
+        Job job;
+        try
+        {
+            job = await pipeline.WaitForExitAsync(jobId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            progress.Finish();
+            await pipeline.Jobs.ExitWithErrorAsync(jobId, "Cancelled by the user.").ConfigureAwait(false);
+            return Fail($"job {jobId} cancelled.");
+        }
+
+        progress.Finish();
+        if (job.Error is not null)
+        {
+            return Fail($"job {jobId} failed: {job.Error}");
+        }
+
+        var folder = output ?? new DirectoryInfo(Path.Combine("out", string.Create(CultureInfo.InvariantCulture, $"job-{jobId}")));
+        await pipeline.DownloadResultsAsync(job, folder.FullName, cancellationToken).ConfigureAwait(false);
+        await PrintSummaryAsync(job, Path.Combine(folder.FullName, "summary.json"), folder).ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task PrintSummaryAsync(Job job, string summaryPath, DirectoryInfo folder)
+    {
+        await using var stream = File.OpenRead(summaryPath);
+        var summary = await JsonSerializer.DeserializeAsync(stream, PipelineJsonContext.Default.JobSummary).ConfigureAwait(false);
+        var seconds = job.EndTime is { } end && job.StartTime is { } start ? (end - start).TotalSeconds : 0;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"job {job.Id} done in {seconds:0.0} s: {summary!.Video.Frames} frames, {summary.Video.Width}x{summary.Video.Height} at {summary.Video.Fps:0.##} fps"));
+        foreach (var item in summary.Classes.Take(8))
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {item.Label,-14} in {item.FramesPresent,5} frames, {item.Detections,6} detections, at most {item.PeakInOneFrame} at once"));
+        }
+
+        Console.WriteLine($"results in {folder.FullName}: annotated.mp4, detections.json, summary.json");
+        // Peak resident memory of the whole process (VmHWM on Linux): the figure the memory benchmark compares.
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"peak memory {self.PeakWorkingSet64 / (1024.0 * 1024.0):0} MiB"));
+    }
+
+    internal static int Fail(string message)
+    {
+        Console.Error.WriteLine($"gedge: {message}");
+        return 1;
+    }
+}

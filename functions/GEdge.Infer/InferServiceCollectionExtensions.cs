@@ -1,0 +1,19 @@
+using GEdge.Events;
+using GEdge.Stages;
+using GEdge.Vision.Onnx;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GEdge.Infer;
+
+/// <summary>Registers the Infer stage.</summary>
+public static class InferServiceCollectionExtensions
+{
+    /// <summary>Adds the Infer stage and its detector (one session per process), subscribed on <see cref="GEdgeTriggers.Infer"/>.</summary>
+    public static IServiceCollection AddInferStage(this IServiceCollection services)
+    {
+        services.AddObjectDetector();
+        // The pipeline's model is the detector's, so Preprocess and Infer in one process cannot disagree.
+        services.AddSingleton(provider => provider.GetRequiredService<ObjectDetector>().Manifest);
+        return services.AddStage<InferWork>(GEdgeTriggers.Infer);
+    }
+}

@@ -1,0 +1,123 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using GEdge.JobTable;
+using GEdge.Stages;
+using GEdge.Storage;
+using GEdge.Vision;
+using GEdge.Vision.Onnx;
+
+namespace GEdge.Infer;
+
+/// <summary>
+/// Streams a job's model-ready frame chunks through the detector and writes one line of detections per frame, in the
+/// source frame's pixels. The detector is the process's single session; frames go through it in batches of its
+/// <see cref="ObjectDetector.MaxBatchSize"/>.
+/// </summary>
+public sealed class InferWork(IObjectStore store, ObjectDetector detector) : IStageWork
+{
+    private static readonly byte[] s_newLine = "\n"u8.ToArray();
+
+    /// <inheritdoc />
+    public JobStatus Consumes => JobStatus.Preprocessing_complete;
+
+    /// <inheritdoc />
+    public JobStatus Working => JobStatus.Inferencing;
+
+    /// <inheritdoc />
+    public JobStatus Completes => JobStatus.Inferencing_complete;
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<string, string>> RunAsync(StageContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var artifacts = context.Artifacts;
+        var manifest = await FrameArtifacts.ReadManifestAsync(store, artifacts, cancellationToken).ConfigureAwait(false);
+        if (manifest.Model != detector.Manifest.Name || manifest.FrameBytes != detector.Input.FrameByteCount)
+        {
+            throw new InvalidDataException(
+                $"The frames were prepared for model '{manifest.Model}' ({manifest.FrameBytes} bytes a frame) but this Infer runs '{detector.Manifest.Name}' ({detector.Input.FrameByteCount}).");
+        }
+
+        var clock = Stopwatch.StartNew();
+        var done = 0;
+        var detections = 0;
+        await store.WriteAsync(artifacts.Buckets.Work, artifacts.FrameDetectionsKey, async (output, ct) =>
+        {
+            await using var json = new Utf8JsonWriter(output);
+            foreach (var chunk in manifest.Chunks)
+            {
+                await foreach (var results in DetectChunkAsync(artifacts.Buckets.Work, chunk, manifest, ct).ConfigureAwait(false))
+                {
+                    for (var i = 0; i < results.Count; i++)
+                    {
+                        var frame = new FrameDetections(done, chunk.Timestamps[done - chunk.FirstFrame], results[i]);
+                        JsonSerializer.Serialize(json, frame, PipelineJsonContext.Default.FrameDetections);
+                        await json.FlushAsync(ct).ConfigureAwait(false);
+                        json.Reset();
+                        await output.WriteAsync(s_newLine, ct).ConfigureAwait(false);
+                        detections += results[i].Count;
+                        done++;
+                    }
+
+                    context.Progress.Report(new StageProgress(context.Job.Id, Working, done, manifest.FrameCount));
+                }
+            }
+        }, cancellationToken).ConfigureAwait(false);
+
+        if (done != manifest.FrameCount)
+        {
+            throw new InvalidDataException($"The frame chunks held {done} frames but the manifest says {manifest.FrameCount}.");
+        }
+
+        return new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["detections"] = detections.ToString(CultureInfo.InvariantCulture),
+            ["execution_provider"] = detector.ExecutionProvider.ToString(),
+            ["infer_fps"] = (done / Math.Max(clock.Elapsed.TotalSeconds, 1e-9)).ToString("0.0", CultureInfo.InvariantCulture),
+        };
+    }
+
+    // Reads a chunk a batch of frames at a time into pooled buffers and detects each batch.
+    private async IAsyncEnumerable<IReadOnlyList<IReadOnlyList<Detection>>> DetectChunkAsync(
+        string bucket,
+        FrameChunk chunk,
+        FrameManifest manifest,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var batchSize = detector.MaxBatchSize;
+        var frameBytes = manifest.FrameBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(frameBytes * batchSize);
+        var frames = new ReadOnlyMemory<byte>[batchSize];
+        var letterboxes = new LetterboxTransform[batchSize];
+        Array.Fill(letterboxes, manifest.Letterbox);
+        try
+        {
+            await using var stream = await store.OpenReadAsync(bucket, chunk.Key, cancellationToken).ConfigureAwait(false);
+            for (var remaining = chunk.Frames; remaining > 0;)
+            {
+                var count = Math.Min(batchSize, remaining);
+                var read = await stream.ReadAtLeastAsync(buffer.AsMemory(0, count * frameBytes), count * frameBytes, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                if (read != count * frameBytes)
+                {
+                    throw new InvalidDataException($"The frame chunk {chunk.Key} ends after {read} bytes of a batch of {count} frames.");
+                }
+
+                for (var i = 0; i < count; i++)
+                {
+                    frames[i] = buffer.AsMemory(i * frameBytes, frameBytes);
+                }
+
+                yield return count == 1
+                    ? [detector.Detect(frames[0].Span, manifest.Letterbox)]
+                    : detector.DetectBatch(new ArraySegment<ReadOnlyMemory<byte>>(frames, 0, count), new ArraySegment<LetterboxTransform>(letterboxes, 0, count));
+                remaining -= count;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

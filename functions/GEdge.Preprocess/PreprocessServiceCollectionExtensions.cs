@@ -1,0 +1,17 @@
+using GEdge.Events;
+using GEdge.Stages;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GEdge.Preprocess;
+
+/// <summary>Registers the Preprocess stage.</summary>
+public static class PreprocessServiceCollectionExtensions
+{
+    /// <summary>Adds the Preprocess stage, subscribed on <see cref="GEdgeTriggers.Preprocess"/>, with options from the <c>Preprocess</c> section.</summary>
+    public static IServiceCollection AddPreprocessStage(this IServiceCollection services)
+    {
+        services.AddOptions<PreprocessOptions>().BindConfiguration("Preprocess");
+        services.AddModelManifest();
+        return services.AddStage<PreprocessWork>(GEdgeTriggers.Preprocess);
+    }
+}

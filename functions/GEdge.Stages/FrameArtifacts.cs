@@ -1,0 +1,39 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using GEdge.Storage;
+
+namespace GEdge.Stages;
+
+/// <summary>Reading the artifacts one stage leaves for the next, streamed.</summary>
+public static class FrameArtifacts
+{
+    /// <summary>Reads a job's frame manifest; a missing one means Preprocess's output is gone, which no retry of a later stage can fix.</summary>
+    public static async Task<FrameManifest> ReadManifestAsync(IObjectStore store, JobArtifacts artifacts, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(artifacts);
+        await using var stream = await store.OpenReadAsync(artifacts.Buckets.Work, artifacts.FrameManifestKey, cancellationToken).ConfigureAwait(false);
+        return await JsonSerializer.DeserializeAsync(stream, PipelineJsonContext.Default.FrameManifest, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidDataException($"The frame manifest {artifacts.FrameManifestKey} is empty.");
+    }
+
+    /// <summary>Reads Infer's per-frame detections, one JSON line at a time, in frame order.</summary>
+    public static async IAsyncEnumerable<FrameDetections> ReadDetectionsAsync(
+        IObjectStore store,
+        JobArtifacts artifacts,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(artifacts);
+        await using var stream = await store.OpenReadAsync(artifacts.Buckets.Work, artifacts.FrameDetectionsKey, cancellationToken).ConfigureAwait(false);
+        using var reader = new StreamReader(stream);
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length > 0)
+            {
+                yield return JsonSerializer.Deserialize(line, PipelineJsonContext.Default.FrameDetections)
+                    ?? throw new InvalidDataException($"A null line in {artifacts.FrameDetectionsKey}.");
+            }
+        }
+    }
+}

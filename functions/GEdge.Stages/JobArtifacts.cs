@@ -1,0 +1,61 @@
+using System.Globalization;
+using GEdge.JobTable;
+
+namespace GEdge.Stages;
+
+/// <summary>Bucket names, bound from configuration section <c>Storage:Buckets</c>.</summary>
+public sealed record BucketOptions
+{
+    /// <summary>Where uploaded videos land, under <c>{user}/</c>.</summary>
+    public string Uploads { get; init; } = "uploads";
+
+    /// <summary>Where stages leave intermediates for each other, under <c>jobs/{id}/</c>; emptied when a job ends.</summary>
+    public string Work { get; init; } = "work";
+
+    /// <summary>Where results are kept, under <c>{user}/{id}/</c>.</summary>
+    public string Results { get; init; } = "results";
+}
+
+/// <summary>
+/// Where each artifact of a job lives. One place for the layout, so the stages that write an artifact and the
+/// stages that read it cannot disagree.
+/// </summary>
+public sealed class JobArtifacts(BucketOptions buckets, string user, long jobId)
+{
+    /// <summary>The uploaded video of a job: its <c>path</c> field (<c>bucket/key</c>) split in two.</summary>
+    public static (string Bucket, string Key) UploadOf(Job job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var slash = job.Path.IndexOf('/', StringComparison.Ordinal);
+        return slash > 0 && slash < job.Path.Length - 1
+            ? (job.Path[..slash], job.Path[(slash + 1)..])
+            : throw new UnprocessableInputException($"The job's path '{job.Path}' is not 'bucket/key'.");
+    }
+
+    /// <summary>The bucket names.</summary>
+    public BucketOptions Buckets { get; } = buckets;
+
+    /// <summary>Prefix of the job's intermediates in the work bucket.</summary>
+    public string WorkPrefix { get; } = string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId}/");
+
+    /// <summary>The preprocess manifest: source video facts, letterbox, frame chunks.</summary>
+    public string FrameManifestKey => WorkPrefix + "frames.json";
+
+    /// <summary>One chunk of model-ready frames.</summary>
+    public string FrameChunkKey(int chunk) => string.Create(CultureInfo.InvariantCulture, $"{WorkPrefix}frames/{chunk:D6}.raw");
+
+    /// <summary>The per-frame detections, one JSON line per frame, written by Infer.</summary>
+    public string FrameDetectionsKey => WorkPrefix + "detections.jsonl";
+
+    /// <summary>Prefix of the job's results in the results bucket.</summary>
+    public string ResultPrefix { get; } = string.Create(CultureInfo.InvariantCulture, $"{user}/{jobId}/");
+
+    /// <summary>The annotated video.</summary>
+    public string AnnotatedVideoKey => ResultPrefix + "annotated.mp4";
+
+    /// <summary>All detections, by frame.</summary>
+    public string DetectionsKey => ResultPrefix + "detections.json";
+
+    /// <summary>Per-class counts, stage timings and the job record.</summary>
+    public string SummaryKey => ResultPrefix + "summary.json";
+}

@@ -1,0 +1,49 @@
+using CloudEvents = CloudNative.CloudEvents;
+using GEdge.Events;
+using GEdge.JobTable;
+using GEdge.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GEdge.Stages;
+
+/// <summary>
+/// Turns a <c>video uploaded</c> event into a job (idempotently: one object, one job) and replies with the job's
+/// <see cref="JobStatus.Enqueue"/> event, which starts Preprocess.
+/// </summary>
+public sealed partial class JobIntake(JobTable.JobTable jobs, IOptions<StageOptions> options, ILogger<JobIntake> logger) : IEventSubscriber
+{
+    /// <inheritdoc />
+    public async Task<CloudEvents.CloudEvent?> HandleAsync(CloudEvents.CloudEvent cloudEvent, CancellationToken cancellationToken)
+    {
+        var upload = GEdgeEvents.ReadVideoUploaded(cloudEvent);
+        var creation = await CreateJobAsync(upload).ConfigureAwait(false);
+        var job = creation.Job;
+        // A redelivered upload finds its job; it is announced again only while nobody has taken it, since the first
+        // delivery may have created the job and died before its reply went out.
+        return job.Status == JobStatus.Enqueue
+            ? GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Enqueue, job.Iteration, options.Value.EventSource)
+            : null;
+    }
+
+    /// <summary>Creates (or finds) the job for an uploaded object, after checking that the key is the user's.</summary>
+    public async Task<JobCreation> CreateJobAsync(VideoUploaded upload)
+    {
+        ArgumentNullException.ThrowIfNull(upload);
+        ObjectKey.ValidateUser(upload.User);
+        ObjectKey.ValidateBucket(upload.Bucket);
+        ObjectKey.Validate(upload.Key);
+        if (!upload.Key.StartsWith(upload.User + "/", StringComparison.Ordinal))
+        {
+            throw new InvalidEventException($"The object '{upload.Key}' is not under user '{upload.User}''s prefix.");
+        }
+
+        var type = Path.GetExtension(upload.Key).TrimStart('.').ToLowerInvariant();
+        var creation = await jobs.CreateAsync(new NewJob(upload.User, $"{upload.Bucket}/{upload.Key}", type, upload.ETag)).ConfigureAwait(false);
+        LogJob(logger, creation.Job.Id, upload.User, creation.Job.Path, creation.Created);
+        return creation;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} for {User}'s {Path} (new: {Created})")]
+    private static partial void LogJob(ILogger logger, long jobId, string user, string path, bool created);
+}
