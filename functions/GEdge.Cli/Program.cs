@@ -6,5 +6,6 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(JobsCommand.CreateList());
 root.Subcommands.Add(JobsCommand.CreateShow());
 root.Subcommands.Add(DetectCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(BenchInferCommand.Create());
 return await root.Parse(args).InvokeAsync();

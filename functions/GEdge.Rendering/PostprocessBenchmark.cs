@@ -82,6 +82,26 @@ public sealed partial class PostprocessBenchmark
         }
     }
 
+    /// <summary>
+    /// The physical limit alone: ffmpeg decoding and encoding <paramref name="videoPath"/> with the stage's encoder settings
+    /// (the same arguments the stage's encoder gets), timed; returns the frames encoded and the time it took.
+    /// </summary>
+    public async Task<(int Frames, TimeSpan Elapsed)> MeasureFfmpegAloneAsync(string videoPath, CancellationToken cancellationToken = default)
+    {
+        var source = Path.GetFullPath(videoPath);
+        var video = await SourceVideo.ProbeAsync(source, cancellationToken).ConfigureAwait(false);
+        var scratch = Directory.CreateTempSubdirectory("gedge-postprocess-benchmark-");
+        try
+        {
+            var transcode = FfmpegCommands.Transcode(video, _writer.Options, Path.Combine(scratch.FullName, "ffmpeg.mp4"));
+            return await TranscodeAsync(video, transcode, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
     private static async Task<(int Frames, TimeSpan Elapsed)> TranscodeAsync(SourceVideo video, List<string> arguments, CancellationToken cancellationToken)
     {
         // -progress prints key=value lines to stdout; its last frame= is the number of frames encoded.

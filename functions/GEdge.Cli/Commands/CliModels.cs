@@ -22,4 +22,19 @@ internal static class CliModels
         .SetMinimumLevel(LogLevel.Warning)
         .AddSimpleConsole(console => console.SingleLine = true)
         .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
+
+    /// <summary>A file of the repository (such as a test clip), looked for above the working directory.</summary>
+    public static string? FindRepositoryFile(string relativePath)
+    {
+        for (var directory = new DirectoryInfo(Environment.CurrentDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, relativePath);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
 }
