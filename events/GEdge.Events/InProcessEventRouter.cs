@@ -31,7 +31,7 @@ public sealed record Subscription(EventTrigger Trigger, IEventSubscriber Handler
 /// matches, and publishes the handler's reply in turn, as a Knative Broker does with a Trigger's subscriber reply.
 /// Each event crosses a structured-mode JSON encoding on the way, so what works here works over HTTP.
 /// </summary>
-public sealed partial class InProcessEventRouter : IAsyncDisposable
+public sealed partial class InProcessEventRouter : IEventPublisher, IAsyncDisposable
 {
     private readonly JsonEventFormatter _formatter = new();
     private readonly IReadOnlyList<(Subscription Subscription, Channel<CloudEvent> Queue)> _routes;
@@ -92,6 +92,14 @@ public sealed partial class InProcessEventRouter : IAsyncDisposable
                 }
             }
         }
+    }
+
+    /// <inheritdoc />
+    public Task PublishAsync(CloudEvent cloudEvent, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Publish(cloudEvent);
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
