@@ -52,7 +52,7 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
                 {
                     for (var i = 0; i < results.Count; i++)
                     {
-                        var frame = new FrameDetections(done, chunk.Timestamps[done - chunk.FirstFrame], results[i]);
+                        var frame = new FrameDetections(done, chunk.Timestamps[done - chunk.FirstFrame], Detection.ForPublishing(results[i]));
                         JsonSerializer.Serialize(json, frame, PipelineJsonContext.Default.FrameDetections);
                         await json.FlushAsync(ct).ConfigureAwait(false);
                         json.Reset();

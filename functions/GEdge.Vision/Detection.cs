@@ -53,8 +53,36 @@ public readonly record struct BoundingBox(float X, float Y, float Width, float H
 }
 
 /// <summary>One object found in a frame: its class, confidence and box in original-frame pixels.</summary>
+/// <remarks>
+/// Serialized as <c>{ "label", "classId", "score", "box": { "x", "y", "width", "height" } }</c>, the one JSON shape of a
+/// detection everywhere (<c>gedge detect --json</c>, <c>detections.json</c>).
+/// </remarks>
 public sealed record Detection(
     [property: JsonPropertyOrder(1)] int ClassId,
     [property: JsonPropertyOrder(0)] string Label,
     [property: JsonPropertyOrder(2)] float Score,
-    [property: JsonPropertyOrder(3)] BoundingBox Box);
+    [property: JsonPropertyOrder(3)] BoundingBox Box)
+{
+    /// <summary>
+    /// The detection as it is published: box edges to a tenth of a pixel and the score to four decimals, finer than
+    /// the detector's accuracy, so the JSON of a long video stays compact.
+    /// </summary>
+    public Detection ForPublishing() => this with
+    {
+        Score = MathF.Round(Score, 4),
+        Box = new BoundingBox(MathF.Round(Box.X, 1), MathF.Round(Box.Y, 1), MathF.Round(Box.Width, 1), MathF.Round(Box.Height, 1)),
+    };
+
+    /// <summary>Every detection of a frame <see cref="ForPublishing()">as it is published</see>.</summary>
+    public static Detection[] ForPublishing(IReadOnlyList<Detection> detections)
+    {
+        ArgumentNullException.ThrowIfNull(detections);
+        var published = new Detection[detections.Count];
+        for (var i = 0; i < published.Length; i++)
+        {
+            published[i] = detections[i].ForPublishing();
+        }
+
+        return published;
+    }
+}

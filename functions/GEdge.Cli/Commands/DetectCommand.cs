@@ -101,18 +101,7 @@ internal static class DetectCommand
 
     private static async Task WriteJsonAsync(TextWriter output, IReadOnlyList<Detection> detections)
     {
-        var items = new DetectionJson[detections.Count];
-        for (var i = 0; i < items.Length; i++)
-        {
-            var d = detections[i];
-            items[i] = new DetectionJson(
-                d.Label,
-                d.ClassId,
-                MathF.Round(d.Score, 4),
-                new BoxJson(MathF.Round(d.Box.X, 1), MathF.Round(d.Box.Y, 1), MathF.Round(d.Box.Width, 1), MathF.Round(d.Box.Height, 1)));
-        }
-
-        await output.WriteLineAsync(JsonSerializer.Serialize(items, DetectJsonContext.Default.DetectionJsonArray)).ConfigureAwait(false);
+        await output.WriteLineAsync(JsonSerializer.Serialize(Detection.ForPublishing(detections), DetectJsonContext.Default.DetectionArray)).ConfigureAwait(false);
     }
 
     private static async Task WriteTableAsync(TextWriter output, string name, MediaInfo info, IReadOnlyList<Detection> detections)
@@ -133,13 +122,7 @@ internal static class DetectCommand
     }
 }
 
-/// <summary>One detection as <c>gedge detect --json</c> prints it.</summary>
-internal sealed record DetectionJson(string Label, int ClassId, float Score, BoxJson Box);
-
-/// <summary>A box in original-image pixels, x/y the top-left corner.</summary>
-internal sealed record BoxJson(float X, float Y, float Width, float Height);
-
 /// <summary>Source-generated JSON for the detect command's output.</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
-[JsonSerializable(typeof(DetectionJson[]))]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
+[JsonSerializable(typeof(Detection[]))]
 internal sealed partial class DetectJsonContext : JsonSerializerContext;
