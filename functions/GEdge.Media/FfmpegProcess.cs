@@ -25,7 +25,9 @@ internal static class FfmpegProcess
 
         try
         {
-            return Process.Start(startInfo) ?? throw ToolMissing(path, binary, null);
+            var process = Process.Start(startInfo) ?? throw ToolMissing(path, binary, null);
+            LinuxPipe.TryEnlarge(process.StandardOutput.BaseStream, LinuxPipe.MaximumUnprivilegedBytes);
+            return process;
         }
         catch (Win32Exception e)
         {

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using FFMpegCore;
+using GEdge.Media;
 
 namespace GEdge.Rendering;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GEdge.Media;
 
 namespace GEdge.Rendering.Tests;
 
