@@ -121,6 +121,12 @@ public sealed class LocalFolderObjectStore : IObjectStore
     public Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken = default)
     {
         var path = PathOf(bucket, key);
+        if (!File.Exists(path))
+        {
+            // File.Delete ignores a missing file but not a missing folder (a bucket or prefix never written).
+            return Task.CompletedTask;
+        }
+
         File.Delete(path);
         RemoveEmptyFolders(Path.GetDirectoryName(path)!, BucketPath(bucket));
         return Task.CompletedTask;
