@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using CloudNative.CloudEvents.SystemTextJson;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -12,9 +11,6 @@ public static class EventEndpointRouteBuilderExtensions
 {
     /// <summary>Where MinIO's webhook target posts by default.</summary>
     public const string MinioNotificationsPattern = "/events/minio";
-
-    // Stateless and thread-safe: one formatter serves every request.
-    private static readonly JsonEventFormatter s_formatter = new();
 
     /// <summary>
     /// Maps <c>POST <paramref name="pattern"/></c> to <paramref name="subscriber"/>: the request's CloudEvent (binary or
@@ -52,13 +48,8 @@ public static class EventEndpointRouteBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentException.ThrowIfNullOrEmpty(pattern);
-        return endpoints.MapPost(pattern, async (HttpContext context, CancellationToken cancellationToken) =>
-            {
-                var cloudEvent = await context.Request.ReadCloudEventAsync(s_formatter, GEdgeEvents.ExtensionAttributes, cancellationToken).ConfigureAwait(false);
-                EventErrorFilter.NoteEvent(context, cloudEvent);
-                var reply = await resolveSubscriber(context.RequestServices).HandleAsync(cloudEvent, cancellationToken).ConfigureAwait(false);
-                return reply is null ? (IResult)TypedResults.Accepted((string?)null) : new CloudEventReply(reply, s_formatter);
-            })
+        return endpoints.MapPost(pattern, (HttpContext context, CancellationToken cancellationToken) =>
+                CloudEventExchange.HandleAsync(context, resolveSubscriber(context.RequestServices), cancellationToken))
             .AddEndpointFilter<EventErrorFilter>();
     }
 

@@ -12,7 +12,7 @@ namespace GEdge.Events.AspNetCore;
 /// Enqueue event) to the broker, since a reply to MinIO would go nowhere. It answers MinIO only after all that, so a
 /// failure (500) makes MinIO deliver again, and the intake's idempotency makes the retry harmless.
 /// </summary>
-internal sealed partial class MinioNotificationHandler(
+public sealed partial class MinioNotificationHandler(
     IOptionsMonitor<MinioWebhookOptions> options,
     IEventPublisher publisher,
     ILogger<MinioNotificationHandler> logger)
@@ -20,8 +20,14 @@ internal sealed partial class MinioNotificationHandler(
     /// <summary>The largest notification read. One record is a few KiB (user metadata included); MinIO sends one per request.</summary>
     public const int MaxNotificationBytes = 256 * 1024;
 
+    /// <summary>
+    /// Answers one notification: 401 without the configured bearer token, 204 once every new video in it has been handed
+    /// to <paramref name="intake"/> and the replies published. Failures throw, for <see cref="EventFailures"/> to map.
+    /// </summary>
     public async Task<IResult> HandleAsync(HttpContext context, IEventSubscriber intake, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(intake);
         var settings = options.CurrentValue;
         if (!IsAuthorized(context.Request, settings.AuthToken))
         {
@@ -51,7 +57,7 @@ internal sealed partial class MinioNotificationHandler(
         foreach (var upload in uploads)
         {
             var uploaded = GEdgeEvents.CreateVideoUploaded(upload, settings.EventSource);
-            EventErrorFilter.NoteEvent(context, uploaded);
+            EventFailures.NoteEvent(context, uploaded);
             LogUploaded(logger, upload.Bucket, upload.Key, upload.User, uploaded.Id);
             var reply = await intake.HandleAsync(uploaded, cancellationToken).ConfigureAwait(false);
             if (reply is not null)

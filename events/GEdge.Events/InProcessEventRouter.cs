@@ -3,25 +3,8 @@ using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.SystemTextJson;
 using Microsoft.Extensions.Logging;
 using Polly;
-using Polly.Retry;
 
 namespace GEdge.Events;
-
-/// <summary>
-/// How the router delivers, mirroring a Knative Trigger's <c>spec.delivery</c>: retries with exponential backoff,
-/// then the dead-letter sink.
-/// </summary>
-public sealed record DeliveryOptions
-{
-    /// <summary>Retries after the first failed delivery (Knative <c>retry</c>).</summary>
-    public int Retry { get; init; } = 3;
-
-    /// <summary>The first backoff; each retry doubles it (Knative <c>backoffPolicy: exponential</c>, <c>backoffDelay</c>).</summary>
-    public TimeSpan BackoffDelay { get; init; } = TimeSpan.FromMilliseconds(200);
-
-    /// <summary>Deliver every event twice, as an at-least-once broker may; for tests of idempotency.</summary>
-    public bool DuplicateDeliveries { get; init; }
-}
 
 /// <summary>One function subscribed to the router: the trigger that selects its events and its handler.</summary>
 public sealed record Subscription(EventTrigger Trigger, IEventSubscriber Handler);
@@ -37,7 +20,7 @@ public sealed partial class InProcessEventRouter : IEventPublisher, IAsyncDispos
     private readonly IReadOnlyList<(Subscription Subscription, Channel<CloudEvent> Queue)> _routes;
     private readonly List<Task> _workers = [];
     private readonly CancellationTokenSource _stopping = new();
-    private readonly ResiliencePipeline _delivery;
+    private readonly ResiliencePipeline<CloudEvent?> _delivery;
     private readonly DeliveryOptions _options;
     private readonly ILogger _logger;
     private int _disposed;
@@ -48,20 +31,14 @@ public sealed partial class InProcessEventRouter : IEventPublisher, IAsyncDispos
         ArgumentNullException.ThrowIfNull(subscriptions);
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
-        _delivery = new ResiliencePipelineBuilder()
-            .AddRetry(new RetryStrategyOptions
+        _delivery = DeliveryRetry.Create<CloudEvent?>(
+            options,
+            outcome => outcome.Exception is not null and not OperationCanceledException and not InvalidEventException,
+            args =>
             {
-                MaxRetryAttempts = Math.Max(1, options.Retry),
-                BackoffType = DelayBackoffType.Exponential,
-                Delay = options.BackoffDelay,
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException and not InvalidEventException),
-                OnRetry = args =>
-                {
-                    LogRetry(args.Outcome.Exception, args.AttemptNumber + 1, args.RetryDelay);
-                    return ValueTask.CompletedTask;
-                },
-            })
-            .Build();
+                LogRetry(args.Outcome.Exception, args.AttemptNumber + 1, args.RetryDelay);
+                return ValueTask.CompletedTask;
+            });
         _routes = subscriptions.Select(s => (s, Channel.CreateUnbounded<CloudEvent>(new UnboundedChannelOptions { SingleReader = true }))).ToList();
         foreach (var (subscription, queue) in _routes)
         {

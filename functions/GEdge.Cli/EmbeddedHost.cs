@@ -40,6 +40,7 @@ public static class EmbeddedHost
             .AddLocalObjectStore()
             .AddSingleton(progress)
             .AddIntake()
+            .AddDeliveryFailureRecorder()
             .AddPreprocessStage()
             .AddInferStage()
             .AddPostprocessStage()
@@ -47,7 +48,8 @@ public static class EmbeddedHost
             .AddSingleton(provider => new InProcessEventRouter(
                 provider.GetServices<Subscription>(),
                 provider.GetRequiredService<DeliveryOptions>(),
-                provider.GetRequiredService<ILogger<InProcessEventRouter>>()));
+                provider.GetRequiredService<ILogger<InProcessEventRouter>>()))
+            .AddSingleton<IEventPublisher>(provider => provider.GetRequiredService<InProcessEventRouter>());
         return builder.Build();
     }
 

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Globalization;
+using System.Text;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Stages;
@@ -17,9 +17,9 @@ namespace GEdge.Cli;
 /// </summary>
 public sealed class EmbeddedPipeline : IAsyncDisposable
 {
-    private static readonly Uri s_source = new("/gedge/cli", UriKind.Relative);
     private readonly IHost _host;
     private readonly ConcurrentDictionary<long, TaskCompletionSource> _exits = new();
+    private readonly DeliveryFailureRecorder _deadLetters;
 
     private EmbeddedPipeline(IHost host)
     {
@@ -28,7 +28,9 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
         Store = host.Services.GetRequiredService<IObjectStore>();
         Buckets = host.Services.GetRequiredService<IOptions<BucketOptions>>().Value;
         Router = host.Services.GetRequiredService<InProcessEventRouter>();
+        _deadLetters = host.Services.GetRequiredService<DeliveryFailureRecorder>();
         Router.Published += OnPublished;
+        Router.DeadLettered += OnDeadLetteredAsync;
     }
 
     /// <summary>The job table.</summary>
@@ -60,18 +62,17 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
     public async Task<long> SubmitAsync(string videoPath, string user, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(videoPath);
-        var key = ObjectKey.ForUpload(user, UploadId(), Path.GetFileName(videoPath));
-        var stored = await Store.UploadFileAsync(Buckets.Uploads, key, videoPath, cancellationToken).ConfigureAwait(false);
-        var uploaded = GEdgeEvents.CreateVideoUploaded(new VideoUploaded(user, Buckets.Uploads, key, stored.ETag, stored.Size), s_source);
-
-        // The gateway's part: handle the upload event and send its reply (the Enqueue event) to the broker.
-        var intake = _host.Services.GetRequiredService<JobIntake>();
-        var enqueued = await intake.HandleAsync(uploaded, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"The upload {key} already has a job that has started.");
-        var jobId = GEdgeEvents.ReadJobStatusChanged(enqueued).JobId;
-        _exits.TryAdd(jobId, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        Router.Publish(enqueued);
-        return jobId;
+        // The gateway's part: store the upload, make its job, and send its Enqueue event to the broker (the router).
+        var submission = await _host.Services.GetRequiredService<JobSubmissions>().SubmitAsync(
+            user,
+            Path.GetFileName(videoPath),
+            async (target, ct) =>
+            {
+                await using var source = File.OpenRead(videoPath);
+                await source.CopyToAsync(target, ct).ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
+        return submission.Job.Id;
     }
 
     /// <summary>Waits until the job reaches <see cref="JobStatus.Exit"/>, then returns its record.</summary>
@@ -89,14 +90,9 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(job);
         Directory.CreateDirectory(folder);
         var artifacts = new JobArtifacts(Buckets, job.User, job.Id);
-        foreach (var (key, name) in new[]
+        foreach (var name in JobArtifacts.ResultFiles)
         {
-            (artifacts.AnnotatedVideoKey, "annotated.mp4"),
-            (artifacts.DetectionsKey, "detections.json"),
-            (artifacts.SummaryKey, "summary.json"),
-        })
-        {
-            await Store.DownloadFileAsync(Buckets.Results, key, Path.Combine(folder, name), cancellationToken).ConfigureAwait(false);
+            await Store.DownloadFileAsync(Buckets.Results, artifacts.ResultKey(name), Path.Combine(folder, name), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -104,6 +100,7 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Router.Published -= OnPublished;
+        Router.DeadLettered -= OnDeadLetteredAsync;
         await _host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         if (_host is IAsyncDisposable asyncDisposable)
         {
@@ -124,6 +121,22 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
         }
     }
 
-    private static string UploadId() =>
-        string.Create(CultureInfo.InvariantCulture, $"{DateTime.UtcNow:yyyyMMddTHHmmss}-{Guid.NewGuid().ToString("N")[..8]}");
+    // The embedded router's dead-letter sink is the cluster's: the event, marked as a broker marks a dead letter, goes
+    // to the recorder, which ends the job (and publishes its Exit, which ends the wait) if nobody else can.
+    private async Task OnDeadLetteredAsync(CloudNative.CloudEvents.CloudEvent cloudEvent, EventTrigger trigger, Exception error)
+    {
+        DeadLetterAttributes.Set(cloudEvent, new Uri($"inprocess://{trigger.Subscriber}"), null, Encoding.UTF8.GetBytes(error.Message));
+        try
+        {
+            await _deadLetters.RecordAsync(cloudEvent, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (cloudEvent.Type == GEdgeEvents.JobStatusChangedType)
+        {
+            // What dead-letters an event is usually the job table failing, and then recording fails too: whoever waits
+            // for the job is told, rather than left waiting for an Exit that cannot come.
+            var change = GEdgeEvents.ReadJobStatusChanged(cloudEvent);
+            _exits.GetOrAdd(change.JobId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetException(
+                new InvalidOperationException($"Job {change.JobId}'s {change.Status} event could not be delivered ({error.Message}) nor recorded ({e.Message}).", e));
+        }
+    }
 }

@@ -8,4 +8,10 @@ root.Subcommands.Add(JobsCommand.CreateShow());
 root.Subcommands.Add(DetectCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(BenchInferCommand.Create());
-return await root.Parse(args).InvokeAsync();
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(SubmitCommand.Create());
+root.Subcommands.Add(FunctionCommand.CreateFunction());
+root.Subcommands.Add(FunctionCommand.CreateBroker());
+// Ctrl+C and SIGTERM cancel the command; `serve` then stops its processes and the job table server (which flushes
+// its append-only file), so it gets longer than the default two seconds before the process is ended regardless.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(20) });

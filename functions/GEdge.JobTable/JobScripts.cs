@@ -141,12 +141,13 @@ internal static class JobScripts
         """;
 
     /// <summary>
-    /// Ends a job that has not ended, with a reason. ARGV: id, reason, now. Returns a status-change code
-    /// (0 when the job is already in Exit).
+    /// Ends a job that has not ended, with a reason. ARGV: id, reason, now, and optionally the status the job must still
+    /// be in. Returns a status-change code (0 when the job is already in Exit, or not in that status).
     /// </summary>
     public static readonly string Exit = s_prelude + $$"""
         local current = redis.call('HGET', job, '{{JobFields.Status}}')
         if not current then return -1 end
+        if ARGV[4] and current ~= ARGV[4] then return 0 end
         if not legal[current]['{{JobStatus.Exit}}'] then return 0 end
         move(ARGV[1], current, '{{JobStatus.Exit}}', ARGV[3], '', '')
         redis.call('HSET', job, '{{JobFields.Error}}', ARGV[2])

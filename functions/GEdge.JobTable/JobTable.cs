@@ -216,20 +216,26 @@ public sealed partial class JobTable
         }
     }
 
-    /// <summary>Ends a job that has not ended (cancellation, input that can never be processed), recording the reason.</summary>
-    /// <returns>Whether the job was ended by this call; false if it had already ended or does not exist.</returns>
-    public async Task<bool> ExitWithErrorAsync(long id, string reason)
+    /// <summary>
+    /// Ends a job that has not ended (cancellation, input that can never be processed), recording the reason. With
+    /// <paramref name="from"/>, only a job still in that status is ended: a compare-and-set, for callers that decided
+    /// from the status they read.
+    /// </summary>
+    /// <returns>Whether the job was ended by this call; false if it had already ended, was not in <paramref name="from"/>, or does not exist.</returns>
+    public async Task<bool> ExitWithErrorAsync(long id, string reason, JobStatus? from = null)
     {
         RequireId(id);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        var code = (long)await Database.ScriptEvaluateAsync(
-            JobScripts.Exit,
-            _keys.ForTransition(id),
-            [id, reason, JobTime.Format(_time.GetUtcNow())]).ConfigureAwait(false);
+        if (from is { } expected)
+            RequireDefined(expected);
+        RedisValue[] arguments = from is { } status
+            ? [id, reason, JobTime.Format(_time.GetUtcNow()), status.ToString()]
+            : [id, reason, JobTime.Format(_time.GetUtcNow())];
+        var code = (long)await Database.ScriptEvaluateAsync(JobScripts.Exit, _keys.ForTransition(id), arguments).ConfigureAwait(false);
         if (code == JobScripts.Done)
             LogExitedWithError(id, reason);
         else
-            LogNotEnded(id, code == JobScripts.Missing ? "no such job" : "it has already ended");
+            LogNotEnded(id, code == JobScripts.Missing ? "no such job" : from is null ? "it has already ended" : $"it is no longer in {from}");
         return code == JobScripts.Done;
     }
 

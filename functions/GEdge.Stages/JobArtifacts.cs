@@ -50,12 +50,21 @@ public sealed class JobArtifacts(BucketOptions buckets, string user, long jobId)
     /// <summary>Prefix of the job's results in the results bucket.</summary>
     public string ResultPrefix { get; } = string.Create(CultureInfo.InvariantCulture, $"{user}/{jobId}/");
 
+    /// <summary>The file names of a finished job's results, in the order they are listed to a user.</summary>
+    public static IReadOnlyList<string> ResultFiles { get; } = ["annotated.mp4", "detections.json", "summary.json"];
+
     /// <summary>The annotated video.</summary>
-    public string AnnotatedVideoKey => ResultPrefix + "annotated.mp4";
+    public string AnnotatedVideoKey => ResultPrefix + ResultFiles[0];
 
     /// <summary>All detections, by frame.</summary>
-    public string DetectionsKey => ResultPrefix + "detections.json";
+    public string DetectionsKey => ResultPrefix + ResultFiles[1];
 
     /// <summary>Per-class counts, stage timings and the job record.</summary>
-    public string SummaryKey => ResultPrefix + "summary.json";
+    public string SummaryKey => ResultPrefix + ResultFiles[2];
+
+    /// <summary>The key of the result file named <paramref name="fileName"/>, one of <see cref="ResultFiles"/>.</summary>
+    public string ResultKey(string fileName) =>
+        ResultFiles.Contains(fileName, StringComparer.Ordinal)
+            ? ResultPrefix + fileName
+            : throw new ArgumentOutOfRangeException(nameof(fileName), fileName, $"A job's results are {string.Join(", ", ResultFiles)}.");
 }

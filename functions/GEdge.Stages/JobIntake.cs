@@ -18,9 +18,17 @@ public sealed partial class JobIntake(JobTable.JobTable jobs, IOptions<StageOpti
     {
         var upload = GEdgeEvents.ReadVideoUploaded(cloudEvent);
         var creation = await CreateJobAsync(upload).ConfigureAwait(false);
-        var job = creation.Job;
-        // A redelivered upload finds its job; it is announced again only while nobody has taken it, since the first
-        // delivery may have created the job and died before its reply went out.
+        return AnnouncementOf(creation.Job);
+    }
+
+    /// <summary>
+    /// The event that starts a job's processing: its <see cref="JobStatus.Enqueue"/> event, or null once the job has left
+    /// Enqueue. A redelivered upload finds its job and announces it again only while nobody has taken it, since the
+    /// first delivery may have created the job and died before its reply went out.
+    /// </summary>
+    public CloudEvents.CloudEvent? AnnouncementOf(Job job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
         return job.Status == JobStatus.Enqueue
             ? GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Enqueue, job.Iteration, options.Value.EventSource)
             : null;

@@ -1,4 +1,5 @@
 using GEdge.Events;
+using GEdge.Storage;
 using GEdge.Vision;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -23,11 +24,27 @@ public static partial class StageServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Adds the job intake as a subscription on the <see cref="GEdgeTriggers.Intake"/> trigger.</summary>
+    /// <summary>
+    /// Adds the job intake as a subscription on the <see cref="GEdgeTriggers.Intake"/> trigger, and the upload path
+    /// (<see cref="JobSubmissions"/>, which needs the host's <see cref="IEventPublisher"/>).
+    /// </summary>
     public static IServiceCollection AddIntake(this IServiceCollection services)
     {
         services.AddStageCore();
+        services.TryAddSingleton<JobSubmissions>();
         services.AddSingleton(provider => new Subscription(GEdgeTriggers.Intake, provider.GetRequiredService<JobIntake>()));
+        return services;
+    }
+
+    /// <summary>
+    /// Adds the <see cref="DeliveryFailureRecorder"/>, the dead-letter sink's handler. The host also registers an
+    /// <see cref="IObjectStore"/> and an <see cref="IEventPublisher"/>, since what the recorder announces it publishes.
+    /// </summary>
+    public static IServiceCollection AddDeliveryFailureRecorder(this IServiceCollection services)
+    {
+        services.AddStageCore();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<DeliveryFailureRecorder>();
         return services;
     }
 

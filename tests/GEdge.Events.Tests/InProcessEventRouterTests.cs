@@ -50,6 +50,29 @@ public sealed class InProcessEventRouterTests
     }
 
     [Fact]
+    public async Task Delivery_WithNoRetries_IsDeadLetteredAtTheFirstFailure()
+    {
+        var attempts = 0;
+        var failing = new Recorder(_ =>
+        {
+            Interlocked.Increment(ref attempts);
+            throw new IOException("storage unavailable");
+        });
+        await using var router = NewRouter(new DeliveryOptions { Retry = 0 }, (GEdgeTriggers.Preprocess, failing));
+        var deadLetters = new TaskCompletionSource<CloudEvent>();
+        router.DeadLettered += (cloudEvent, _, _) =>
+        {
+            deadLetters.TrySetResult(cloudEvent);
+            return Task.CompletedTask;
+        };
+
+        router.Publish(GEdgeEvents.CreateJobStatusChanged(4, JobStatus.Enqueue, 0, s_source));
+
+        Assert.Equal("job-4-Enqueue-0", (await deadLetters.Task.WaitAsync(TimeSpan.FromSeconds(10))).Id);
+        Assert.Equal(1, attempts);
+    }
+
+    [Fact]
     public async Task DuplicateDeliveries_DeliverEveryEventTwice()
     {
         var recorder = new Recorder(_ => null);

@@ -524,6 +524,30 @@ public abstract class JobTableContract
     }
 
     [Fact]
+    public async Task ExitWithError_FromTheStatusTheJobIsIn_EndsTheJob()
+    {
+        var id = await JobInAsync(JobStatus.Preprocessing_complete, 1);
+
+        Assert.True(await _table.ExitWithErrorAsync(id, "infer unreachable", JobStatus.Preprocessing_complete));
+
+        var job = (await _table.GetAsync(id))!;
+        Assert.Equal(JobStatus.Exit, job.Status);
+        Assert.Equal("infer unreachable", job.Error);
+    }
+
+    [Fact]
+    public async Task ExitWithError_FromAStatusTheJobHasLeft_ReturnsFalseAndChangesNothing()
+    {
+        var id = await JobInAsync(JobStatus.Enqueue, 1);
+        Assert.True(await _table.TryClaimAsync(id, JobStatus.Preprocessing));
+        var before = await SnapshotAsync(id);
+
+        Assert.False(await _table.ExitWithErrorAsync(id, "preprocess unreachable", JobStatus.Enqueue));
+
+        Assert.Equal(before, await SnapshotAsync(id));
+    }
+
+    [Fact]
     public async Task ExitWithError_UnknownJob_ReturnsFalse()
     {
         Assert.False(await _table.ExitWithErrorAsync(42, "nothing there"));

@@ -62,25 +62,26 @@ internal static class RunCommand
 
         var folder = output ?? new DirectoryInfo(Path.Combine("out", string.Create(CultureInfo.InvariantCulture, $"job-{jobId}")));
         await pipeline.DownloadResultsAsync(job, folder.FullName, cancellationToken).ConfigureAwait(false);
-        await PrintSummaryAsync(job, Path.Combine(folder.FullName, "summary.json"), folder).ConfigureAwait(false);
+        var seconds = job.EndTime is { } end && job.StartTime is { } start ? (end - start).TotalSeconds : 0;
+        await PrintSummaryAsync(job.Id, seconds, folder).ConfigureAwait(false);
+        // Peak resident memory of the whole process (VmHWM on Linux): the figure the memory benchmark compares.
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"peak memory {self.PeakWorkingSet64 / (1024.0 * 1024.0):0} MiB"));
         return 0;
     }
 
-    private static async Task PrintSummaryAsync(Job job, string summaryPath, DirectoryInfo folder)
+    /// <summary>Prints what a finished job found, from the summary.json among its results in <paramref name="folder"/>.</summary>
+    internal static async Task PrintSummaryAsync(long jobId, double seconds, DirectoryInfo folder)
     {
-        await using var stream = File.OpenRead(summaryPath);
+        await using var stream = File.OpenRead(Path.Combine(folder.FullName, "summary.json"));
         var summary = await JsonSerializer.DeserializeAsync(stream, PipelineJsonContext.Default.JobSummary).ConfigureAwait(false);
-        var seconds = job.EndTime is { } end && job.StartTime is { } start ? (end - start).TotalSeconds : 0;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"job {job.Id} done in {seconds:0.0} s: {summary!.Video.Frames} frames, {summary.Video.Width}x{summary.Video.Height} at {summary.Video.Fps:0.##} fps"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"job {jobId} done in {seconds:0.0} s: {summary!.Video.Frames} frames, {summary.Video.Width}x{summary.Video.Height} at {summary.Video.Fps:0.##} fps"));
         foreach (var item in summary.Classes.Take(8))
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {item.Label,-14} in {item.FramesPresent,5} frames, {item.Detections,6} detections, at most {item.PeakInOneFrame} at once"));
         }
 
-        Console.WriteLine($"results in {folder.FullName}: annotated.mp4, detections.json, summary.json");
-        // Peak resident memory of the whole process (VmHWM on Linux): the figure the memory benchmark compares.
-        using var self = System.Diagnostics.Process.GetCurrentProcess();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"peak memory {self.PeakWorkingSet64 / (1024.0 * 1024.0):0} MiB"));
+        Console.WriteLine($"results in {folder.FullName}: {string.Join(", ", JobArtifacts.ResultFiles)}");
     }
 
     internal static int Fail(string message)

@@ -1,0 +1,39 @@
+namespace GEdge.Events.Broker;
+
+/// <summary>Settings of the local broker, bound from the <c>Broker</c> section (<c>Broker__Services__infer=http://...</c>).</summary>
+public sealed record BrokerOptions
+{
+    /// <summary>The configuration section the options are bound from.</summary>
+    public const string SectionName = "Broker";
+
+    /// <summary>The folder with <c>broker.yaml</c> and <c>triggers.yaml</c>; null finds <c>knative/</c> (<see cref="KnativeEventing.FindDirectory"/>).</summary>
+    public string? ManifestsDirectory { get; init; }
+
+    /// <summary>
+    /// The address of each Knative Service the manifests name, by name: what Knative's addressable resolution does in
+    /// a cluster, the local cluster states here.
+    /// </summary>
+    public Dictionary<string, Uri> Services { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>Deliver every event twice, as an at-least-once broker may: the local cluster's test of idempotency.</summary>
+    public bool DuplicateDeliveries { get; init; }
+
+    /// <summary>
+    /// Deliveries in flight per Trigger at once. Knative's dispatchers deliver concurrently too, so duplicates and
+    /// jobs overlap here as they do there.
+    /// </summary>
+    public int MaxConcurrentDeliveries { get; init; } = 4;
+
+    /// <summary>
+    /// How long one delivery may take. A stage answers when its work is done (the reply pattern), so this bounds a
+    /// whole stage run: long enough for a long video on a CPU.
+    /// </summary>
+    public TimeSpan DeliveryTimeout { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>What is wrong with the settings, naming the setting; null if nothing is.</summary>
+    internal string? Problem() =>
+        MaxConcurrentDeliveries < 1 ? $"{SectionName}:{nameof(MaxConcurrentDeliveries)} must be at least 1, not {MaxConcurrentDeliveries}."
+        : DeliveryTimeout <= TimeSpan.Zero ? $"{SectionName}:{nameof(DeliveryTimeout)} must be positive, not {DeliveryTimeout}."
+        : Services.FirstOrDefault(s => !s.Value.IsAbsoluteUri) is { Key: { } name } ? $"{SectionName}:{nameof(Services)}:{name} must be an absolute URL."
+        : null;
+}

@@ -1,0 +1,288 @@
+using System.Net;
+using System.Threading.Channels;
+using CloudNative.CloudEvents;
+using CloudNative.CloudEvents.Http;
+using CloudNative.CloudEvents.SystemTextJson;
+using Microsoft.Extensions.Logging;
+using Polly;
+
+namespace GEdge.Events.Broker;
+
+/// <summary>One Trigger of the local broker, its subscriber's and dead-letter sink's addresses resolved.</summary>
+public sealed record BrokerRoute(EventTrigger Trigger, Uri Subscriber, DeliveryOptions Delivery, Uri? DeadLetterSink)
+{
+    /// <summary>The routes of every Trigger, with the Services' addresses from <paramref name="options"/>.</summary>
+    public static IReadOnlyList<BrokerRoute> Resolve(KnativeEventing eventing, BrokerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(eventing);
+        ArgumentNullException.ThrowIfNull(options);
+        return eventing.Triggers
+            .Select(t => new BrokerRoute(
+                t.Trigger,
+                t.Subscriber.Resolve(options.Services),
+                t.Delivery with { DuplicateDeliveries = options.DuplicateDeliveries },
+                t.DeadLetterSink?.Resolve(options.Services)))
+            .ToList();
+    }
+}
+
+/// <summary>
+/// The broker of the local cluster, doing over HTTP what a Knative Broker does: it takes events at its ingress, sends
+/// each to the subscriber of every Trigger whose filter matches (binary mode), publishes the subscriber's reply back
+/// into itself, retries failed deliveries as the Trigger's delivery spec says, and then hands the event to the
+/// dead-letter sink with Knative's <c>knativeerror*</c> attributes saying why.
+/// </summary>
+public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
+{
+    /// <summary>The name of the <see cref="HttpClient"/> deliveries use.</summary>
+    public const string HttpClientName = "gedge-broker-delivery";
+
+    private static readonly JsonEventFormatter s_formatter = new();
+    private static readonly CloudEventAttribute[] s_knownAttributes = [.. GEdgeEvents.ExtensionAttributes, .. DeadLetterAttributes.All];
+
+    private readonly IReadOnlyList<Route> _routes;
+    private readonly IHttpClientFactory _httpClients;
+    private readonly ILogger<HttpEventBroker> _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _workers = [];
+    private int _disposed;
+
+    /// <summary>Creates the broker and starts <see cref="BrokerOptions.MaxConcurrentDeliveries"/> delivery loops per route.</summary>
+    public HttpEventBroker(IReadOnlyList<BrokerRoute> routes, BrokerOptions options, IHttpClientFactory httpClients, ILogger<HttpEventBroker> logger)
+    {
+        ArgumentNullException.ThrowIfNull(routes);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Problem() is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(options));
+        }
+
+        _httpClients = httpClients ?? throw new ArgumentNullException(nameof(httpClients));
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        _routes = routes.Select(r => new Route(r, Channel.CreateUnbounded<CloudEvent>(), CreateRetry(r))).ToList();
+        foreach (var route in _routes)
+        {
+            for (var i = 0; i < options.MaxConcurrentDeliveries; i++)
+            {
+                _workers.Add(Task.Run(() => DeliverLoopAsync(route, _stopping.Token)));
+            }
+        }
+    }
+
+    /// <summary>The routes, one per Trigger.</summary>
+    public IReadOnlyList<BrokerRoute> Routes => _routes.Select(r => r.Definition).ToList();
+
+    /// <summary>Queues <paramref name="cloudEvent"/> for every route whose filter matches it (twice each with duplicate deliveries).</summary>
+    public void Publish(CloudEvent cloudEvent)
+    {
+        ArgumentNullException.ThrowIfNull(cloudEvent);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var subscribers = new List<string>();
+        foreach (var route in _routes)
+        {
+            if (route.Definition.Trigger.Filter.Matches(cloudEvent))
+            {
+                subscribers.Add(route.Definition.Trigger.Subscriber);
+                route.Queue.Writer.TryWrite(cloudEvent);
+                if (route.Definition.Delivery.DuplicateDeliveries)
+                {
+                    route.Queue.Writer.TryWrite(cloudEvent);
+                }
+            }
+        }
+
+        LogAccepted(cloudEvent.Id, cloudEvent.Type, cloudEvent[GEdgeEvents.JobStatusAttribute.Name] as string, subscribers.Count == 0 ? "no trigger" : string.Join(", ", subscribers));
+    }
+
+    /// <inheritdoc />
+    public Task PublishAsync(CloudEvent cloudEvent, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Publish(cloudEvent);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops delivering; events still queued or in flight are dropped, as a stopped broker pod's would be.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (var route in _routes)
+        {
+            route.Queue.Writer.TryComplete();
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_workers).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private ResiliencePipeline<HttpResponseMessage> CreateRetry(BrokerRoute route) => DeliveryRetry.Create<HttpResponseMessage>(
+        route.Delivery,
+        IsWorthRetrying,
+        args =>
+        {
+            LogRetry(args.Outcome.Exception, route.Subscriber, (int?)args.Outcome.Result?.StatusCode, args.AttemptNumber + 1, args.RetryDelay);
+            // The retried response is not returned to anyone: release its connection now.
+            args.Outcome.Result?.Dispose();
+            return ValueTask.CompletedTask;
+        });
+
+    /// <summary>
+    /// What Knative's dispatcher retries: no answer at all, a timeout, and the statuses that say "not now" rather than
+    /// "never": 404 (a route not ready yet), 408, 409, 429 and every 5xx. Any other 4xx is the sender's fault and goes
+    /// straight to the dead-letter sink.
+    /// </summary>
+    private static bool IsWorthRetrying(Outcome<HttpResponseMessage> outcome) => outcome switch
+    {
+        { Exception: HttpRequestException } => true,
+        { Exception: TaskCanceledException { InnerException: TimeoutException } } => true,
+        { Result: { } response } => response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.RequestTimeout
+            or HttpStatusCode.Conflict or HttpStatusCode.TooManyRequests || (int)response.StatusCode >= 500,
+        _ => false,
+    };
+
+    private async Task DeliverLoopAsync(Route route, CancellationToken stopping)
+    {
+        try
+        {
+            await foreach (var cloudEvent in route.Queue.Reader.ReadAllAsync(stopping).ConfigureAwait(false))
+            {
+                try
+                {
+                    await DeliverAsync(route, cloudEvent, stopping).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+                {
+                    // One event's unexpected failure must not stop this Trigger's deliveries.
+                    LogDeliveryBroken(e, cloudEvent.Id, route.Definition.Trigger.Name);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+
+    private async Task DeliverAsync(Route route, CloudEvent cloudEvent, CancellationToken stopping)
+    {
+        var subscriber = route.Definition.Subscriber;
+        HttpResponseMessage response;
+        try
+        {
+            response = await route.Retry.ExecuteAsync(ct => SendAsync(subscriber, cloudEvent, ct), stopping).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !stopping.IsCancellationRequested))
+        {
+            await DeadLetterAsync(route, cloudEvent, null, System.Text.Encoding.UTF8.GetBytes(e.Message), stopping).ConfigureAwait(false);
+            return;
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                var body = await ReadPrefixAsync(response, DeadLetterAttributes.MaxErrorDataBytes, stopping).ConfigureAwait(false);
+                await DeadLetterAsync(route, cloudEvent, (int)response.StatusCode, body, stopping).ConfigureAwait(false);
+                return;
+            }
+
+            LogDelivered(cloudEvent.Id, subscriber, (int)response.StatusCode);
+            if (!response.IsCloudEvent())
+            {
+                return;
+            }
+
+            CloudEvent reply;
+            try
+            {
+                reply = await response.ToCloudEventAsync(s_formatter, GEdgeEvents.ExtensionAttributes).ConfigureAwait(false);
+            }
+            catch (ArgumentException e)
+            {
+                // Knative treats an unreadable reply as a failed delivery: the subscriber's work is lost otherwise.
+                await DeadLetterAsync(route, cloudEvent, (int)response.StatusCode, System.Text.Encoding.UTF8.GetBytes($"The reply is not a valid CloudEvent: {e.Message}"), stopping).ConfigureAwait(false);
+                return;
+            }
+
+            Publish(reply);
+        }
+    }
+
+    private async ValueTask<HttpResponseMessage> SendAsync(Uri target, CloudEvent cloudEvent, CancellationToken cancellationToken)
+    {
+        using var content = cloudEvent.ToHttpContent(ContentMode.Binary, s_formatter);
+        var client = _httpClients.CreateClient(HttpClientName);
+        return await client.PostAsync(target, content, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task DeadLetterAsync(Route route, CloudEvent cloudEvent, int? statusCode, ReadOnlyMemory<byte> errorData, CancellationToken stopping)
+    {
+        var subscriber = route.Definition.Subscriber;
+        LogDeliveryFailed(cloudEvent.Id, subscriber, statusCode, route.Definition.Delivery.Retry);
+        if (route.Definition.DeadLetterSink is not { } sink)
+        {
+            LogDropped(cloudEvent.Id, route.Definition.Trigger.Name);
+            return;
+        }
+
+        // A copy through the wire format: the queued event may still be in another worker's hands (duplicates).
+        var body = s_formatter.EncodeStructuredModeMessage(cloudEvent, out var contentType);
+        var letter = s_formatter.DecodeStructuredModeMessage(body, contentType, s_knownAttributes);
+        DeadLetterAttributes.Set(letter, subscriber, statusCode, errorData.Span);
+        try
+        {
+            using var response = await route.Retry.ExecuteAsync(ct => SendAsync(sink, letter, ct), stopping).ConfigureAwait(false);
+            if (response.IsSuccessStatusCode)
+            {
+                LogDeadLettered(cloudEvent.Id, sink);
+            }
+            else
+            {
+                LogDeadLetterLost(null, cloudEvent.Id, sink, $"it answered {(int)response.StatusCode}");
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !stopping.IsCancellationRequested))
+        {
+            LogDeadLetterLost(e, cloudEvent.Id, sink, "it could not be reached");
+        }
+    }
+
+    private static async Task<ReadOnlyMemory<byte>> ReadPrefixAsync(HttpResponseMessage response, int limit, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[limit];
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var read = await stream.ReadAtLeastAsync(buffer, limit, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        return buffer.AsMemory(0, read);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Accepted {EventId} ({EventType}, jobstatus {JobStatus}) for {Subscribers}")]
+    private partial void LogAccepted(string? eventId, string? eventType, string? jobStatus, string subscribers);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Delivered {EventId} to {Subscriber}: {StatusCode}")]
+    private partial void LogDelivered(string? eventId, Uri subscriber, int statusCode);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Delivery to {Subscriber} failed (status {StatusCode}); retry {Attempt} in {Delay}")]
+    private partial void LogRetry(Exception? exception, Uri subscriber, int? statusCode, int attempt, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{EventId} could not be delivered to {Subscriber} (last status {StatusCode}) after {Retries} retries")]
+    private partial void LogDeliveryFailed(string? eventId, Uri subscriber, int? statusCode, int retries);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{EventId} handed to the dead-letter sink {Sink}")]
+    private partial void LogDeadLettered(string? eventId, Uri sink);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{EventId} is lost: the dead-letter sink {Sink} did not take it, {Problem}")]
+    private partial void LogDeadLetterLost(Exception? exception, string? eventId, Uri sink, string problem);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Delivering {EventId} for the Trigger {Trigger} failed unexpectedly; the event is dropped")]
+    private partial void LogDeliveryBroken(Exception exception, string? eventId, string trigger);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{EventId} is dropped: the Trigger {Trigger} has no dead-letter sink")]
+    private partial void LogDropped(string? eventId, string trigger);
+
+    private sealed record Route(BrokerRoute Definition, Channel<CloudEvent> Queue, ResiliencePipeline<HttpResponseMessage> Retry);
+}

@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace GEdge.Cli.Cluster;
+
+/// <summary>A process the local cluster failed to start; the message says which, why, and what its log said last.</summary>
+internal sealed class ClusterStartException(string message) : Exception(message);
+
+/// <summary>
+/// One child process of the local cluster (a function, the broker, redis-server), its standard output and error
+/// appended to its own log file, killed with its process tree when disposed.
+/// </summary>
+internal sealed class ClusterProcess : IAsyncDisposable
+{
+    private const int LogTailLines = 25;
+    private readonly Process _process;
+    private readonly StreamWriter _log;
+    private readonly Lock _logLock = new();
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _logClosed;
+
+    private ClusterProcess(string name, Process process, StreamWriter log, string logPath)
+    {
+        Name = name;
+        _process = process;
+        _log = log;
+        LogPath = logPath;
+    }
+
+    /// <summary>What the process is (<c>infer</c>, <c>redis-server</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>Where its output goes.</summary>
+    public string LogPath { get; }
+
+    /// <summary>Completes when the process has exited.</summary>
+    public Task Exited => _exited.Task;
+
+    /// <summary>The exit code, once it has exited.</summary>
+    public int? ExitCode => _exited.Task.IsCompleted ? _process.ExitCode : null;
+
+    /// <summary>Starts <paramref name="fileName"/> with <paramref name="arguments"/> and extra environment variables.</summary>
+    public static ClusterProcess Start(
+        string name, string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string logPath)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (variable, value) in environment)
+        {
+            start.Environment[variable] = value;
+        }
+
+        var log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"--- {DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} gedge serve starts {name}: {fileName} {string.Join(' ', start.ArgumentList)}"));
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var child = new ClusterProcess(name, process, log, logPath);
+        process.OutputDataReceived += (_, line) => child.Append(line.Data);
+        process.ErrorDataReceived += (_, line) => child.Append(line.Data);
+        process.Exited += (_, _) => child._exited.TrySetResult();
+        try
+        {
+            process.Start();
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            log.Dispose();
+            process.Dispose();
+            throw new ClusterStartException($"{name} could not be started ({fileName}): {e.Message}");
+        }
+
+        // A child that reads its standard input must not inherit the terminal's; none of ours reads it.
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return child;
+    }
+
+    /// <summary>The last lines of the log, to show why the process failed.</summary>
+    public string LogTail()
+    {
+        lock (_logLock)
+        {
+            if (!_logClosed)
+            {
+                _log.Flush();
+            }
+        }
+
+        using var reader = new StreamReader(new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+        var lines = new Queue<string>(LogTailLines);
+        while (reader.ReadLine() is { } line)
+        {
+            if (lines.Count == LogTailLines)
+            {
+                lines.Dequeue();
+            }
+
+            lines.Enqueue(line);
+        }
+
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    /// <summary>A failure saying that the process exited while it should be running, with the end of its log.</summary>
+    public ClusterStartException ExitedUnexpectedly(string when) => new(string.Create(
+        CultureInfo.InvariantCulture,
+        $"{Name} exited with code {ExitCode} {when}. The end of {LogPath}:{Environment.NewLine}{LogTail()}"));
+
+    /// <summary>Kills the process and its children, if it still runs, and closes its log.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_exited.Task.IsCompleted)
+        {
+            try
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // It exited between the check and the kill.
+            }
+        }
+
+        await _process.WaitForExitAsync().ConfigureAwait(false);
+        _process.Dispose();
+        lock (_logLock)
+        {
+            _logClosed = true;
+            _log.Dispose();
+        }
+    }
+
+    /// <summary>Waits up to <paramref name="grace"/> for the process to end by itself (redis-server after SHUTDOWN).</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan grace)
+    {
+        await Task.WhenAny(Exited, Task.Delay(grace)).ConfigureAwait(false);
+        return Exited.IsCompleted;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_logLock)
+        {
+            // Lines still arriving after disposal belong to a process being torn down; they are dropped.
+            if (!_logClosed)
+            {
+                _log.WriteLine(line);
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using GEdge.JobTable.Embedded;
+
+namespace GEdge.Cli.Cluster;
+
+/// <summary>
+/// The local cluster's job table: a real <c>redis-server</c> child when one is installed (the server a cluster runs),
+/// with its data and append-only file under the cluster's folder; otherwise the embedded Garnet server in the serve
+/// process. The functions connect to either with the same connection string.
+/// </summary>
+internal abstract class JobTableServer : IAsyncDisposable
+{
+    /// <summary>The variable that names the redis-server executable, when it is not on the PATH.</summary>
+    public const string RedisServerVariable = "GEDGE_REDIS_SERVER";
+
+    /// <summary>The StackExchange.Redis connection string the functions use.</summary>
+    public abstract string ConnectionString { get; }
+
+    /// <summary>What it is and where its data lives, for the user.</summary>
+    public abstract string Description { get; }
+
+    /// <summary>redis-server if there is one (in <see cref="RedisServerVariable"/> or on the PATH), else Garnet.</summary>
+    public static async Task<JobTableServer> StartAsync(string dataRoot, string logDirectory, CancellationToken cancellationToken)
+    {
+        var configured = Environment.GetEnvironmentVariable(RedisServerVariable);
+        if (!string.IsNullOrEmpty(configured) && !File.Exists(configured))
+        {
+            throw new ClusterStartException($"{RedisServerVariable} is {configured}, which does not exist.");
+        }
+
+        var redis = string.IsNullOrEmpty(configured) ? FindOnPath("redis-server") : configured;
+        return redis is null
+            ? new GarnetJobTable(EmbeddedGarnetServer.Start(new EmbeddedGarnetOptions { DataPath = Path.Combine(dataRoot, "garnet") }))
+            : await RedisJobTable.StartAsync(redis, Path.Combine(dataRoot, "redis"), Path.Combine(logDirectory, "redis.log"), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public abstract ValueTask DisposeAsync();
+
+    /// <summary>Completes if the server stops by itself (a child that died); never for an in-process one.</summary>
+    public virtual Task Exited => Task.Delay(Timeout.Infinite);
+
+    internal static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(folder => Path.Combine(folder, name))
+            .FirstOrDefault(File.Exists);
+
+    private sealed class GarnetJobTable(EmbeddedGarnetServer server) : JobTableServer
+    {
+        public override string ConnectionString => server.ConnectionString;
+
+        public override string Description => $"{server.ConnectionString} (embedded Garnet, no redis-server installed; data in {server.DataPath})";
+
+        public override ValueTask DisposeAsync() => server.DisposeAsync();
+    }
+
+    private sealed class RedisJobTable(ClusterProcess process, int port, string dataPath) : JobTableServer
+    {
+        private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
+
+        public override string ConnectionString => string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{port}");
+
+        public override string Description => $"{ConnectionString} (redis-server, append-only file in {dataPath})";
+
+        public override Task Exited => process.Exited;
+
+        public static async Task<RedisJobTable> StartAsync(string executable, string dataPath, string logPath, CancellationToken cancellationToken)
+        {
+            Directory.CreateDirectory(dataPath);
+            var pidFile = Path.Combine(dataPath, "redis-server.pid");
+            await StopOrphanAsync(pidFile, dataPath).ConfigureAwait(false);
+            var port = ClusterPorts.FreeLoopbackPort();
+            // The append-only file, fsynced every second, is what makes the jobs survive a restart of the cluster;
+            // RDB snapshots are off, so there is one persistence mechanism to reason about.
+            var process = ClusterProcess.Start(
+                "redis-server",
+                executable,
+                [
+                    "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dataPath,
+                    "--appendonly", "yes", "--appendfsync", "everysec", "--save", string.Empty, "--daemonize", "no",
+                    "--pidfile", pidFile,
+                ],
+                new Dictionary<string, string>(),
+                logPath);
+            var server = new RedisJobTable(process, port, dataPath);
+            try
+            {
+                await server.WaitUntilServingAsync(cancellationToken).ConfigureAwait(false);
+                return server;
+            }
+            catch
+            {
+                await process.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        /// <summary>Asks redis-server to SHUTDOWN (it flushes the append-only file), and kills it if it does not stop.</summary>
+        public override async ValueTask DisposeAsync()
+        {
+            if (!process.Exited.IsCompleted)
+            {
+                try
+                {
+                    await SendAsync("SHUTDOWN", CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is SocketException or IOException)
+                {
+                    // SHUTDOWN closes the connection without a reply; anything else ends in the kill below.
+                }
+
+                await process.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+
+            await process.DisposeAsync().ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Stops a redis-server that an earlier serve left on this data folder: one killed outright cannot stop its
+        /// child, and two servers appending to one append-only file would corrupt it. Only the process working in this
+        /// folder is stopped; a kill loses nothing the server acknowledged, since the file's writes are already in the
+        /// operating system's hands.
+        /// </summary>
+        private static async Task StopOrphanAsync(string pidFile, string dataPath)
+        {
+            if (!File.Exists(pidFile))
+            {
+                return;
+            }
+
+            // redis-server rewrites its command line, but it works in its --dir: that is how this folder's server is known.
+            if (int.TryParse((await File.ReadAllTextAsync(pidFile).ConfigureAwait(false)).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                && new DirectoryInfo($"/proc/{pid}/cwd").LinkTarget is { } workingDirectory
+                && Path.GetFullPath(workingDirectory) == Path.GetFullPath(dataPath))
+            {
+                try
+                {
+                    using var orphan = System.Diagnostics.Process.GetProcessById(pid);
+                    orphan.Kill();
+                    await orphan.WaitForExitAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                {
+                    // It ended by itself meanwhile.
+                }
+            }
+
+            File.Delete(pidFile);
+        }
+
+        // Ready means it answers PONG: while it replays its append-only file it answers LOADING instead.
+        private async Task WaitUntilServingAsync(CancellationToken cancellationToken)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(s_startTimeout);
+            var delay = TimeSpan.FromMilliseconds(20);
+            while (true)
+            {
+                if (process.Exited.IsCompleted)
+                {
+                    throw process.ExitedUnexpectedly("while starting");
+                }
+
+                try
+                {
+                    if ((await SendAsync("PING", timeout.Token).ConfigureAwait(false)).StartsWith("+PONG", StringComparison.Ordinal))
+                    {
+                        return;
+                    }
+                }
+                catch (Exception e) when (e is SocketException or IOException)
+                {
+                    // Not listening yet.
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new ClusterStartException($"redis-server did not answer on port {port} within {s_startTimeout.TotalSeconds} s. The end of {process.LogPath}:{Environment.NewLine}{process.LogTail()}");
+                }
+
+                await Task.WhenAny(process.Exited, Task.Delay(delay, timeout.Token)).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
+            }
+        }
+
+        // One inline command and the first line of its reply: all the cluster needs, without a client library.
+        private async Task<string> SendAsync(string command, CancellationToken cancellationToken)
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken).ConfigureAwait(false);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"), cancellationToken).ConfigureAwait(false);
+            var reply = new byte[256];
+            var read = await stream.ReadAsync(reply, cancellationToken).ConfigureAwait(false);
+            return Encoding.ASCII.GetString(reply, 0, read);
+        }
+    }
+}
+
+/// <summary>Loopback ports for the cluster's processes.</summary>
+internal static class ClusterPorts
+{
+    /// <summary>A port free now on the loopback interface (the OS's pick).</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Whether <paramref name="port"/> can be bound on the loopback interface now.</summary>
+    public static bool IsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,233 @@
+using System.Globalization;
+using GEdge.Events.AspNetCore;
+using GEdge.Events.Broker;
+using GEdge.JobTable;
+using GEdge.Stages;
+
+namespace GEdge.Cli.Cluster;
+
+/// <summary>How to run the local cluster.</summary>
+/// <param name="Port">The gateway's port; the broker and the stages take the next four. 0 picks free ports for all.</param>
+/// <param name="DuplicateDeliveries">Whether the broker delivers every event twice.</param>
+/// <param name="Root">The cluster's folder: logs, storage and the job table's data.</param>
+internal sealed record LocalClusterOptions(int Port, bool DuplicateDeliveries, string Root)
+{
+    /// <summary>The folder under the working directory the cluster uses by default.</summary>
+    public static string DefaultRoot => Path.Combine(".gedge", "cluster");
+}
+
+/// <summary>
+/// <c>gedge serve</c>: G-Edge as a cluster of separate processes on one machine. It starts the job table server, then
+/// the broker and each function as its own <c>gedge</c> process on its own loopback port, all talking HTTP CloudEvents
+/// as Knative Services would; waits until each is ready; and stops them all when told to, or when one of them dies.
+/// </summary>
+internal sealed class LocalCluster : IAsyncDisposable
+{
+    private const string BrokerName = "broker";
+    private static readonly TimeSpan s_readyTimeout = TimeSpan.FromMinutes(2);
+    private readonly List<ClusterProcess> _processes = [];
+    private JobTableServer? _jobTable;
+
+    private LocalCluster(LocalClusterOptions options)
+    {
+        Root = Path.GetFullPath(options.Root);
+        Logs = Path.Combine(Root, "logs");
+        Storage = Path.Combine(Root, "storage");
+    }
+
+    /// <summary>The cluster's folder.</summary>
+    public string Root { get; }
+
+    /// <summary>Where each process's log is: <c>NAME.log</c>.</summary>
+    public string Logs { get; }
+
+    /// <summary>The shared storage folder, unless S3 is configured.</summary>
+    public string Storage { get; }
+
+    /// <summary>Runs the cluster until <paramref name="stopping"/> fires (0) or a process dies (1); reports on the writers.</summary>
+    public static async Task<int> RunAsync(LocalClusterOptions options, TextWriter output, TextWriter error, CancellationToken stopping)
+    {
+        await using var cluster = new LocalCluster(options);
+        IReadOnlyList<ClusterProcess> running;
+        try
+        {
+            running = await cluster.StartAsync(options, output, stopping).ConfigureAwait(false);
+        }
+        catch (ClusterStartException e)
+        {
+            await error.WriteLineAsync($"gedge: the cluster did not start: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            return 0;
+        }
+
+        var stopped = Task.Delay(Timeout.Infinite, stopping);
+        var died = Task.WhenAny(running.Select(p => p.Exited).Append(cluster._jobTable!.Exited));
+        await Task.WhenAny(stopped, died).ConfigureAwait(false);
+        // Ctrl+C in a terminal reaches the children too; one that stops for it is not a failure.
+        if (stopping.IsCancellationRequested)
+        {
+            await output.WriteLineAsync("gedge: stopping the cluster").ConfigureAwait(false);
+            return 0;
+        }
+
+        var dead = running.FirstOrDefault(p => p.Exited.IsCompleted);
+        await error.WriteLineAsync(dead is null
+            ? "gedge: the job table server stopped; stopping the cluster."
+            : $"gedge: {dead.ExitedUnexpectedly("while serving").Message}{Environment.NewLine}gedge: stopping the cluster.").ConfigureAwait(false);
+        return 1;
+    }
+
+    /// <summary>Stops every process, functions first, the job table last, so nothing is left writing to it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_processes.Select(p => p.DisposeAsync().AsTask())).ConfigureAwait(false);
+        if (_jobTable is not null)
+        {
+            await _jobTable.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<IReadOnlyList<ClusterProcess>> StartAsync(LocalClusterOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Logs);
+        var ports = AllocatePorts(options.Port);
+        var urls = ports.ToDictionary(p => p.Key, p => new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{p.Value}/")));
+        await output.WriteLineAsync($"gedge: starting the local cluster in {Root}; each process logs to {Logs}{Path.DirectorySeparatorChar}NAME.log").ConfigureAwait(false);
+
+        _jobTable = await JobTableServer.StartAsync(Root, Logs, cancellationToken).ConfigureAwait(false);
+        var s3 = Environment.GetEnvironmentVariable("Storage__S3__Endpoint");
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [$"{JobTableOptions.SectionName}__{nameof(JobTableOptions.ConnectionString)}"] = _jobTable.ConnectionString,
+            ["Storage__Local__Root"] = Storage,
+            [$"{EventSinkOptions.SectionName}__{nameof(EventSinkOptions.Sink)}"] = urls[BrokerName].ToString(),
+        };
+        foreach (var function in ClusterFunctions.All)
+        {
+            environment[$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Services)}__{function.ServiceName()}"] = urls[function.ServiceName()].ToString();
+        }
+
+        var starting = new List<(ClusterProcess Process, Uri Url)>();
+        foreach (var (name, url) in urls)
+        {
+            var arguments = name == BrokerName
+                ? new List<string> { "broker", "--urls", url.ToString() }
+                : ["function", name, "--urls", url.ToString()];
+            if (name == BrokerName && options.DuplicateDeliveries)
+            {
+                arguments.Add("--duplicate-deliveries");
+            }
+
+            arguments.AddRange(["--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)]);
+            var processEnvironment = new Dictionary<string, string>(environment, StringComparer.Ordinal)
+            {
+                // The source of the events a function sends is its own address, as a Knative Service's would be.
+                [$"Stages__{nameof(StageOptions.EventSource)}"] = url.ToString(),
+            };
+            var process = ClusterProcess.Start(name, DotnetHost, [GedgeAssembly, .. arguments], processEnvironment, Path.Combine(Logs, name + ".log"));
+            _processes.Add(process);
+            starting.Add((process, url));
+        }
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var waits = starting.Select(s => WaitUntilReadyAsync(s.Process, s.Url, http, cancellationToken)).ToList();
+        while (waits.Count > 0)
+        {
+            // The first process that fails ends the start at once, rather than after the others are ready.
+            var done = await Task.WhenAny(waits).ConfigureAwait(false);
+            waits.Remove(done);
+            await done.ConfigureAwait(false);
+        }
+
+        await output.WriteLineAsync("gedge: local cluster ready").ConfigureAwait(false);
+        foreach (var (name, url) in urls)
+        {
+            await output.WriteLineAsync($"  {name,-12} {url}").ConfigureAwait(false);
+        }
+
+        await output.WriteLineAsync($"  {"job table",-12} {_jobTable.Description}").ConfigureAwait(false);
+        await output.WriteLineAsync($"  {"storage",-12} {(string.IsNullOrWhiteSpace(s3) ? Storage : $"S3 at {s3}")}").ConfigureAwait(false);
+        await output.WriteLineAsync($"  {"logs",-12} {Logs}").ConfigureAwait(false);
+        await output.WriteLineAsync($"submit a video with: ./gedge submit VIDEO --server {urls[ClusterFunction.Gateway.ServiceName()]}").ConfigureAwait(false);
+        await output.WriteLineAsync("stop with Ctrl+C").ConfigureAwait(false);
+        return _processes;
+    }
+
+    // gedge.dll beside this one, run by the same dotnet host: the children are this very build.
+    private static string GedgeAssembly => Path.Combine(AppContext.BaseDirectory, "gedge.dll");
+
+    private static string DotnetHost =>
+        Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
+
+    /// <summary>The gateway on <paramref name="port"/>, the broker and the stages on the next ports; all free ones for 0.</summary>
+    private static Dictionary<string, int> AllocatePorts(int port)
+    {
+        string[] names = [ClusterFunction.Gateway.ServiceName(), BrokerName, .. ClusterFunctions.All.Skip(1).Select(f => f.ServiceName())];
+        var ports = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < names.Length; i++)
+        {
+            var chosen = port == 0 ? ClusterPorts.FreeLoopbackPort() : port + i;
+            if (port != 0 && !ClusterPorts.IsFree(chosen))
+            {
+                throw new ClusterStartException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"port {chosen}, for the {names[i]}, is in use; choose another --port (it and the four after it are used), or --port 0 for free ports."));
+            }
+
+            ports[names[i]] = chosen;
+        }
+
+        return ports;
+    }
+
+    // Polls the probe with a growing interval; the process's exit ends the wait at once, with its log.
+    private static async Task WaitUntilReadyAsync(ClusterProcess process, Uri url, HttpClient http, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(s_readyTimeout);
+        var probe = new Uri(url, Readiness.ReadinessPath);
+        var delay = TimeSpan.FromMilliseconds(50);
+        var last = "no answer yet";
+        try
+        {
+            while (true)
+            {
+                if (process.Exited.IsCompleted)
+                {
+                    throw process.ExitedUnexpectedly("while starting");
+                }
+
+                try
+                {
+                    using var response = await http.GetAsync(probe, timeout.Token).ConfigureAwait(false);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        return;
+                    }
+
+                    last = $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false)}";
+                }
+                catch (HttpRequestException e)
+                {
+                    last = e.Message;
+                }
+                catch (TaskCanceledException e) when (e.InnerException is TimeoutException)
+                {
+                    last = "the probe timed out";
+                }
+
+                await Task.WhenAny(process.Exited, Task.Delay(delay, timeout.Token)).ConfigureAwait(false);
+                timeout.Token.ThrowIfCancellationRequested();
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 1000));
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ClusterStartException(
+                $"{process.Name} was not ready within {s_readyTimeout.TotalSeconds} s ({probe}: {last}). The end of {process.LogPath}:{Environment.NewLine}{process.LogTail()}");
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using GEdge.Cli.Cluster;
+
+namespace GEdge.Cli.Commands;
+
+/// <summary>
+/// <c>gedge function NAME --urls URL</c> and <c>gedge broker --urls URL</c>: one function, or the local broker, as its
+/// own HTTP process. <c>gedge serve</c> starts them; they can also be started by hand, configured by environment.
+/// </summary>
+internal static class FunctionCommand
+{
+    public static Command CreateFunction()
+    {
+        var name = new Argument<string>("name") { Description = "The function: gateway, preprocess, infer or postprocess." };
+        name.AcceptOnlyFromAmong([.. ClusterFunctions.All.Select(f => f.ServiceName())]);
+        var urls = UrlsOption();
+        var parent = ParentOption();
+        var command = new Command(
+            "function",
+            "Run one function as an HTTP CloudEvents service, as a Knative Service would (configured by JobTable__ConnectionString, " +
+            "Storage__Local__Root or Storage__S3__*, Events__Sink).")
+        {
+            name, urls, parent,
+        };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var function = ClusterFunctions.Parse(parse.GetRequiredValue(name))!.Value;
+            return ServiceRunner.RunAsync(
+                $"{function.ServiceName()} function",
+                () => FunctionHost.CreateFunction(function, Split(parse.GetRequiredValue(urls))),
+                parse.GetValue(parent),
+                cancellationToken);
+        });
+        return command;
+    }
+
+    public static Command CreateBroker()
+    {
+        var urls = UrlsOption();
+        var duplicate = new Option<bool>("--duplicate-deliveries") { Description = "Deliver every event twice, as an at-least-once broker may." };
+        var parent = ParentOption();
+        var command = new Command(
+            "broker",
+            "Run the local broker: routes events by knative/triggers.yaml to the Services named by Broker__Services__NAME=URL.")
+        {
+            urls, duplicate, parent,
+        };
+        command.SetAction((parse, cancellationToken) => ServiceRunner.RunAsync(
+            "broker",
+            () => FunctionHost.CreateBroker(Split(parse.GetRequiredValue(urls)), parse.GetValue(duplicate)),
+            parse.GetValue(parent),
+            cancellationToken));
+        return command;
+    }
+
+    private static Option<string> UrlsOption() => new("--urls")
+    {
+        Description = "Where to listen, e.g. http://127.0.0.1:8082 (several separated by ';').",
+        Required = true,
+    };
+
+    // Internal to `gedge serve`: a child stops when the serve process that started it is gone.
+    private static Option<int?> ParentOption() => new("--parent-pid") { Hidden = true };
+
+    private static string[] Split(string urls) => urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}

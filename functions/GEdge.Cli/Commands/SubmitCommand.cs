@@ -1,0 +1,133 @@
+using System.CommandLine;
+using System.Globalization;
+using GEdge.Cli.Cluster;
+using GEdge.Gateway;
+using GEdge.JobTable;
+using GEdge.Storage;
+
+namespace GEdge.Cli.Commands;
+
+/// <summary>
+/// <c>gedge submit VIDEO --server URL</c>: a user of a G-Edge cluster. Uploads the video to the gateway, follows its job
+/// until Exit, then downloads the results (or prints the job's error and exits 1).
+/// </summary>
+internal static class SubmitCommand
+{
+    private static readonly TimeSpan s_firstPoll = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan s_longestPoll = TimeSpan.FromSeconds(2);
+
+    public static Command Create()
+    {
+        var video = new Argument<FileInfo>("video") { Description = "The video to process (mp4, mov, mkv, webm, avi, ...)." };
+        var server = new Option<string>("--server") { Description = "The gateway, e.g. http://127.0.0.1:8080 (what `gedge serve` prints).", Required = true };
+        var user = new Option<string>("--user") { Description = "Whose job it is.", DefaultValueFactory = _ => "local" };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Where to write annotated.mp4, detections.json and summary.json (default: out/job-ID)." };
+        var command = new Command("submit", "Send a video to a G-Edge gateway, wait for its job, and download the results.") { video, server, user, output };
+        command.SetAction((parse, cancellationToken) => RunAsync(
+            parse.GetRequiredValue(video), parse.GetRequiredValue(server), parse.GetRequiredValue(user), parse.GetValue(output), cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(FileInfo video, string serverUrl, string user, DirectoryInfo? output, CancellationToken cancellationToken)
+    {
+        if (!video.Exists)
+        {
+            return RunCommand.Fail($"{video.FullName} does not exist.");
+        }
+
+        if (!Uri.TryCreate(serverUrl.TrimEnd('/') + "/", UriKind.Absolute, out var server) || (server.Scheme != Uri.UriSchemeHttp && server.Scheme != Uri.UriSchemeHttps))
+        {
+            return RunCommand.Fail($"--server must be an http:// or https:// URL, not '{serverUrl}'.");
+        }
+
+        try
+        {
+            ObjectKey.ValidateUser(user);
+        }
+        catch (ArgumentException e)
+        {
+            return RunCommand.Fail(e.Message);
+        }
+
+        // No client-wide timeout: an upload takes as long as the video is big; each poll has its own below.
+        using var http = new HttpClient { BaseAddress = server, Timeout = Timeout.InfiniteTimeSpan };
+        var gateway = new GatewayClient(http, user);
+        JobView job;
+        try
+        {
+            job = await gateway.SubmitAsync(video, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or GatewayException)
+        {
+            return RunCommand.Fail($"the upload to {server} failed: {e.Message}");
+        }
+
+        var id = long.Parse(job.Job[JobFields.Id], CultureInfo.InvariantCulture);
+        Console.Error.WriteLine($"job {id}: {video.Name} as {user}, on {server}");
+        try
+        {
+            job = await WaitForExitAsync(gateway, job, id, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return RunCommand.Fail($"stopped waiting; job {id} goes on at {server}api/jobs/{id}?user={user}");
+        }
+        catch (Exception e) when (e is HttpRequestException or GatewayException)
+        {
+            return RunCommand.Fail($"job {id} could not be followed: {e.Message}");
+        }
+
+        if (job.Job.TryGetValue(JobFields.Error, out var error))
+        {
+            return RunCommand.Fail($"job {id} failed: {error}");
+        }
+
+        var folder = output ?? new DirectoryInfo(Path.Combine("out", string.Create(CultureInfo.InvariantCulture, $"job-{id}")));
+        try
+        {
+            await gateway.DownloadResultsAsync(job, folder.FullName, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or GatewayException)
+        {
+            return RunCommand.Fail($"job {id}'s results could not be downloaded: {e.Message}");
+        }
+
+        await RunCommand.PrintSummaryAsync(id, Seconds(job), folder).ConfigureAwait(false);
+        return 0;
+    }
+
+    // Polls with a growing interval (the API has no push yet); each status the job enters is shown once.
+    private static async Task<JobView> WaitForExitAsync(GatewayClient gateway, JobView job, long id, CancellationToken cancellationToken)
+    {
+        var shown = string.Empty;
+        var delay = s_firstPoll;
+        while (true)
+        {
+            var status = job.Job[JobFields.Status];
+            if (status != shown)
+            {
+                Console.Error.WriteLine($"job {id}  {status}");
+                shown = status;
+                delay = s_firstPoll;
+            }
+
+            if (status == nameof(JobStatus.Exit))
+            {
+                return job;
+            }
+
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, s_longestPoll.Ticks));
+            using var poll = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            poll.CancelAfter(TimeSpan.FromSeconds(30));
+            job = await gateway.GetAsync(id, poll.Token).ConfigureAwait(false);
+        }
+    }
+
+    private static double Seconds(JobView job) =>
+        job.Job.TryGetValue(JobFields.StartTime, out var start) && job.Job.TryGetValue(JobFields.EndTime, out var end)
+        && DateTimeOffset.TryParse(start, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var started)
+        && DateTimeOffset.TryParse(end, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var ended)
+            ? (ended - started).TotalSeconds
+            : 0;
+}

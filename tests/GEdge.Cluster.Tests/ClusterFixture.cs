@@ -1,0 +1,277 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using GEdge.Gateway;
+using GEdge.JobTable;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace GEdge.Cluster.Tests;
+
+/// <summary>
+/// A real local cluster for a test class: <c>dotnet gedge.dll serve --port 0</c> in a temp folder, so redis-server, the
+/// broker and the four functions run as separate processes on free loopback ports. Ready when serve says so; stopped
+/// with SIGTERM, as Ctrl+C would, and its folder deleted. A missing redis-server or ffmpeg fails, never skips.
+/// </summary>
+public partial class ClusterFixture : IAsyncLifetime
+{
+    private static readonly TimeSpan s_startTimeout = TimeSpan.FromMinutes(3);
+    private readonly List<string> _output = [];
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Process? _serve;
+
+    /// <summary>The cluster's working folder (serve's .gedge/cluster is under it).</summary>
+    public string Root { get; } = Directory.CreateTempSubdirectory("gedge-cluster-").FullName;
+
+    /// <summary>The address of each process by name: gateway, broker, preprocess, infer, postprocess.</summary>
+    public IReadOnlyDictionary<string, Uri> Services { get; private set; } = new Dictionary<string, Uri>();
+
+    public Uri Gateway => Services["gateway"];
+
+    /// <summary>The job table's connection string, as serve printed it.</summary>
+    public string JobTableConnectionString { get; private set; } = "";
+
+    /// <summary>The folder with each process's log.</summary>
+    public string Logs => Path.Combine(Root, ".gedge", "cluster", "logs");
+
+    /// <summary>The shared storage folder.</summary>
+    public string Storage => Path.Combine(Root, ".gedge", "cluster", "storage");
+
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>A connection to the cluster's job table (the real redis-server).</summary>
+    public IConnectionMultiplexer Redis { get; private set; } = null!;
+
+    /// <summary>The cluster's job table, for setting up and checking jobs directly.</summary>
+    public JobTable.JobTable Jobs { get; private set; } = null!;
+
+    protected virtual IReadOnlyList<string> ServeArguments => [];
+
+    public async Task InitializeAsync()
+    {
+        foreach (var tool in new[] { "redis-server", "ffmpeg", "ffprobe" })
+        {
+            if (FindOnPath(tool) is null)
+            {
+                throw new InvalidOperationException(
+                    $"{tool} is not on the PATH. The cluster tests run the real job table server and media tools: install them " +
+                    "(Debian: apt-get install redis-server ffmpeg); a missing tool fails these tests, it never skips them.");
+            }
+        }
+
+        var start = GedgeStart(["serve", "--port", "0", .. ServeArguments], Root);
+        _serve = StartServe(start);
+        _serve.OutputDataReceived += (_, line) => OnOutput(line.Data);
+        _serve.ErrorDataReceived += (_, line) => OnOutput(line.Data);
+        _serve.Exited += (_, _) => _ready.TrySetException(new InvalidOperationException($"gedge serve exited with code {_serve.ExitCode} before it was ready:{Environment.NewLine}{Output()}"));
+        if (_serve.HasExited)
+        {
+            _ready.TrySetException(new InvalidOperationException($"gedge serve exited at once with code {_serve.ExitCode}."));
+        }
+        _serve.BeginOutputReadLine();
+        _serve.BeginErrorReadLine();
+        try
+        {
+            await _ready.Task.WaitAsync(s_startTimeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new InvalidOperationException($"gedge serve was not ready within {s_startTimeout}:{Environment.NewLine}{Output()}");
+        }
+
+        var output = Output();
+        Services = ServiceLine().Matches(output).ToDictionary(m => m.Groups["name"].Value, m => new Uri(m.Groups["url"].Value));
+        Assert.Equal(["broker", "gateway", "infer", "postprocess", "preprocess"], Services.Keys.Order(StringComparer.Ordinal));
+        var jobTable = JobTableLine().Match(output);
+        Assert.True(jobTable.Success, $"serve named no redis-server job table:{Environment.NewLine}{output}");
+        JobTableConnectionString = jobTable.Groups["endpoint"].Value;
+        Redis = await ConnectionMultiplexer.ConnectAsync(JobTableConnectionString + ",allowAdmin=true");
+        Jobs = new JobTable.JobTable(Redis, Options.Create(new JobTableOptions()), TimeProvider.System, NullLogger<JobTable.JobTable>.Instance);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        if (Redis is not null)
+        {
+            await Redis.DisposeAsync();
+        }
+
+        if (_serve is not null)
+        {
+            if (!_serve.HasExited)
+            {
+                // SIGTERM, as a terminal's Ctrl+C or a container stop would send: serve stops its processes itself.
+                using var kill = Process.Start("kill", ["-TERM", _serve.Id.ToString(CultureInfo.InvariantCulture)]);
+                await kill!.WaitForExitAsync();
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                try
+                {
+                    await _serve.WaitForExitAsync(grace.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    _serve.Kill(entireProcessTree: true);
+                }
+            }
+
+            _serve.Dispose();
+        }
+
+        Directory.Delete(Root, recursive: true);
+    }
+
+    /// <summary>What serve printed so far.</summary>
+    public string Output()
+    {
+        lock (_output)
+        {
+            return string.Join(Environment.NewLine, _output);
+        }
+    }
+
+    /// <summary>Polls the jobs API (as gedge submit does) until the job is in Exit; at most <paramref name="timeout"/>.</summary>
+    public async Task<JobView> WaitForExitAsync(long jobId, string user, TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            var job = await Http.GetFromJsonAsync(new Uri(Gateway, $"api/jobs/{jobId}?user={user}"), GatewayJsonContext.Default.JobView, deadline.Token);
+            if (job!.Job[JobFields.Status] == nameof(JobStatus.Exit))
+            {
+                return job;
+            }
+
+            await Task.Delay(delay, deadline.Token);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+        }
+    }
+
+    /// <summary>
+    /// The lines of a process's log that contain <paramref name="text"/>, once there are <paramref name="count"/> of them:
+    /// loggers write in the background, so a line can land just after the response that follows it.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> WaitForLogLinesAsync(string process, string text, int count)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var path = Path.Combine(Logs, process + ".log");
+        while (true)
+        {
+            var lines = ReadShared(path).Where(line => line.Contains(text, StringComparison.Ordinal)).ToList();
+            if (lines.Count >= count || deadline.IsCancellationRequested)
+            {
+                return lines;
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Runs <c>dotnet gedge.dll ARGS</c> in <paramref name="workingDirectory"/> to its end.</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunGedgeAsync(
+        IReadOnlyList<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var start = GedgeStart(arguments, workingDirectory);
+        foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[variable] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output, await error);
+    }
+
+    private static ProcessStartInfo GedgeStart(IReadOnlyList<string> arguments, string workingDirectory)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "gedge.dll"));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        // The cluster under test is the default one: local folder storage, its own job table.
+        start.Environment.Remove("Storage__S3__Endpoint");
+        start.Environment.Remove("JobTable__ConnectionString");
+        return start;
+    }
+
+    private static Process StartServe(ProcessStartInfo start)
+    {
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        process.Start();
+        return process;
+    }
+
+    private void OnOutput(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.Add(line);
+        }
+
+        if (line.StartsWith("stop with Ctrl+C", StringComparison.Ordinal))
+        {
+            _ready.TrySetResult();
+        }
+    }
+
+    private static List<string> ReadShared(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+        var lines = new List<string>();
+        while (reader.ReadLine() is { } line)
+        {
+            lines.Add(line);
+        }
+
+        return lines;
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(folder => Path.Combine(folder, name))
+            .FirstOrDefault(File.Exists);
+
+    [GeneratedRegex(@"^  (?<name>gateway|broker|preprocess|infer|postprocess)\s+(?<url>http://\S+)$", RegexOptions.Multiline)]
+    private static partial Regex ServiceLine();
+
+    [GeneratedRegex(@"^  job table\s+(?<endpoint>127\.0\.0\.1:\d+) \(redis-server", RegexOptions.Multiline)]
+    private static partial Regex JobTableLine();
+}
+
+/// <summary>A cluster whose broker delivers every event twice.</summary>
+public sealed class DuplicatingClusterFixture : ClusterFixture
+{
+    protected override IReadOnlyList<string> ServeArguments => ["--duplicate-deliveries"];
+}
+
+/// <summary>The cluster test classes run one after the other: two clusters at once would only compete for the cores.</summary>
+[CollectionDefinition(Name)]
+public sealed class OneClusterAtATime
+{
+    public const string Name = "local cluster";
+}

@@ -1,0 +1,276 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using CloudNative.CloudEvents;
+using CloudNative.CloudEvents.Http;
+using CloudNative.CloudEvents.SystemTextJson;
+using GEdge.Events;
+using GEdge.Gateway;
+using GEdge.JobTable;
+using GEdge.Pipeline.Tests;
+
+namespace GEdge.Cluster.Tests;
+
+/// <summary>
+/// The local cluster as a user and as a broker see it: `gedge serve` running redis-server, the broker and the four
+/// functions as separate processes, a job submitted with `gedge submit` over HTTP, events posted to the processes.
+/// </summary>
+[Collection(OneClusterAtATime.Name)]
+public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClassFixture<ClusterFixture>, IDisposable
+{
+    private static readonly Uri s_source = new("/gedge/test", UriKind.Relative);
+    private static readonly JsonEventFormatter s_formatter = new();
+    private static readonly JobStatus[] s_allStatusesInOrder =
+    [
+        JobStatus.Enqueue, JobStatus.Preprocessing, JobStatus.Preprocessing_complete, JobStatus.Inferencing,
+        JobStatus.Inferencing_complete, JobStatus.Postprocessing, JobStatus.Postprocessing_complete, JobStatus.Exit,
+    ];
+
+    private readonly string _scratch = Directory.CreateTempSubdirectory("gedge-cluster-test-").FullName;
+
+    public void Dispose() => Directory.Delete(_scratch, recursive: true);
+
+    [Fact]
+    public async Task Submit_RunsTheJobThroughTheFourFunctionProcesses_AndGivesWhatGedgeRunGives()
+    {
+        var video = Path.Combine(AppContext.BaseDirectory, "assets", "road.mp4");
+        var clusterOut = Path.Combine(_scratch, "cluster");
+        var runOut = Path.Combine(_scratch, "run");
+
+        var submit = await ClusterFixture.RunGedgeAsync(["submit", video, "--server", cluster.Gateway.ToString(), "--user", "alice", "--out", clusterOut], _scratch);
+        var run = await ClusterFixture.RunGedgeAsync(["run", video, "--user", "alice", "--out", runOut], _scratch);
+
+        Assert.True(submit.ExitCode == 0, $"gedge submit failed:{Environment.NewLine}{submit.Error}{submit.Output}");
+        Assert.True(run.ExitCode == 0, $"gedge run failed:{Environment.NewLine}{run.Error}{run.Output}");
+        var jobId = long.Parse(SubmittedJob().Match(submit.Error).Groups["id"].Value, CultureInfo.InvariantCulture);
+        Assert.Contains($"job {jobId} done in ", submit.Output, StringComparison.Ordinal);
+        Assert.Equal(["annotated.mp4", "detections.json", "summary.json"], Directory.GetFiles(clusterOut).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+
+        // One job, moved by the separate processes in turn, each event carried by the broker over HTTP.
+        var job = await cluster.WaitForExitAsync(jobId, "alice", TimeSpan.FromSeconds(10));
+        Assert.False(job.Job.ContainsKey(JobFields.Error), job.Job.GetValueOrDefault(JobFields.Error));
+        Assert.Equal("0", job.Job[JobFields.Iteration]);
+        Assert.Equal(s_allStatusesInOrder, job.History.Select(t => t.Status));
+        foreach (var (status, stage, working) in new[]
+        {
+            (JobStatus.Enqueue, "preprocess", JobStatus.Preprocessing),
+            (JobStatus.Preprocessing_complete, "infer", JobStatus.Inferencing),
+            (JobStatus.Inferencing_complete, "postprocess", JobStatus.Postprocessing),
+        })
+        {
+            Assert.Single(await cluster.WaitForLogLinesAsync("broker", $"Delivered job-{jobId}-{status}-0 to {cluster.Services[stage]}: 200", 1));
+            Assert.Single(await cluster.WaitForLogLinesAsync(stage, $"Job {jobId} moved from {status} to {working}", 1));
+        }
+
+        Assert.False(Directory.Exists(Path.Combine(cluster.Storage, "work", "jobs", jobId.ToString(CultureInfo.InvariantCulture))), "the job's intermediates were left behind");
+
+        // The same results as the embedded pipeline's, from the same code in other processes.
+        var source = await MediaFacts.ProbeAsync(video);
+        Assert.Equal(source, await MediaFacts.ProbeAsync(Path.Combine(clusterOut, "annotated.mp4")) with { AudioCodec = source.AudioCodec });
+        Assert.Equal(await MediaFacts.ProbeAsync(Path.Combine(runOut, "annotated.mp4")), await MediaFacts.ProbeAsync(Path.Combine(clusterOut, "annotated.mp4")));
+        Assert.Equal("aac", (await MediaFacts.ProbeAsync(Path.Combine(clusterOut, "annotated.mp4"))).AudioCodec);
+        using var clusterDetections = await ReadJsonAsync(clusterOut, "detections.json");
+        using var runDetections = await ReadJsonAsync(runOut, "detections.json");
+        Assert.Equal(jobId, clusterDetections.RootElement.GetProperty("jobId").GetInt64());
+        Assert.Equal(source.Frames, clusterDetections.RootElement.GetProperty("frames").GetArrayLength());
+        foreach (var property in new[] { "model", "video", "frames" })
+        {
+            Assert.Equal(runDetections.RootElement.GetProperty(property).GetRawText(), clusterDetections.RootElement.GetProperty(property).GetRawText());
+        }
+
+        using var clusterSummary = await ReadJsonAsync(clusterOut, "summary.json");
+        using var runSummary = await ReadJsonAsync(runOut, "summary.json");
+        Assert.Equal("car", clusterSummary.RootElement.GetProperty("classes")[0].GetProperty("label").GetString());
+        Assert.Equal(runSummary.RootElement.GetProperty("classes").GetRawText(), clusterSummary.RootElement.GetProperty("classes").GetRawText());
+        Assert.Equal(runSummary.RootElement.GetProperty("video").GetRawText(), clusterSummary.RootElement.GetProperty("video").GetRawText());
+    }
+
+    [Theory]
+    [InlineData(ContentMode.Binary, 900_001)]
+    [InlineData(ContentMode.Structured, 900_002)]
+    public async Task StageProcess_TakesAnEventInEitherContentMode(ContentMode mode, long jobId)
+    {
+        var enqueued = GEdgeEvents.CreateJobStatusChanged(jobId, JobStatus.Enqueue, 0, s_source);
+
+        using var response = await cluster.Http.PostAsync(cluster.Services["preprocess"], enqueued.ToHttpContent(mode, s_formatter));
+
+        // 202: read, handed to the stage, nothing to reply; the stage found no such job to claim.
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Single(await cluster.WaitForLogLinesAsync("preprocess", $"{jobId} not claimed for Preprocessing", 1));
+    }
+
+    public static TheoryData<string, Func<long, HttpContent>> MalformedEvents => new()
+    {
+        { "binary mode without ce-id", jobId => Binary(jobId, headers => headers.Remove("ce-id")) },
+        { "a jobstatus attribute that is not the data's status", jobId => Binary(jobId, headers => headers.Remove("ce-jobstatus"), extra: ("ce-jobstatus", "Inferencing_complete")) },
+        { "data without a job id", jobId => Binary(jobId, body: """{"status":"Enqueue"}""") },
+        { "data that is not JSON", jobId => Binary(jobId, body: "{job") },
+        { "an event type G-Edge does not handle", jobId => Binary(jobId, headers => headers.Remove("ce-type"), extra: ("ce-type", "com.example.other")) },
+        { "structured mode that is not JSON", _ => new StringContent("{specversion", Encoding.UTF8, "application/cloudevents+json") },
+        { "batch mode", jobId => new StringContent($"[{Structured(jobId)}]", Encoding.UTF8, "application/cloudevents-batch+json") },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedEvents))]
+    public async Task StageProcess_WhenTheEventIsMalformed_Answers400_AndLeavesTheJobTableAsItWas(string malformation, Func<long, HttpContent> content)
+    {
+        var job = (await cluster.Jobs.CreateAsync(new NewJob("erin", $"uploads/erin/{Guid.NewGuid():N}/clip.mp4", "mp4", "etag"))).Job;
+        var before = await SnapshotAsync();
+
+        using var response = await cluster.Http.PostAsync(cluster.Services["preprocess"], content(job.Id));
+
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{malformation}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(before, await SnapshotAsync());
+        Assert.Equal(JobStatus.Enqueue, (await cluster.Jobs.GetAsync(job.Id))!.Status);
+    }
+
+    [Fact]
+    public async Task Broker_TakesEventsInEitherContentMode_AndRefusesAMalformedOne()
+    {
+        // Exit events match no Trigger: accepted, and nothing is delivered anywhere.
+        var exit = GEdgeEvents.CreateJobStatusChanged(900_003, JobStatus.Exit, 0, s_source);
+
+        using var binary = await cluster.Http.PostAsync(cluster.Services["broker"], exit.ToHttpContent(ContentMode.Binary, s_formatter));
+        using var structured = await cluster.Http.PostAsync(cluster.Services["broker"], exit.ToHttpContent(ContentMode.Structured, s_formatter));
+        using var malformed = await cluster.Http.PostAsync(cluster.Services["broker"], new StringContent("{}", Encoding.UTF8, "application/json"));
+
+        Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.Accepted, HttpStatusCode.BadRequest), (binary.StatusCode, structured.StatusCode, malformed.StatusCode));
+        Assert.Equal(2, (await cluster.WaitForLogLinesAsync("broker", "Accepted job-900003-Exit-0 (dev.gedge.job.status.changed, jobstatus Exit) for no trigger", 2)).Count);
+    }
+
+    [Fact]
+    public async Task DeadLetter_EndsTheJobTheLostEventAnnounced_WithTheFailedDelivery()
+    {
+        var job = (await cluster.Jobs.CreateAsync(new NewJob("grace", $"uploads/grace/{Guid.NewGuid():N}/clip.mp4", "mp4", "etag"))).Job;
+        var lost = GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Enqueue, 0, s_source);
+        DeadLetterAttributes.Set(lost, new Uri("http://127.0.0.1:9/"), 503, "the job table is unavailable"u8);
+
+        using var response = await cluster.Http.PostAsync(new Uri(cluster.Gateway, "events/dead-letter"), lost.ToHttpContent(ContentMode.Binary, s_formatter));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var ended = (await cluster.Jobs.GetAsync(job.Id))!;
+        Assert.Equal(JobStatus.Exit, ended.Status);
+        Assert.Equal("The Enqueue event could not be delivered: delivery to http://127.0.0.1:9/ failed with HTTP 503: the job table is unavailable", ended.Error);
+        Assert.NotNull(ended.EndTime);
+    }
+
+    [Fact]
+    public async Task DeadLetter_WhenTheJobHasMovedOn_LeavesItAlone()
+    {
+        var job = (await cluster.Jobs.CreateAsync(new NewJob("grace", $"uploads/grace/{Guid.NewGuid():N}/clip.mp4", "mp4", "etag"))).Job;
+        Assert.True(await cluster.Jobs.TryClaimAsync(job.Id, JobStatus.Preprocessing));
+        var duplicate = GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Enqueue, 0, s_source);
+        DeadLetterAttributes.Set(duplicate, new Uri("http://127.0.0.1:9/"), null, "connection refused"u8);
+
+        using var response = await cluster.Http.PostAsync(new Uri(cluster.Gateway, "events/dead-letter"), duplicate.ToHttpContent(ContentMode.Structured, s_formatter));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var untouched = (await cluster.Jobs.GetAsync(job.Id))!;
+        Assert.Equal(JobStatus.Preprocessing, untouched.Status);
+        Assert.Null(untouched.Error);
+    }
+
+    [Fact]
+    public async Task JobsApi_TakesAMultipartUpload_AndANonVideoEndsInExitWithTheReason_WithoutResults()
+    {
+        using var form = new MultipartFormDataContent
+        {
+            { new ByteArrayContent("these are my notes, not a video"u8.ToArray()), "video", "notes.mp4" },
+        };
+
+        using var created = await cluster.Http.PostAsync(new Uri(cluster.Gateway, "api/jobs?user=frank"), form);
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var submitted = (await created.Content.ReadFromJsonAsync(GatewayJsonContext.Default.JobView))!;
+        var id = long.Parse(submitted.Job[JobFields.Id], CultureInfo.InvariantCulture);
+        Assert.Equal($"/api/jobs/{id}", created.Headers.Location?.OriginalString);
+        Assert.Equal(("frank", "mp4", "Enqueue"), (submitted.Job[JobFields.User], submitted.Job[JobFields.Type], submitted.Job[JobFields.Status]));
+        Assert.Matches($"^uploads/frank/[0-9T]+-[0-9a-f]{{8}}/notes.mp4$", submitted.Job[JobFields.Path]);
+        Assert.Empty(submitted.Results);
+
+        var failed = await cluster.WaitForExitAsync(id, "frank", TimeSpan.FromMinutes(1));
+        Assert.StartsWith("Preprocessing failed: ", failed.Job[JobFields.Error], StringComparison.Ordinal);
+        Assert.Contains("notes.mp4", failed.Job[JobFields.Error], StringComparison.Ordinal);
+        Assert.Empty(failed.Results);
+        using var results = await cluster.Http.GetAsync(new Uri(cluster.Gateway, $"api/jobs/{id}/annotated.mp4?user=frank"));
+        Assert.Equal(HttpStatusCode.Conflict, results.StatusCode);
+        using var someoneElse = await cluster.Http.GetAsync(new Uri(cluster.Gateway, $"api/jobs/{id}?user=mallory"));
+        Assert.Equal(HttpStatusCode.NotFound, someoneElse.StatusCode);
+    }
+
+    public static TheoryData<string, string, HttpStatusCode> RefusedUploads => new()
+    {
+        { "api/jobs?name=clip.mp4", "application/octet-stream", HttpStatusCode.BadRequest },
+        { "api/jobs?user=../etc&name=clip.mp4", "application/octet-stream", HttpStatusCode.BadRequest },
+        { "api/jobs?user=frank", "application/octet-stream", HttpStatusCode.BadRequest },
+        { "api/jobs?user=frank&name=notes.txt", "application/octet-stream", HttpStatusCode.UnsupportedMediaType },
+        { "api/jobs?user=frank", "multipart/form-data; boundary=x", HttpStatusCode.BadRequest },
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedUploads))]
+    public async Task JobsApi_RefusesAnUploadItCannotTake_AndMakesNoJob(string path, string contentType, HttpStatusCode status)
+    {
+        var before = await SnapshotAsync();
+        using var body = new ByteArrayContent("not read"u8.ToArray());
+        body.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+
+        using var response = await cluster.Http.PostAsync(new Uri(cluster.Gateway, path), body);
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    private static HttpContent Binary(long jobId, Action<HttpContentHeaders>? edit = null, (string Name, string Value)? extra = null, string? body = null)
+    {
+        var content = GEdgeEvents.CreateJobStatusChanged(jobId, JobStatus.Enqueue, 0, s_source).ToHttpContent(ContentMode.Binary, s_formatter);
+        if (body is not null)
+        {
+            var replaced = new StringContent(body, Encoding.UTF8, "application/json");
+            foreach (var header in content.Headers.Where(h => h.Key.StartsWith("ce-", StringComparison.Ordinal)))
+            {
+                replaced.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+
+            content.Dispose();
+            content = replaced;
+        }
+
+        edit?.Invoke(content.Headers);
+        if (extra is { } added)
+        {
+            content.Headers.TryAddWithoutValidation(added.Name, added.Value);
+        }
+
+        return content;
+    }
+
+    private static string Structured(long jobId) =>
+        Encoding.UTF8.GetString(s_formatter.EncodeStructuredModeMessage(GEdgeEvents.CreateJobStatusChanged(jobId, JobStatus.Enqueue, 0, s_source), out _).Span);
+
+    // Every key of the job table with its serialized value: equal snapshots mean nothing was written.
+    private async Task<IReadOnlyDictionary<string, string>> SnapshotAsync()
+    {
+        var server = cluster.Redis.GetServer(cluster.Redis.GetEndPoints()[0]);
+        var database = cluster.Redis.GetDatabase();
+        var snapshot = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        await foreach (var key in server.KeysAsync(pattern: "*"))
+        {
+            snapshot[key.ToString()] = Convert.ToBase64String(await database.KeyDumpAsync(key) ?? []);
+        }
+
+        return snapshot;
+    }
+
+    private static async Task<JsonDocument> ReadJsonAsync(string folder, string name) =>
+        JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(folder, name)));
+
+    [GeneratedRegex(@"^job (?<id>\d+): road\.mp4 as alice", RegexOptions.Multiline)]
+    private static partial Regex SubmittedJob();
+}

@@ -1,0 +1,47 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using GEdge.Gateway;
+using GEdge.JobTable;
+
+namespace GEdge.Cluster.Tests;
+
+/// <summary>At-least-once delivery over HTTP: a broker that delivers every event twice still makes one result per job.</summary>
+[Collection(OneClusterAtATime.Name)]
+public sealed class DuplicateDeliveryTests(DuplicatingClusterFixture cluster) : IClassFixture<DuplicatingClusterFixture>
+{
+    [Fact]
+    public async Task Submit_WhenTheBrokerDeliversEveryEventTwice_MakesOneResult_WithNoRetries()
+    {
+        await using var video = File.OpenRead(Path.Combine(AppContext.BaseDirectory, "assets", "road.mp4"));
+        using var upload = new StreamContent(video);
+        upload.Headers.ContentType = new MediaTypeHeaderValue("video/mp4");
+
+        using var created = await cluster.Http.PostAsync(new Uri(cluster.Gateway, "api/jobs?user=dave&name=road.mp4"), upload);
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = long.Parse((await created.Content.ReadFromJsonAsync(GatewayJsonContext.Default.JobView))!.Job[JobFields.Id], CultureInfo.InvariantCulture);
+        var job = await cluster.WaitForExitAsync(id, "dave", TimeSpan.FromMinutes(2));
+        Assert.False(job.Job.ContainsKey(JobFields.Error), job.Job.GetValueOrDefault(JobFields.Error));
+        Assert.Equal("0", job.Job[JobFields.Iteration]);
+        Assert.Equal(8, job.History.Count);
+        Assert.Equal(
+            ["annotated.mp4", "detections.json", "summary.json"],
+            Directory.GetFiles(Path.Combine(cluster.Storage, "results", "dave", id.ToString(CultureInfo.InvariantCulture))).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(["annotated.mp4", "detections.json", "summary.json"], job.Results.Keys.Order(StringComparer.Ordinal));
+
+        foreach (var (status, stage, working) in new[]
+        {
+            (JobStatus.Enqueue, "preprocess", JobStatus.Preprocessing),
+            (JobStatus.Preprocessing_complete, "infer", JobStatus.Inferencing),
+            (JobStatus.Inferencing_complete, "postprocess", JobStatus.Postprocessing),
+        })
+        {
+            // Each event reached its stage twice; one delivery claimed the job, the other found it taken.
+            Assert.Equal(2, (await cluster.WaitForLogLinesAsync("broker", $"Delivered job-{id}-{status}-0 to {cluster.Services[stage]}", 2)).Count);
+            Assert.Single(await cluster.WaitForLogLinesAsync(stage, $"Job {id} moved from {status} to {working}", 1));
+            Assert.Single(await cluster.WaitForLogLinesAsync(stage, $"{id} not claimed for {working}", 1));
+        }
+    }
+}

@@ -1,0 +1,166 @@
+using System.Net;
+using System.Text;
+using CloudNative.CloudEvents;
+using CloudNative.CloudEvents.SystemTextJson;
+using GEdge.Events;
+using GEdge.Events.AspNetCore;
+using GEdge.Events.Broker;
+using GEdge.JobTable;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace GEdge.Cluster.Tests;
+
+/// <summary>The local broker against stub subscribers on real HTTP: routing, replies, retries, the dead-letter sink.</summary>
+public sealed class HttpEventBrokerTests : IAsyncLifetime
+{
+    private static readonly Uri s_source = new("/gedge/test", UriKind.Relative);
+    private static readonly DeliveryOptions s_quickRetries = new() { Retry = 2, BackoffDelay = TimeSpan.FromMilliseconds(10) };
+    private readonly ServiceProvider _services = new ServiceCollection().AddHttpClient().BuildServiceProvider();
+    private StubSubscribers _stubs = null!;
+
+    public async Task InitializeAsync() => _stubs = await StubSubscribers.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _stubs.DisposeAsync();
+        await _services.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Publish_DeliversInBinaryModeToTheMatchingSubscriber_AndRoutesItsReplyToTheNext()
+    {
+        _stubs.Respond("preprocess", (_, context) => context.Response.WriteCloudEventAsync(
+            GEdgeEvents.CreateJobStatusChanged(7, JobStatus.Preprocessing_complete, 0, s_source), ContentMode.Binary, new JsonEventFormatter()));
+        await using var broker = NewBroker(new DeliveryOptions(), (GEdgeTriggers.Preprocess, "preprocess"), (GEdgeTriggers.Infer, "infer"));
+
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(7, JobStatus.Enqueue, 0, s_source));
+
+        var delivered = await _stubs.NextAsync("preprocess");
+        Assert.Equal("1.0", delivered.CloudEventHeaders["ce-specversion"]);
+        Assert.Equal("job-7-Enqueue-0", delivered.CloudEventHeaders["ce-id"]);
+        Assert.Equal("Enqueue", delivered.CloudEventHeaders["ce-jobstatus"]);
+        Assert.Equal("application/json", delivered.ContentType);
+        Assert.Equal("""{"jobId":7,"status":"Enqueue"}""", delivered.Body);
+        var reply = await _stubs.NextAsync("infer");
+        Assert.Equal("job-7-Preprocessing_complete-0", reply.CloudEventHeaders["ce-id"]);
+        Assert.Equal("Preprocessing_complete", reply.CloudEventHeaders["ce-jobstatus"]);
+    }
+
+    [Fact]
+    public async Task Delivery_WhenTheSubscriberAnswers503_IsRetried_AndNotDeadLetteredOnceItSucceeds()
+    {
+        var attempts = 0;
+        _stubs.Respond("preprocess", (_, context) =>
+        {
+            context.Response.StatusCode = Interlocked.Increment(ref attempts) < 3 ? 503 : 202;
+            return Task.CompletedTask;
+        });
+        await using var broker = NewBroker(s_quickRetries, (GEdgeTriggers.Preprocess, "preprocess"));
+
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(8, JobStatus.Enqueue, 0, s_source));
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("job-8-Enqueue-0", (await _stubs.NextAsync("preprocess")).CloudEventHeaders["ce-id"]);
+        }
+
+        await broker.DisposeAsync();
+        Assert.Equal(3, attempts);
+        Assert.Equal(0, _stubs.Pending("dead-letter"));
+    }
+
+    [Fact]
+    public async Task Delivery_WhenTheSubscriberKeepsFailing_GoesToTheDeadLetterSinkAfterItsRetries_WithKnativesErrorAttributes()
+    {
+        _stubs.Respond("preprocess", 500, "the job table is unavailable");
+        await using var broker = NewBroker(s_quickRetries, (GEdgeTriggers.Preprocess, "preprocess"));
+
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(9, JobStatus.Enqueue, 0, s_source));
+
+        var letter = await _stubs.NextAsync("dead-letter");
+        Assert.Equal(3, _stubs.Pending("preprocess"));
+        Assert.Equal("job-9-Enqueue-0", letter.CloudEventHeaders["ce-id"]);
+        Assert.Equal("Enqueue", letter.CloudEventHeaders["ce-jobstatus"]);
+        Assert.Equal(_stubs.Address("preprocess").ToString(), letter.CloudEventHeaders["ce-knativeerrordest"]);
+        Assert.Equal("500", letter.CloudEventHeaders["ce-knativeerrorcode"]);
+        Assert.Equal("the job table is unavailable", Encoding.UTF8.GetString(Convert.FromBase64String(letter.CloudEventHeaders["ce-knativeerrordata"])));
+        Assert.Equal("""{"jobId":9,"status":"Enqueue"}""", letter.Body);
+    }
+
+    [Fact]
+    public async Task Delivery_WhenTheSubscriberRefusesTheEventWith400_IsDeadLetteredWithoutRetries()
+    {
+        _stubs.Respond("preprocess", 400, "malformed");
+        await using var broker = NewBroker(s_quickRetries, (GEdgeTriggers.Preprocess, "preprocess"));
+
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(10, JobStatus.Enqueue, 0, s_source));
+
+        var letter = await _stubs.NextAsync("dead-letter");
+        Assert.Equal("400", letter.CloudEventHeaders["ce-knativeerrorcode"]);
+        Assert.Equal(1, _stubs.Pending("preprocess"));
+    }
+
+    [Fact]
+    public async Task Delivery_WhenTheSubscriberCannotBeReached_IsDeadLetteredWithoutAStatus()
+    {
+        var closed = new Uri($"http://127.0.0.1:{ClosedPort()}/");
+        var route = new BrokerRoute(GEdgeTriggers.Preprocess, closed, s_quickRetries, _stubs.Address("dead-letter"));
+        await using var broker = new HttpEventBroker([route], new BrokerOptions(), _services.GetRequiredService<IHttpClientFactory>(), NullLogger<HttpEventBroker>.Instance);
+
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(11, JobStatus.Enqueue, 0, s_source));
+
+        var letter = await _stubs.NextAsync("dead-letter");
+        Assert.Equal(closed.ToString(), letter.CloudEventHeaders["ce-knativeerrordest"]);
+        Assert.False(letter.CloudEventHeaders.ContainsKey("ce-knativeerrorcode"));
+        Assert.Contains("refused", Encoding.UTF8.GetString(Convert.FromBase64String(letter.CloudEventHeaders["ce-knativeerrordata"])), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Publish_WithDuplicateDeliveries_DeliversEveryEventTwice()
+    {
+        await using var broker = NewBroker(s_quickRetries with { DuplicateDeliveries = true }, (GEdgeTriggers.Preprocess, "preprocess"));
+
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(12, JobStatus.Enqueue, 0, s_source));
+
+        Assert.Equal("job-12-Enqueue-0", (await _stubs.NextAsync("preprocess")).CloudEventHeaders["ce-id"]);
+        Assert.Equal("job-12-Enqueue-0", (await _stubs.NextAsync("preprocess")).CloudEventHeaders["ce-id"]);
+        await broker.DisposeAsync();
+        Assert.Equal(0, _stubs.Pending("preprocess"));
+    }
+
+    [Fact]
+    public async Task Publish_WhenNoTriggerMatches_DeliversNothing()
+    {
+        // One delivery at a time, so the events queued before the last ones would have arrived before them.
+        await using var broker = NewBroker(s_quickRetries, new BrokerOptions { MaxConcurrentDeliveries = 1 }, (GEdgeTriggers.Preprocess, "preprocess"), (GEdgeTriggers.Infer, "infer"));
+
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(13, JobStatus.Exit, 0, s_source));
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(13, JobStatus.Preprocessing, 0, s_source));
+        broker.Publish(GEdgeEvents.CreateVideoUploaded(new VideoUploaded("alice", "uploads", "alice/a.mp4", "etag", 1), s_source));
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(14, JobStatus.Enqueue, 0, s_source));
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(14, JobStatus.Preprocessing_complete, 0, s_source));
+
+        Assert.Equal("job-14-Enqueue-0", (await _stubs.NextAsync("preprocess")).CloudEventHeaders["ce-id"]);
+        Assert.Equal("job-14-Preprocessing_complete-0", (await _stubs.NextAsync("infer")).CloudEventHeaders["ce-id"]);
+        await broker.DisposeAsync();
+        Assert.Equal((0, 0), (_stubs.Pending("preprocess"), _stubs.Pending("infer")));
+    }
+
+    // A port that was free a moment ago: nothing listens there.
+    private static int ClosedPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private HttpEventBroker NewBroker(DeliveryOptions delivery, params (EventTrigger Trigger, string Stub)[] routes) =>
+        NewBroker(delivery, new BrokerOptions(), routes);
+
+    private HttpEventBroker NewBroker(DeliveryOptions delivery, BrokerOptions options, params (EventTrigger Trigger, string Stub)[] routes) => new(
+        routes.Select(r => new BrokerRoute(r.Trigger, _stubs.Address(r.Stub), delivery, _stubs.Address("dead-letter"))).ToList(),
+        options,
+        _services.GetRequiredService<IHttpClientFactory>(),
+        NullLogger<HttpEventBroker>.Instance);
+}

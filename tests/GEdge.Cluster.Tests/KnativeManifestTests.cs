@@ -1,0 +1,104 @@
+using GEdge.Events;
+using GEdge.Events.Broker;
+
+namespace GEdge.Cluster.Tests;
+
+/// <summary>
+/// The Knative Broker and Triggers in knative/ are what the local broker routes by, and they must say what the code
+/// says (<see cref="GEdgeTriggers"/>): these tests read the files and compare, so the two cannot drift apart.
+/// </summary>
+public sealed class KnativeManifestTests
+{
+    private static readonly KnativeEventing s_eventing = KnativeEventing.Load(KnativeEventing.FindDirectory());
+
+    [Fact]
+    public void Triggers_InTheKnativeManifests_AreTheTriggersTheCodeRoutesBy()
+    {
+        Assert.Equal(GEdgeTriggers.All.Select(Describe), s_eventing.Triggers.Select(t => Describe(t.Trigger)));
+    }
+
+    [Fact]
+    public void Triggers_SubscribeToTheDefaultBroker_AndReferenceTheirFunctionsKnativeService()
+    {
+        Assert.Equal("default", s_eventing.Broker.Name);
+        Assert.All(s_eventing.Triggers, t => Assert.Equal("default", t.Broker));
+        Assert.Equal(
+            [new("gateway", null), new("preprocess", null), new("infer", null), new("postprocess", null)],
+            s_eventing.Triggers.Select(t => t.Subscriber));
+    }
+
+    [Fact]
+    public void Delivery_IsEachTriggersOwnSpec_AndEveryFailureGoesToTheGatewaysDeadLetterEndpoint()
+    {
+        var expected = new DeliveryOptions { Retry = 3, BackoffPolicy = BackoffPolicy.Exponential, BackoffDelay = TimeSpan.FromMilliseconds(200) };
+        Assert.Equal(expected, s_eventing.Broker.Delivery);
+        Assert.Equal(
+            [expected, expected, expected with { Retry = 5, BackoffDelay = TimeSpan.FromSeconds(1) }, expected],
+            s_eventing.Triggers.Select(t => t.Delivery));
+        var deadLetterSink = new KnativeDestination("gateway", new Uri("/events/dead-letter", UriKind.Relative));
+        Assert.Equal(deadLetterSink, s_eventing.Broker.DeadLetterSink);
+        Assert.All(s_eventing.Triggers, t => Assert.Equal(deadLetterSink, t.DeadLetterSink));
+    }
+
+    [Fact]
+    public void Destination_ResolvesAgainstItsServicesAddress()
+    {
+        var services = new Dictionary<string, Uri> { ["gateway"] = new("http://127.0.0.1:8080/") };
+
+        Assert.Equal(new Uri("http://127.0.0.1:8080/events/dead-letter"), s_eventing.Broker.DeadLetterSink!.Resolve(services));
+        var missing = Assert.Throws<KnativeManifestException>(() => s_eventing.Triggers[1].Subscriber.Resolve(services));
+        Assert.Equal("The Knative Service 'preprocess' has no address: set Broker:Services:preprocess to its URL.", missing.Message);
+    }
+
+    [Fact]
+    public void Trigger_WithoutItsOwnDelivery_TakesTheBrokers()
+    {
+        var triggers = KnativeManifestReader.ReadTriggers(new StringReader(Trigger(delivery: "")), s_eventing.Broker, "test.yaml");
+
+        Assert.Equal(s_eventing.Broker.Delivery, triggers.Single().Delivery);
+        Assert.Equal(s_eventing.Broker.DeadLetterSink, triggers.Single().DeadLetterSink);
+    }
+
+    public static TheoryData<string, string> Refusals => new()
+    {
+        { Trigger(delivery: "  delivery:\n    retry: 2\n    backoffPolicy: random\n"), "Trigger 'gedge-test' in test.yaml spec.delivery.backoffPolicy must be 'exponential' or 'linear', not 'random'." },
+        { Trigger(delivery: "  delivery:\n    retry: 2\n    backoffDelay: 200ms\n"), "Trigger 'gedge-test' in test.yaml spec.delivery.backoffDelay '200ms' is not an ISO 8601 duration such as PT0.2S." },
+        { Trigger(delivery: "  delivery:\n    retry: -1\n"), "Trigger 'gedge-test' in test.yaml spec.delivery.retry must not be negative, not -1." },
+        { Trigger(subscriberKind: "Deployment"), "Trigger 'gedge-test' in test.yaml spec.subscriber.ref must name a Knative Service (apiVersion serving.knative.dev/v1, kind Service, a name), not serving.knative.dev/v1 Deployment 'preprocess'." },
+        { Trigger(broker: "other"), "Trigger 'gedge-test' in test.yaml subscribes to the Broker 'other'; the Broker is 'default'." },
+        { Trigger(delivery: "  filters:\n  - exact:\n      type: dev.gedge.video.uploaded\n"), "Trigger 'gedge-test' in test.yaml uses spec.filters, which the local broker does not evaluate; use spec.filter.attributes." },
+        { Trigger(apiVersion: "eventing.knative.dev/v1beta1"), "Trigger 'gedge-test' in test.yaml has apiVersion 'eventing.knative.dev/v1beta1'; Brokers and Triggers are eventing.knative.dev/v1." },
+        { Trigger() + "---\n" + Trigger(), "test.yaml declares the Trigger 'gedge-test' 2 times." },
+    };
+
+    [Theory]
+    [MemberData(nameof(Refusals))]
+    public void Reader_RefusesWhatTheLocalBrokerCannotHonour_NamingTheResourceAndField(string yaml, string message)
+    {
+        var refused = Assert.Throws<KnativeManifestException>(() => KnativeManifestReader.ReadTriggers(new StringReader(yaml), s_eventing.Broker, "test.yaml"));
+
+        Assert.Equal(message, refused.Message);
+    }
+
+    private static string Describe(EventTrigger trigger) =>
+        $"{trigger.Name} -> {trigger.Subscriber} when {string.Join(", ", trigger.Filter.Attributes.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key}={a.Value}"))}";
+
+    private static string Trigger(string apiVersion = "eventing.knative.dev/v1", string broker = "default", string subscriberKind = "Service", string delivery = "") => $"""
+        apiVersion: {apiVersion}
+        kind: Trigger
+        metadata:
+          name: gedge-test
+        spec:
+          broker: {broker}
+          filter:
+            attributes:
+              type: dev.gedge.job.status.changed
+              jobstatus: Enqueue
+          subscriber:
+            ref:
+              apiVersion: serving.knative.dev/v1
+              kind: {subscriberKind}
+              name: preprocess
+
+        """ + delivery;
+}
