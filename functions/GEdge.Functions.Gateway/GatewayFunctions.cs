@@ -1,0 +1,40 @@
+using GEdge.Events;
+using GEdge.Events.AspNetCore;
+using GEdge.Functions.Hosting;
+using GEdge.Stages;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+
+namespace GEdge.Functions.Gateway;
+
+/// <summary>
+/// The upload adapter and the dead-letter sink. An upload (MinIO's notification, or a <c>video uploaded</c> event from the
+/// Broker) becomes a job, announced with its Enqueue event; a dead letter is recorded on its job.
+/// </summary>
+public sealed class GatewayFunctions(EventSubscribers subscribers, MinioNotificationHandler minio, DeliveryFailureRecorder deadLetters)
+{
+    /// <summary>A <c>video uploaded</c> event from the Intake Trigger; the reply is the new job's Enqueue event.</summary>
+    [Function("intake")]
+    public Task<IActionResult> IntakeAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = FunctionRoutes.Root)] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        CloudEventFunction.DeliverAsync(request, subscribers.For(GEdgeTriggers.Intake), cancellationToken);
+
+    /// <summary>A MinIO bucket notification; its Enqueue events are published, since MinIO takes no reply.</summary>
+    [Function("minio-notifications")]
+    public async Task<IActionResult> MinioNotificationsAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = FunctionRoutes.MinioNotifications)] HttpRequest request,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return new HttpResultAction(await minio.HandleAsync(request.HttpContext, subscribers.For(GEdgeTriggers.Intake), cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>An event a Trigger gave up delivering; 202 once it is recorded on its job.</summary>
+    [Function("dead-letter")]
+    public Task<IActionResult> DeadLetterAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = FunctionRoutes.DeadLetters)] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        CloudEventFunction.DeliverAsync(request, deadLetters, cancellationToken);
+}

@@ -1,0 +1,26 @@
+namespace GEdge.Functions.Hosting;
+
+/// <summary>
+/// The HTTP routes of the function apps, as Knative reaches them. Every host.json sets <c>extensions.http.routePrefix</c>
+/// to empty, so these are paths from the site root, not under Functions' default <c>api/</c>.
+/// </summary>
+public static class FunctionRoutes
+{
+    /// <summary>
+    /// The site root, <c>/</c>, where a Trigger delivers events. The Functions host reads an empty route as "route by the
+    /// function's name", so the root is spelled as an optional parameter that must be empty.
+    /// </summary>
+    public const string Root = "{root:maxlength(0)?}";
+
+    /// <summary>The liveness probe: the worker answers.</summary>
+    public const string Liveness = "healthz";
+
+    /// <summary>The readiness probe: the app's subscribers are built (job table connected, Infer's model loaded).</summary>
+    public const string Readiness = "readyz";
+
+    /// <summary>Where MinIO's webhook target posts bucket notifications (the gateway).</summary>
+    public const string MinioNotifications = "events/minio";
+
+    /// <summary>Where the Broker's Triggers send events they could not deliver (the gateway is their dead-letter sink).</summary>
+    public const string DeadLetters = "events/dead-letter";
+}

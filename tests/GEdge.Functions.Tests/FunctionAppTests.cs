@@ -1,0 +1,127 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using GEdge.Events;
+using GEdge.Events.AspNetCore;
+using GEdge.Functions.Hosting;
+using GEdge.JobTable;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace GEdge.Functions.Tests;
+
+/// <summary>What every app shares: its routes as Knative reaches them, its probes, its configuration, its failure middleware.</summary>
+public sealed class FunctionAppTests
+{
+    public static TheoryData<string> Apps() => ["GEdge.Functions.Gateway", "GEdge.Functions.Preprocess", "GEdge.Functions.Infer", "GEdge.Functions.Postprocess"];
+
+    [Theory]
+    [MemberData(nameof(Apps))]
+    public void EveryAppsHostJson_ServesRoutesFromTheSiteRoot_NotUnderApi(string app)
+    {
+        using var hostJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot(), "functions", app, "host.json")));
+
+        Assert.Equal("2.0", hostJson.RootElement.GetProperty("version").GetString());
+        Assert.Equal(string.Empty, hostJson.RootElement.GetProperty("extensions").GetProperty("http").GetProperty("routePrefix").GetString());
+    }
+
+    [Fact]
+    public void TheGatewaysRoutes_AreTheOnesItsOtherHostsMap()
+    {
+        Assert.Equal(EventEndpointRouteBuilderExtensions.MinioNotificationsPattern, "/" + FunctionRoutes.MinioNotifications);
+        Assert.Equal(GEdge.Gateway.GatewayServiceCollectionExtensions.DeadLetterPattern, "/" + FunctionRoutes.DeadLetters);
+    }
+
+    [Fact]
+    public void Liveness_Answers200()
+    {
+        var result = Assert.IsType<OkObjectResult>(ProbeFunctions.Liveness(new DefaultHttpContext().Request));
+
+        Assert.Equal("alive", result.Value);
+    }
+
+    [Fact]
+    public void Readiness_Answers200_OnceTheSubscribersAreBuilt()
+    {
+        using var services = new ServiceCollection()
+            .AddSingleton(new Subscription(GEdgeTriggers.Preprocess, new RecordingSubscriber(_ => null)))
+            .AddSingleton<EventSubscribers>()
+            .BuildServiceProvider();
+
+        var result = new ProbeFunctions(services, NullLogger<ProbeFunctions>.Instance).Readiness(new DefaultHttpContext().Request);
+
+        Assert.Equal("ready", Assert.IsType<OkObjectResult>(result).Value);
+    }
+
+    [Fact]
+    public void Readiness_Answers503WithTheReason_WhileTheSubscribersCannotBeBuilt()
+    {
+        using var services = new ServiceCollection()
+            .AddSingleton<Subscription>(_ => throw new InvalidOperationException("No models folder with manifests was found."))
+            .AddSingleton<EventSubscribers>()
+            .BuildServiceProvider();
+
+        var result = new ProbeFunctions(services, NullLogger<ProbeFunctions>.Instance).Readiness(new DefaultHttpContext().Request);
+
+        var answer = Assert.IsType<ObjectResult>(result);
+        Assert.Equal(StatusCodes.Status503ServiceUnavailable, answer.StatusCode);
+        Assert.Equal("not ready: No models folder with manifests was found.", answer.Value);
+    }
+
+    [Fact]
+    public void AnAppWithoutAJobTableConnectionString_FailsItsStart_NamingTheSetting()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Storage:S3:Endpoint"] = "http://minio:9000" }).Build();
+        using var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddGEdgeFunction(configuration).BuildServiceProvider();
+
+        var failure = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<JobTableOptions>>().Value);
+
+        Assert.Equal("JobTable:ConnectionString is not set: a function app needs the cluster's Redis server.", Assert.Single(failure.Failures));
+    }
+
+    [Fact]
+    public void ASubscriberForATriggerTheAppDoesNotServe_IsRefusedNamingWhatItHas()
+    {
+        var subscribers = new EventSubscribers([new Subscription(GEdgeTriggers.Infer, new RecordingSubscriber(_ => null))]);
+
+        var failure = Assert.Throws<InvalidOperationException>(() => subscribers.For(GEdgeTriggers.Preprocess));
+
+        Assert.Equal("This function app has no subscriber on trigger 'gedge-preprocess'; it has 'gedge-infer'.", failure.Message);
+    }
+
+    [Fact]
+    public async Task AFailureAfterTheResponseHasStarted_IsLeftToTheHost()
+    {
+        var http = FunctionCalls.RawRequest(string.Empty, contentType: null);
+        http.Features.Set<Microsoft.AspNetCore.Http.Features.IHttpResponseFeature>(new StartedResponse());
+
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            IntegrationPipeline.InvokeAsync(http, () => throw new InvalidOperationException("the reply could not be written"), new RecordingLoggerProvider()));
+
+        Assert.Equal("the reply could not be written", failure.Message);
+    }
+
+    [Fact]
+    public async Task AFailureOfAFunctionWithoutAnHttpRequest_IsLeftToTheHost()
+    {
+        var middleware = new EventFailureMiddleware(NullLogger<EventFailureMiddleware>.Instance);
+
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            middleware.Invoke(new IntegrationPipeline.InvocationContext(http: null), _ => throw new InvalidOperationException("a timer function failed")));
+
+        Assert.Equal("a timer function failed", failure.Message);
+    }
+
+    // The checkout this file was compiled from: the host.json files are checked where they are written, not in an output
+    // folder, where the four apps' copies land on one another.
+    private static string RepositoryRoot([CallerFilePath] string thisFile = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", ".."));
+
+    private sealed class StartedResponse : Microsoft.AspNetCore.Http.Features.HttpResponseFeature
+    {
+        public override bool HasStarted => true;
+    }
+}

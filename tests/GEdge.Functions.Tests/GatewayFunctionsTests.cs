@@ -1,0 +1,221 @@
+using System.Text.Json;
+using CloudNative.CloudEvents;
+using GEdge.Events;
+using GEdge.JobTable;
+using GEdge.Storage;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace GEdge.Functions.Tests;
+
+/// <summary>
+/// The gateway's functions on the real job table: uploads (a <c>video uploaded</c> event, or MinIO's notification) become
+/// jobs, and a dead letter is recorded on its job.
+/// </summary>
+[Collection(OneGarnetServer.Name)]
+public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposable
+{
+    private readonly GatewayHost _gateway = new(garnet);
+
+    public ValueTask DisposeAsync() => _gateway.DisposeAsync();
+
+    [Fact]
+    public async Task AVideoUploadedEvent_MakesAJob_AndTheReplyIsTheJobsEnqueueEvent()
+    {
+        var uploaded = GEdgeEvents.CreateVideoUploaded(new VideoUploaded("alice", "uploads", "alice/2025/clip.MP4", "etag-1", 1234), FunctionCalls.Source);
+        var http = await FunctionCalls.EventRequestAsync(uploaded, ContentMode.Binary);
+
+        await FunctionCalls.ExecuteAsync(await _gateway.Functions.IntakeAsync(http.Request, CancellationToken.None), http);
+
+        var job = Assert.Single((await _gateway.Jobs.ListByUserAsync("alice", 0, 10)).Jobs);
+        Assert.Equal("uploads/alice/2025/clip.MP4", job.Path);
+        Assert.Equal("mp4", job.Type);
+        Assert.Equal(JobStatus.Enqueue, job.Status);
+        Assert.Equal(StatusCodes.Status200OK, http.Response.StatusCode);
+        Assert.Equal("Enqueue", FunctionCalls.Header(http, "ce-jobstatus"));
+        Assert.Equal($"job-{job.Id}-Enqueue-0", FunctionCalls.Header(http, "ce-id"));
+        Assert.Equal(new JobStatusChanged(job.Id, JobStatus.Enqueue), GEdgeEvents.ReadJobStatusChanged(await FunctionCalls.ReplyAsync(http)));
+    }
+
+    [Fact]
+    public async Task AnUploadOutsideTheUsersFolder_Gets400_AndMakesNoJob()
+    {
+        var uploaded = GEdgeEvents.CreateVideoUploaded(new VideoUploaded("alice", "uploads", "bob/clip.mp4", "etag-1", 1234), FunctionCalls.Source);
+        var http = await FunctionCalls.EventRequestAsync(uploaded, ContentMode.Structured);
+
+        await IntegrationPipeline.InvokeAsync(http, () => _gateway.Functions.IntakeAsync(http.Request, CancellationToken.None), _gateway.Logs);
+
+        Assert.Equal(StatusCodes.Status400BadRequest, http.Response.StatusCode);
+        Assert.Equal(
+            "The object 'bob/clip.mp4' is not under user 'alice''s prefix.",
+            JsonDocument.Parse(FunctionCalls.ResponseText(http)).RootElement.GetProperty("detail").GetString());
+        Assert.Equal(0, (await _gateway.Jobs.ListByUserAsync("alice", 0, 10)).Total);
+    }
+
+    [Fact]
+    public async Task AMinioNotification_MakesAJob_AndPublishesItsEnqueueEvent()
+    {
+        var http = MinioRequest("Bearer " + GatewayHost.WebhookToken);
+
+        await FunctionCalls.ExecuteAsync(await _gateway.Functions.MinioNotificationsAsync(http.Request, CancellationToken.None), http);
+
+        Assert.Equal(StatusCodes.Status204NoContent, http.Response.StatusCode);
+        var job = Assert.Single((await _gateway.Jobs.ListByUserAsync("alice", 0, 10)).Jobs);
+        Assert.Equal("videos/alice/clip one.mp4", job.Path);
+        var published = Assert.Single(_gateway.Broker.Published);
+        Assert.Equal($"job-{job.Id}-Enqueue-0", published.Id);
+        Assert.Equal("Enqueue", published[GEdgeEvents.JobStatusAttribute]);
+    }
+
+    [Fact]
+    public async Task AMinioNotification_WithAWrongToken_Gets401_AndMakesNoJob()
+    {
+        var http = MinioRequest("Bearer not-the-secret");
+
+        await FunctionCalls.ExecuteAsync(await _gateway.Functions.MinioNotificationsAsync(http.Request, CancellationToken.None), http);
+
+        Assert.Equal(StatusCodes.Status401Unauthorized, http.Response.StatusCode);
+        Assert.Equal("Bearer", FunctionCalls.Header(http, "WWW-Authenticate"));
+        Assert.Equal(0, (await _gateway.Jobs.ListByUserAsync("alice", 0, 10)).Total);
+        Assert.Empty(_gateway.Broker.Published);
+    }
+
+    [Fact]
+    public async Task ADeadLetteredStatusEvent_EndsTheJobThatWaitsForIt_WithTheDeliveryFailureAsItsError()
+    {
+        var id = await JobInAsync(JobStatus.Preprocessing_complete);
+        await _gateway.Store.WriteAsync("work", $"jobs/{id}/frames/000000.raw", (stream, ct) => stream.WriteAsync(new byte[16], ct).AsTask());
+        var deadLetter = DeadLetter(id, JobStatus.Preprocessing_complete, code: "503", data: Convert.ToBase64String("upstream connect error\nor disconnect"u8));
+        var http = await FunctionCalls.EventRequestAsync(deadLetter, ContentMode.Binary, _gateway.Logs);
+
+        await FunctionCalls.ExecuteAsync(await _gateway.Functions.DeadLetterAsync(http.Request, CancellationToken.None), http);
+
+        Assert.Equal(StatusCodes.Status202Accepted, http.Response.StatusCode);
+        var job = (await _gateway.Jobs.GetAsync(id))!;
+        Assert.Equal(JobStatus.Exit, job.Status);
+        Assert.Equal(
+            "The Preprocessing_complete event could not be delivered: delivery to http://infer.gedge.svc.cluster.local failed with HTTP 503: upstream connect error or disconnect",
+            job.Error);
+        Assert.Empty(await ToListAsync(_gateway.Store.ListAsync("work", $"jobs/{id}/")));
+        var exit = Assert.Single(_gateway.Broker.Published);
+        Assert.Equal(new JobStatusChanged(id, JobStatus.Exit), GEdgeEvents.ReadJobStatusChanged(exit));
+        Assert.Contains(_gateway.Logs.Entries, e => e.Level == LogLevel.Error && e.Message.StartsWith($"{id} moved to Exit", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ADeadLetter_ForAJobClaimedUnderALapsedLease_FailsTheAttempt_AndAnnouncesTheJobAgain()
+    {
+        var id = await JobInAsync(JobStatus.Preprocessing_complete);
+        Assert.True(await _gateway.Jobs.TryClaimAsync(id, JobStatus.Inferencing, TimeSpan.FromMinutes(2)));
+        _gateway.Clock.Advance(TimeSpan.FromMinutes(2) + TimeSpan.FromSeconds(1));
+        var http = await FunctionCalls.EventRequestAsync(DeadLetter(id, JobStatus.Preprocessing_complete, code: "504"), ContentMode.Binary);
+
+        await FunctionCalls.ExecuteAsync(await _gateway.Functions.DeadLetterAsync(http.Request, CancellationToken.None), http);
+
+        Assert.Equal(StatusCodes.Status202Accepted, http.Response.StatusCode);
+        var job = (await _gateway.Jobs.GetAsync(id))!;
+        Assert.Equal(JobStatus.Preprocessing_complete, job.Status);
+        Assert.Equal(1, job.Iteration);
+        Assert.Equal("The Preprocessing_complete event could not be delivered: delivery to http://infer.gedge.svc.cluster.local failed with HTTP 504", job.LastError);
+        var announced = Assert.Single(_gateway.Broker.Published);
+        Assert.Equal($"job-{id}-Preprocessing_complete-1", announced.Id);
+        Assert.Equal("Preprocessing_complete", announced[GEdgeEvents.JobStatusAttribute]);
+    }
+
+    [Fact]
+    public async Task ADeadLetter_ForAJobAStageStillHoldsUnderItsLease_LeavesTheJobToThatStage()
+    {
+        var id = await JobInAsync(JobStatus.Preprocessing_complete);
+        Assert.True(await _gateway.Jobs.TryClaimAsync(id, JobStatus.Inferencing, TimeSpan.FromMinutes(2)));
+        _gateway.Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await _gateway.Jobs.GetAsync(id);
+        var http = await FunctionCalls.EventRequestAsync(DeadLetter(id, JobStatus.Preprocessing_complete, code: "504"), ContentMode.Binary);
+
+        await FunctionCalls.ExecuteAsync(await _gateway.Functions.DeadLetterAsync(http.Request, CancellationToken.None), http);
+
+        Assert.Equal(StatusCodes.Status202Accepted, http.Response.StatusCode);
+        Assert.Equal(before!.ToRecord(), (await _gateway.Jobs.GetAsync(id))!.ToRecord());
+        Assert.Empty(_gateway.Broker.Published);
+    }
+
+    [Fact]
+    public async Task ALateDeadLetter_ForAJobThatHasMovedOn_ChangesNothing()
+    {
+        var id = await JobInAsync(JobStatus.Inferencing_complete);
+        var before = await _gateway.Jobs.GetAsync(id);
+        var http = await FunctionCalls.EventRequestAsync(DeadLetter(id, JobStatus.Preprocessing_complete, code: "500"), ContentMode.Structured);
+
+        await FunctionCalls.ExecuteAsync(await _gateway.Functions.DeadLetterAsync(http.Request, CancellationToken.None), http);
+
+        Assert.Equal(StatusCodes.Status202Accepted, http.Response.StatusCode);
+        Assert.Equal(before!.ToRecord(), (await _gateway.Jobs.GetAsync(id))!.ToRecord());
+        Assert.Empty(_gateway.Broker.Published);
+    }
+
+    [Fact]
+    public async Task ADeadLetteredUpload_IsAccepted_AndLoggedAsAnUploadThatNeverBecameAJob()
+    {
+        var uploaded = GEdgeEvents.CreateVideoUploaded(new VideoUploaded("alice", "uploads", "alice/clip.mp4", "etag-1", 1234), FunctionCalls.Source);
+        uploaded.SetAttributeFromString("knativeerrordest", "http://gateway.gedge.svc.cluster.local");
+        uploaded.SetAttributeFromString("knativeerrorcode", "500");
+        var http = await FunctionCalls.EventRequestAsync(uploaded, ContentMode.Binary, _gateway.Logs);
+
+        await FunctionCalls.ExecuteAsync(await _gateway.Functions.DeadLetterAsync(http.Request, CancellationToken.None), http);
+
+        Assert.Equal(StatusCodes.Status202Accepted, http.Response.StatusCode);
+        Assert.Contains(
+            _gateway.Logs.Entries,
+            e => e.Level == LogLevel.Error
+                && e.Message == "uploads/alice/clip.mp4 uploaded by alice never became a job: delivery to http://gateway.gedge.svc.cluster.local failed with HTTP 500");
+        Assert.Equal(0, (await _gateway.Jobs.ListByUserAsync("alice", 0, 10)).Total);
+    }
+
+    private static CloudEvent DeadLetter(long jobId, JobStatus status, string code, string? data = null)
+    {
+        // What a Knative Broker sends its dead-letter sink: the undelivered event, with the error extensions added.
+        var cloudEvent = GEdgeEvents.CreateJobStatusChanged(jobId, status, 0, FunctionCalls.Source);
+        cloudEvent.SetAttributeFromString("knativeerrordest", "http://infer.gedge.svc.cluster.local");
+        cloudEvent.SetAttributeFromString("knativeerrorcode", code);
+        if (data is not null)
+        {
+            cloudEvent.SetAttributeFromString("knativeerrordata", data);
+        }
+
+        return cloudEvent;
+    }
+
+    // A new job moved along the pipeline, the way the stages move it, up to `status`.
+    private async Task<long> JobInAsync(JobStatus status)
+    {
+        var creation = await _gateway.Jobs.CreateAsync(new NewJob("alice", "uploads/alice/clip.mp4", "mp4", Guid.NewGuid().ToString("N")));
+        var id = creation.Job.Id;
+        for (var current = JobStatus.Enqueue; current != status; current++)
+        {
+            Assert.True(await _gateway.Jobs.TryTransitionAsync(id, current, current + 1));
+        }
+
+        return id;
+    }
+
+    private static HttpContext MinioRequest(string authorization)
+    {
+        // The documented shape of MinIO's s3:ObjectCreated:Put notification, with the key URL-encoded as MinIO sends it.
+        const string Body = """
+            {"EventName":"s3:ObjectCreated:Put","Key":"videos/alice%2Fclip+one.mp4","Records":[{"eventVersion":"2.0","eventSource":"minio:s3",
+            "awsRegion":"","eventTime":"2025-02-06T01:04:31.998Z","eventName":"s3:ObjectCreated:Put","userIdentity":{"principalId":"access_key"},
+            "s3":{"s3SchemaVersion":"1.0","configurationId":"Config","bucket":{"name":"videos","ownerIdentity":{"principalId":"access_key"},
+            "arn":"arn:aws:s3:::videos"},"object":{"key":"alice%2Fclip+one.mp4","size":84452,"eTag":"eb52f8e46f60a27a8a1a704e25757f30",
+            "contentType":"video/mp4","userMetadata":{"content-type":"video/mp4"},"sequencer":"182178E8B3728CAC"}},
+            "source":{"host":"192.168.1.10","port":"","userAgent":"MinIO (linux; amd64) minio-go/v7.0.83"}}]}
+            """;
+        return FunctionCalls.RawRequest(Body, "application/json", new Dictionary<string, string> { ["Authorization"] = authorization });
+    }
+
+    private static async Task<List<ObjectInfo>> ToListAsync(IAsyncEnumerable<ObjectInfo> objects)
+    {
+        var list = new List<ObjectInfo>();
+        await foreach (var item in objects)
+            list.Add(item);
+        return list;
+    }
+}

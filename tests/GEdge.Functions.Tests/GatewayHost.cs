@@ -1,0 +1,64 @@
+using GEdge.Functions.Gateway;
+using GEdge.Functions.Hosting;
+using GEdge.Gateway;
+using GEdge.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace GEdge.Functions.Tests;
+
+/// <summary>
+/// The gateway's services composed as its Program composes them (<c>AddGEdgeFunction</c>, <c>AddGateway</c>), on the real
+/// job table, with three things swapped for what a test can watch: the broker (a recording publisher), the clock, and
+/// storage (a temporary local folder instead of MinIO).
+/// </summary>
+internal sealed class GatewayHost : IAsyncDisposable
+{
+    public const string WebhookToken = "minio-webhook-secret";
+
+    private readonly ServiceProvider _services;
+    private readonly string _storageRoot = Path.Combine(Path.GetTempPath(), "gedge-functions-tests", Guid.NewGuid().ToString("N"));
+
+    public GatewayHost(GarnetFixture garnet)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["JobTable:ConnectionString"] = garnet.ConnectionString,
+                ["JobTable:KeyPrefix"] = "functions-" + Guid.NewGuid().ToString("N"),
+                ["Storage:S3:Endpoint"] = "http://127.0.0.1:9",
+                ["Gateway:MinioWebhook:AuthToken"] = WebhookToken,
+            })
+            .Build();
+        _services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(configuration)
+            .AddLogging(logging => logging.AddProvider(Logs))
+            .AddGEdgeFunction(configuration)
+            .AddGateway()
+            .AddSingleton<GEdge.Events.IEventPublisher>(Broker)
+            .AddSingleton<TimeProvider>(Clock)
+            .AddSingleton<IObjectStore>(new LocalFolderObjectStore(_storageRoot))
+            .BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+    }
+
+    public RecordingPublisher Broker { get; } = new();
+
+    public ManualTimeProvider Clock { get; } = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
+
+    public RecordingLoggerProvider Logs { get; } = new();
+
+    public JobTable.JobTable Jobs => _services.GetRequiredService<JobTable.JobTable>();
+
+    public IObjectStore Store => _services.GetRequiredService<IObjectStore>();
+
+    /// <summary>The function class, made as the worker makes it for each invocation.</summary>
+    public GatewayFunctions Functions => ActivatorUtilities.CreateInstance<GatewayFunctions>(_services);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        if (Directory.Exists(_storageRoot))
+            Directory.Delete(_storageRoot, recursive: true);
+    }
+}
