@@ -16,9 +16,21 @@ public static class VideoProbe
     // Seconds before the end to decode as the "it really is all there" check; large enough to land on a keyframe's GOP.
     private const string EndCheckOffset = "-0.5";
 
-    /// <summary>Probes a video or still image.</summary>
+    /// <summary>Probes a video or still image, and checks that its first and last frames decode.</summary>
     /// <exception cref="MediaException">The file is missing, empty, not media, has no picture, or does not decode.</exception>
     public static async Task<MediaInfo> ProbeAsync(string path, CancellationToken cancellationToken = default)
+    {
+        var info = await AnalyseAsync(path, cancellationToken).ConfigureAwait(false);
+        await VerifyDecodesAsync(info, cancellationToken).ConfigureAwait(false);
+        return info;
+    }
+
+    /// <summary>
+    /// What ffprobe says of a file, without the decode check: for a caller that decodes the file anyway and runs
+    /// <see cref="VerifyDecodesAsync"/> alongside, so the check costs no time of its own.
+    /// </summary>
+    /// <exception cref="MediaException">The file is missing, empty, not media, or has no picture.</exception>
+    public static async Task<MediaInfo> AnalyseAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var file = new FileInfo(path);
@@ -54,23 +66,23 @@ public static class VideoProbe
             throw new MediaException(path, MediaErrorKind.NotMedia, $"{file.Name} is not a video or image ffprobe can read: {e.Message}", e);
         }
 
-        var info = Describe(path, analysis);
-        await VerifyDecodesAsync(file, info, cancellationToken).ConfigureAwait(false);
-        return info;
+        return Describe(path, analysis);
     }
 
     /// <summary>Probes a file that must be a video: a still image is rejected.</summary>
     /// <exception cref="MediaException">As <see cref="ProbeAsync"/>, and for a still image.</exception>
-    public static async Task<MediaInfo> ProbeVideoAsync(string path, CancellationToken cancellationToken = default)
-    {
-        var info = await ProbeAsync(path, cancellationToken).ConfigureAwait(false);
-        if (info.IsStillImage)
-        {
-            throw new MediaException(path, MediaErrorKind.StillImage,
-                $"{Path.GetFileName(path)} is a still image ({info.VideoCodec}, {info.Width}x{info.Height}), not a video: upload a video file.");
-        }
+    public static async Task<MediaInfo> ProbeVideoAsync(string path, CancellationToken cancellationToken = default) =>
+        RequireVideo(await ProbeAsync(path, cancellationToken).ConfigureAwait(false));
 
-        return info;
+    /// <summary>Rejects a still image where a video is required.</summary>
+    /// <exception cref="MediaException">The file is a still image.</exception>
+    public static MediaInfo RequireVideo(MediaInfo info)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        return info.IsStillImage
+            ? throw new MediaException(info.Path, MediaErrorKind.StillImage,
+                $"{Path.GetFileName(info.Path)} is a still image ({info.VideoCodec}, {info.Width}x{info.Height}), not a video: upload a video file.")
+            : info;
     }
 
     private static MediaInfo Describe(string path, IMediaAnalysis analysis)
@@ -155,8 +167,15 @@ public static class VideoProbe
         return new MediaException(path, MediaErrorKind.NotMedia, $"{file.Name} is not a video or image ffmpeg can read ({detail}).", cause);
     }
 
-    private static async Task VerifyDecodesAsync(FileInfo file, MediaInfo info, CancellationToken cancellationToken)
+    /// <summary>
+    /// Decodes the first frame and one near the end, so that a truncated or undecodable file is told apart from a
+    /// good one without decoding it all.
+    /// </summary>
+    /// <exception cref="MediaException">The codec is unsupported, or the start or the end does not decode.</exception>
+    public static async Task VerifyDecodesAsync(MediaInfo info, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(info);
+        var file = new FileInfo(info.Path);
         var path = file.FullName;
         List<string> arguments = ["-hide_banner", "-nostdin", "-v", "error", "-i", path];
         if (!info.IsStillImage)

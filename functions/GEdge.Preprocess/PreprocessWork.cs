@@ -50,47 +50,35 @@ public sealed class PreprocessWork(
         var (bucket, key) = JobArtifacts.UploadOf(context.Job);
         var artifacts = context.Artifacts;
         await using var upload = await store.GetLocalFileAsync(bucket, key, cancellationToken).ConfigureAwait(false);
-        var media = await ProbeAsync(upload.Path, cancellationToken).ConfigureAwait(false);
+        var media = await AnalyseAsync(upload.Path, cancellationToken).ConfigureAwait(false);
         var letterbox = model.Input.LetterboxFor(media.Width, media.Height);
         var expected = (int)Math.Min(int.MaxValue, media.EstimatedFrameCount);
 
+        // The check that the first and last frames decode (a truncated upload) runs beside the decoding instead of
+        // before it: it costs a process start, which is most of what this stage adds to ffmpeg's own time. When it
+        // fails, the reading stops and its reason, the precise one, is the job's.
+        using var verificationFailed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var verification = VerifyAsync(media, verificationFailed, cancellationToken);
         var chunks = new List<FrameChunk>();
         var frameCount = 0;
-        var frames = _reader.ReadAsync(media, cancellationToken).GetAsyncEnumerator(cancellationToken);
         try
         {
-            var more = await frames.MoveNextAsync().ConfigureAwait(false);
-            while (more)
+            try
             {
-                var chunkKey = artifacts.FrameChunkKey(chunks.Count);
-                var first = frameCount;
-                var timestamps = new List<double>(_chunkFrames);
-                await store.WriteAsync(artifacts.Buckets.Work, chunkKey, async (stream, ct) =>
-                {
-                    // The chunk streams frame by frame from ffmpeg's pipe to storage: memory holds one frame, not a chunk.
-                    while (more && timestamps.Count < _chunkFrames)
-                    {
-                        using (var frame = frames.Current)
-                        {
-                            await stream.WriteAsync(frame.Pixels, ct).ConfigureAwait(false);
-                            timestamps.Add(frame.Timestamp.TotalSeconds);
-                        }
-
-                        frameCount++;
-                        context.Progress.Report(new StageProgress(context.Job.Id, Working, frameCount, Math.Max(expected, frameCount)));
-                        more = await frames.MoveNextAsync().ConfigureAwait(false);
-                    }
-                }, cancellationToken).ConfigureAwait(false);
-                chunks.Add(new FrameChunk(chunkKey, first, timestamps.Count, timestamps));
+                frameCount = await WriteChunksAsync(context, media, chunks, expected, verificationFailed.Token).ConfigureAwait(false);
             }
+            catch (Exception e) when (e is MediaException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                // When both failed, the verification's reason is the one to give.
+                await verification.ConfigureAwait(false);
+                throw;
+            }
+
+            await verification.ConfigureAwait(false);
         }
         catch (MediaException e) when (e.Kind != MediaErrorKind.ToolMissing)
         {
             throw new UnprocessableInputException(e.Message, e);
-        }
-        finally
-        {
-            await frames.DisposeAsync().ConfigureAwait(false);
         }
 
         if (frameCount == 0)
@@ -121,15 +109,68 @@ public sealed class PreprocessWork(
         };
     }
 
-    private static async Task<MediaInfo> ProbeAsync(string path, CancellationToken cancellationToken)
+    // Streams the letterboxed frames from ffmpeg's pipe into chunk objects, frame by frame: memory holds one frame.
+    private async Task<int> WriteChunksAsync(StageContext context, MediaInfo media, List<FrameChunk> chunks, int expected, CancellationToken cancellationToken)
+    {
+        var artifacts = context.Artifacts;
+        var frameCount = 0;
+        var frames = _reader.ReadAsync(media, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            var more = await frames.MoveNextAsync().ConfigureAwait(false);
+            while (more)
+            {
+                var chunkKey = artifacts.FrameChunkKey(chunks.Count);
+                var first = frameCount;
+                var timestamps = new List<double>(_chunkFrames);
+                await store.WriteAsync(artifacts.Buckets.Work, chunkKey, async (stream, ct) =>
+                {
+                    while (more && timestamps.Count < _chunkFrames)
+                    {
+                        using (var frame = frames.Current)
+                        {
+                            await stream.WriteAsync(frame.Pixels, ct).ConfigureAwait(false);
+                            timestamps.Add(frame.Timestamp.TotalSeconds);
+                        }
+
+                        frameCount++;
+                        context.Progress.Report(new StageProgress(context.Job.Id, Working, frameCount, Math.Max(expected, frameCount)));
+                        more = await frames.MoveNextAsync().ConfigureAwait(false);
+                    }
+                }, cancellationToken).ConfigureAwait(false);
+                chunks.Add(new FrameChunk(chunkKey, first, timestamps.Count, timestamps));
+            }
+        }
+        finally
+        {
+            await frames.DisposeAsync().ConfigureAwait(false);
+        }
+
+        return frameCount;
+    }
+
+    private static async Task<MediaInfo> AnalyseAsync(string path, CancellationToken cancellationToken)
     {
         try
         {
-            return await VideoProbe.ProbeVideoAsync(path, cancellationToken).ConfigureAwait(false);
+            return VideoProbe.RequireVideo(await VideoProbe.AnalyseAsync(path, cancellationToken).ConfigureAwait(false));
         }
         catch (MediaException e) when (e.Kind != MediaErrorKind.ToolMissing)
         {
             throw new UnprocessableInputException(e.Message, e);
+        }
+    }
+
+    private static async Task VerifyAsync(MediaInfo media, CancellationTokenSource stopReading, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await VideoProbe.VerifyDecodesAsync(media, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MediaException)
+        {
+            await stopReading.CancelAsync().ConfigureAwait(false);
+            throw;
         }
     }
 }
