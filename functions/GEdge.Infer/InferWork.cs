@@ -34,10 +34,11 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
         ArgumentNullException.ThrowIfNull(context);
         var artifacts = context.Artifacts;
         var manifest = await FrameArtifacts.ReadManifestAsync(store, artifacts, cancellationToken).ConfigureAwait(false);
-        if (manifest.Model != detector.Manifest.Name || manifest.FrameBytes != detector.Input.FrameByteCount)
+        var band = manifest.FrameBand;
+        if (manifest.Model != detector.Manifest.Name || band.Offset + band.Bytes > detector.Input.FrameByteCount || band.RowBytes != detector.Input.Width * 3)
         {
             throw new InvalidDataException(
-                $"The frames were prepared for model '{manifest.Model}' ({manifest.FrameBytes} bytes a frame) but this Infer runs '{detector.Manifest.Name}' ({detector.Input.FrameByteCount}).");
+                $"The frames were prepared for model '{manifest.Model}' (rows of {band.RowBytes} bytes, {band.FirstRow}+{band.Rows}) but this Infer runs '{detector.Manifest.Name}' ({detector.Input.Width}x{detector.Input.Height}).");
         }
 
         var clock = Stopwatch.StartNew();
@@ -87,8 +88,11 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var batchSize = detector.MaxBatchSize;
-        var frameBytes = manifest.FrameBytes;
+        var frameBytes = detector.Input.FrameByteCount;
+        var band = manifest.FrameBand;
         var buffer = ArrayPool<byte>.Shared.Rent(frameBytes * batchSize);
+        // The rows outside the band are padding; filled once, they stay, since reads only ever land inside the band.
+        buffer.AsSpan(0, frameBytes * batchSize).Fill(detector.Input.PadValue);
         var frames = new ReadOnlyMemory<byte>[batchSize];
         var letterboxes = new LetterboxTransform[batchSize];
         Array.Fill(letterboxes, manifest.Letterbox);
@@ -98,14 +102,15 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
             for (var remaining = chunk.Frames; remaining > 0;)
             {
                 var count = Math.Min(batchSize, remaining);
-                var read = await stream.ReadAtLeastAsync(buffer.AsMemory(0, count * frameBytes), count * frameBytes, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-                if (read != count * frameBytes)
-                {
-                    throw new InvalidDataException($"The frame chunk {chunk.Key} ends after {read} bytes of a batch of {count} frames.");
-                }
-
                 for (var i = 0; i < count; i++)
                 {
+                    var read = await stream.ReadAtLeastAsync(buffer.AsMemory((i * frameBytes) + band.Offset, band.Bytes), band.Bytes, throwOnEndOfStream: false, cancellationToken)
+                        .ConfigureAwait(false);
+                    if (read != band.Bytes)
+                    {
+                        throw new InvalidDataException($"The frame chunk {chunk.Key} ends {read} bytes into frame {chunk.Frames - remaining + i} of its {chunk.Frames}.");
+                    }
+
                     frames[i] = buffer.AsMemory(i * frameBytes, frameBytes);
                 }
 

@@ -95,7 +95,7 @@ public sealed class PreprocessWork(
             media.Duration.TotalSeconds,
             media.HasAudio,
             media.VideoCodec);
-        var manifest = new FrameManifest(context.Job.Id, model.Name, video, letterbox, model.Input.FrameByteCount, frameCount, chunks);
+        var manifest = new FrameManifest(context.Job.Id, model.Name, video, letterbox, FrameBand.Of(letterbox), frameCount, chunks);
         await store.WriteAsync(artifacts.Buckets.Work, artifacts.FrameManifestKey, (stream, ct) =>
             JsonSerializer.SerializeAsync(stream, manifest, PipelineJsonContext.Default.FrameManifest, ct), cancellationToken).ConfigureAwait(false);
 
@@ -113,6 +113,7 @@ public sealed class PreprocessWork(
     private async Task<int> WriteChunksAsync(StageContext context, MediaInfo media, List<FrameChunk> chunks, int expected, CancellationToken cancellationToken)
     {
         var artifacts = context.Artifacts;
+        var band = FrameBand.Of(model.Input.LetterboxFor(media.Width, media.Height));
         var frameCount = 0;
         var frames = _reader.ReadAsync(media, cancellationToken).GetAsyncEnumerator(cancellationToken);
         try
@@ -129,7 +130,7 @@ public sealed class PreprocessWork(
                     {
                         using (var frame = frames.Current)
                         {
-                            await stream.WriteAsync(frame.Pixels, ct).ConfigureAwait(false);
+                            await stream.WriteAsync(frame.Pixels.Slice(band.Offset, band.Bytes), ct).ConfigureAwait(false);
                             timestamps.Add(frame.Timestamp.TotalSeconds);
                         }
 
