@@ -1,0 +1,157 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using GEdge.Events;
+using GEdge.JobTable;
+
+namespace GEdge.Deployment.Tests;
+
+/// <summary>The manifests against the code: the events and statuses, the stages, the configuration keys, the GPU.</summary>
+public sealed partial class CrossCheckTests
+{
+    /// <summary>
+    /// Variables read by the Azure Functions host (not by G-Edge's code), which every function image needs:
+    /// the worker runtime, and no default home page on <c>/</c>, where CloudEvents arrive.
+    /// </summary>
+    private static readonly string[] s_hostVariables = ["FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsDisableHomepage"];
+
+    [Fact]
+    public void EveryTrigger_FiltersOnAnEventTypeAndStatusTheCodeDefines()
+    {
+        Assert.NotEmpty(Manifests.Triggers);
+        foreach (var trigger in Manifests.Triggers)
+        {
+            var attributes = trigger.Json["spec"]!["filter"]!["attributes"]!.AsObject();
+            Assert.Contains((string)attributes["type"]!, GEdgeEvents.Types);
+            if (attributes[GEdgeEvents.JobStatusAttribute.Name] is { } status)
+            {
+                Assert.True(Enum.TryParse<JobStatus>((string)status!, out _), $"{trigger}: '{status}' is not a JobStatus.");
+            }
+
+            Assert.All(attributes, a => Assert.True(
+                a.Key is "type" || GEdgeEvents.ExtensionAttributes.Any(e => e.Name == a.Key), $"{trigger} filters on '{a.Key}', which no G-Edge event carries."));
+        }
+    }
+
+    [Fact]
+    public void EveryStage_HasExactlyOneKnativeServiceAndOneTrigger()
+    {
+        var stages = GEdgeTriggers.All.Select(t => t.Subscriber).ToList();
+        Assert.Equal(stages.Order(StringComparer.Ordinal), Manifests.KnativeServices.Select(s => s.Name!).Order(StringComparer.Ordinal));
+        foreach (var stage in stages)
+        {
+            Assert.Single(Manifests.KnativeServices, s => s.Name == stage);
+            Assert.Single(Manifests.Triggers, t => (string?)t.Json["spec"]!["subscriber"]!["ref"]!["name"] == stage);
+        }
+    }
+
+    [Fact]
+    public void EveryService_ScalesToZero_WithAConcurrencyTarget_Timeout_ProbesAndResources()
+    {
+        foreach (var service in Manifests.KnativeServices)
+        {
+            var template = service.Json["spec"]!["template"]!;
+            var annotations = template["metadata"]!["annotations"]!;
+            Assert.Equal("0", (string?)annotations["autoscaling.knative.dev/min-scale"]);
+            Assert.NotNull(annotations["autoscaling.knative.dev/target"]);
+            Assert.True((long?)template["spec"]!["containerConcurrency"] > 0, $"{service}: no containerConcurrency");
+            Assert.InRange((long?)template["spec"]!["timeoutSeconds"] ?? 0, 1, 600);
+            var container = template["spec"]!["containers"]!.AsArray().Single()!;
+            Assert.Equal("/readyz", (string?)container["readinessProbe"]?["httpGet"]?["path"]);
+            Assert.Equal("/healthz", (string?)container["livenessProbe"]?["httpGet"]?["path"]);
+            Assert.NotNull(container["resources"]?["requests"]?["memory"]);
+            Assert.NotNull(container["resources"]?["limits"]?["memory"]);
+        }
+    }
+
+    [Fact]
+    public void OnlyInfer_AsksForAGpu_AndItIsScheduledOnAndKeptOnAGpuNode()
+    {
+        foreach (var service in Manifests.All)
+        {
+            var asksForGpu = service.Json.ToJsonString().Contains("nvidia.com/gpu", StringComparison.Ordinal);
+            var isInfer = service.Name is "infer" && service.ApiVersion is "serving.knative.dev/v1";
+            Assert.True(asksForGpu == isInfer, $"{service} {(asksForGpu ? "asks" : "does not ask")} for a GPU.");
+        }
+
+        var infer = Manifests.KnativeServices.Single(s => s.Name == "infer").Json["spec"]!["template"]!;
+        Assert.Equal("1", (string?)infer["spec"]!["containers"]![0]!["resources"]!["limits"]!["nvidia.com/gpu"]);
+        Assert.Equal("true", (string?)infer["spec"]!["nodeSelector"]!["nvidia.com/gpu.present"]);
+        Assert.Contains(infer["spec"]!["tolerations"]!.AsArray(), t => (string?)t!["key"] == "nvidia.com/gpu");
+        Assert.NotNull(infer["metadata"]!["annotations"]!["autoscaling.knative.dev/scale-down-delay"]);
+        Assert.Contains(
+            infer["spec"]!["containers"]![0]!["env"]!.AsArray(),
+            e => (string?)e!["name"] == "Detector__ExecutionProvider" && (string?)e["value"] == "Cuda");
+
+        var features = Manifests.OfKind("v1", "ConfigMap").Single(c => c.Name == "config-features").Json;
+        Assert.Equal("knative-serving", (string?)features["metadata"]!["namespace"]);
+        Assert.Equal("enabled", (string?)features["data"]!["kubernetes.podspec-nodeselector"]);
+        Assert.Equal("enabled", (string?)features["data"]!["kubernetes.podspec-tolerations"]);
+    }
+
+    [Fact]
+    public void EveryVariableTheFunctionsAreGiven_IsOneTheCodeReads()
+    {
+        var keys = ConfigurationKeysInCode();
+        Assert.Contains("JobTable:ConnectionString", keys);
+        var configMaps = Manifests.OfKind("v1", "ConfigMap").ToDictionary(c => c.Name!, c => c.Json["data"]!.AsObject());
+        foreach (var service in Manifests.KnativeServices)
+        {
+            var container = service.Json["spec"]!["template"]!["spec"]!["containers"]![0]!;
+            var names = (container["env"]?.AsArray() ?? []).Select(e => (string)e!["name"]!).ToList();
+            foreach (var source in container["envFrom"]?.AsArray() ?? [])
+            {
+                var name = (string)source!["configMapRef"]!["name"]!;
+                Assert.True(configMaps.TryGetValue(name, out var data), $"{service} reads the ConfigMap {name}, which knative/ does not define.");
+                names.AddRange(data!.Select(d => d.Key));
+            }
+
+            Assert.All(names, name => Assert.True(
+                s_hostVariables.Contains(name) || keys.Contains(name.Replace("__", ":", StringComparison.Ordinal)),
+                $"{service} sets {name}, which no options class reads (section:property from the C# sources)."));
+        }
+    }
+
+    /// <summary>
+    /// The configuration keys the code binds: for every options class (a file declaring <c>const string SectionName</c>),
+    /// its section and each public settable property, as <c>Section:Property</c>. Read from the sources, not by
+    /// reflection, so this project does not drag the function apps' native payloads (ONNX Runtime, SkiaSharp) along.
+    /// </summary>
+    private static HashSet<string> ConfigurationKeysInCode()
+    {
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var folder in new[] { "functions", "events" })
+        {
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(Repository.Root, folder), "*.cs", SearchOption.AllDirectories))
+            {
+                if (file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var source = File.ReadAllText(file);
+                foreach (Match section in SectionNamePattern().Matches(source))
+                {
+                    // The properties of the type that declares the section: from the declaration to the next type's.
+                    var body = source[section.Index..];
+                    var next = NextTypePattern().Match(body);
+                    body = next.Success ? body[..next.Index] : body;
+                    foreach (Match property in PropertyPattern().Matches(body))
+                    {
+                        keys.Add($"{section.Groups[1].Value}:{property.Groups[1].Value}");
+                    }
+                }
+            }
+        }
+
+        return keys;
+    }
+
+    [GeneratedRegex(@"const string SectionName = ""([^""]+)"";")]
+    private static partial Regex SectionNamePattern();
+
+    [GeneratedRegex(@"\n(public |internal )?(sealed )?(partial )?(record|class|struct) ")]
+    private static partial Regex NextTypePattern();
+
+    [GeneratedRegex(@"public [\w<>?,. ]+? (\w+) \{ get; (init|set); \}")]
+    private static partial Regex PropertyPattern();
+}
