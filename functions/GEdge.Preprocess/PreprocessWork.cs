@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using System.Text.Json;
 using GEdge.JobTable;
 using GEdge.Media;
@@ -32,6 +34,7 @@ public sealed class PreprocessWork(
     ILogger<LetterboxFrameReader> readerLogger) : IStageWork
 {
     private readonly LetterboxFrameReader _reader = new(model.Input, readerLogger);
+    private const int ReadAheadFrames = 8;
     private readonly int _chunkFrames = Math.Max(1, options.Value.ChunkFrames);
 
     /// <inheritdoc />
@@ -115,7 +118,7 @@ public sealed class PreprocessWork(
         var artifacts = context.Artifacts;
         var band = FrameBand.Of(model.Input.LetterboxFor(media.Width, media.Height));
         var frameCount = 0;
-        var frames = _reader.ReadAsync(media, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        var frames = ReadAheadAsync(_reader.ReadAsync(media, cancellationToken), ReadAheadFrames, cancellationToken).GetAsyncEnumerator(cancellationToken);
         try
         {
             var more = await frames.MoveNextAsync().ConfigureAwait(false);
@@ -148,6 +151,59 @@ public sealed class PreprocessWork(
         }
 
         return frameCount;
+    }
+
+    // ffmpeg decodes on every core while this stage writes: with a few frames read ahead on another task, a slow write
+    // does not leave ffmpeg blocked behind a full pipe.
+    private static async IAsyncEnumerable<LetterboxedFrame> ReadAheadAsync(
+        IAsyncEnumerable<LetterboxedFrame> frames,
+        int depth,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var queue = Channel.CreateBounded<LetterboxedFrame>(new BoundedChannelOptions(depth) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var producer = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await foreach (var frame in frames.WithCancellation(stop.Token).ConfigureAwait(false))
+                    {
+                        try
+                        {
+                            await queue.Writer.WriteAsync(frame, stop.Token).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            frame.Dispose();
+                            throw;
+                        }
+                    }
+
+                    queue.Writer.Complete();
+                }
+                catch (Exception e)
+                {
+                    queue.Writer.Complete(e);
+                }
+            },
+            CancellationToken.None);
+        try
+        {
+            await foreach (var frame in queue.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                yield return frame;
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await producer.ConfigureAwait(false);
+            while (queue.Reader.TryRead(out var unread))
+            {
+                unread.Dispose();
+            }
+        }
     }
 
     private static async Task<MediaInfo> AnalyseAsync(string path, CancellationToken cancellationToken)
