@@ -1,0 +1,60 @@
+using System.Text.RegularExpressions;
+
+namespace GEdge.Deployment.Tests;
+
+/// <summary>
+/// The container builds, checked against the tree (no Docker engine runs here): one Dockerfile per function app, every
+/// file it copies from the build context and every project it publishes exists, and only the infer image is a CUDA one.
+/// </summary>
+public sealed partial class DockerfileTests
+{
+    public static TheoryData<string> FunctionApps => new(AppNames());
+
+    [Fact]
+    public void EveryFunctionApp_IsOneOfTheFourStages() =>
+        Assert.Equal(["GEdge.Functions.Gateway", "GEdge.Functions.Infer", "GEdge.Functions.Postprocess", "GEdge.Functions.Preprocess"], AppNames());
+
+    private static string[] AppNames() => Directory.GetDirectories(Path.Combine(Repository.Root, "functions"), "GEdge.Functions.*")
+        .Where(folder => File.Exists(Path.Combine(folder, "host.json")))
+        .Select(folder => Path.GetFileName(folder))
+        .Order(StringComparer.Ordinal)
+        .ToArray();
+
+    [Theory]
+    [MemberData(nameof(FunctionApps))]
+    public void Dockerfile_CopiesOnlyWhatExists_AndPublishesItsOwnApp(string app)
+    {
+        var dockerfile = Path.Combine(Repository.Root, "functions", app, "Dockerfile");
+        Assert.True(File.Exists(dockerfile), $"{app} has no Dockerfile");
+        var lines = File.ReadAllLines(dockerfile);
+
+        var copied = 0;
+        foreach (var line in lines.Where(l => l.StartsWith("COPY ", StringComparison.Ordinal) && !l.Contains("--from=", StringComparison.Ordinal)))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            foreach (var source in parts[1..^1])
+            {
+                var path = Path.Combine(Repository.Root, source.TrimEnd('/'));
+                Assert.True(File.Exists(path) || Directory.Exists(path), $"{app}'s Dockerfile copies {source}, which is not in the repository");
+                copied++;
+            }
+        }
+
+        Assert.True(copied > 0, $"{app}'s Dockerfile copies nothing from the build context");
+        var published = Assert.Single(lines.Select(l => PublishedProject().Match(l)), m => m.Success).Groups["project"].Value;
+        Assert.Equal($"functions/{app}/{app}.csproj", published);
+        Assert.True(File.Exists(Path.Combine(Repository.Root, published)), $"{published} does not exist");
+    }
+
+    [Theory]
+    [MemberData(nameof(FunctionApps))]
+    public void OnlyTheInferImage_IsBuiltOnCuda(string app)
+    {
+        var text = File.ReadAllText(Path.Combine(Repository.Root, "functions", app, "Dockerfile"));
+
+        Assert.Equal(app == "GEdge.Functions.Infer", text.Contains("nvidia/cuda", StringComparison.Ordinal));
+    }
+
+    [GeneratedRegex(@"dotnet publish (?<project>\S+\.csproj)")]
+    private static partial Regex PublishedProject();
+}
