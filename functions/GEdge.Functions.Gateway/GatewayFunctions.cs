@@ -12,7 +12,7 @@ namespace GEdge.Functions.Gateway;
 /// The upload adapter and the dead-letter sink. An upload (MinIO's notification, or a <c>video uploaded</c> event from the
 /// Broker) becomes a job, announced with its Enqueue event; a dead letter is recorded on its job.
 /// </summary>
-public sealed class GatewayFunctions(EventSubscribers subscribers, MinioNotificationHandler minio, DeliveryFailureRecorder deadLetters)
+public sealed class GatewayFunctions(EventSubscribers subscribers, MinioNotificationHandler minio, DeliveryFailureRecorder deadLetters, StuckJobSweeper sweeper)
 {
     /// <summary>A <c>video uploaded</c> event from the Intake Trigger; the reply is the new job's Enqueue event.</summary>
     [Function("intake")]
@@ -37,4 +37,11 @@ public sealed class GatewayFunctions(EventSubscribers subscribers, MinioNotifica
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = FunctionRoutes.DeadLetters)] HttpRequest request,
         CancellationToken cancellationToken) =>
         CloudEventFunction.DeliverAsync(request, deadLetters, cancellationToken);
+
+    /// <summary>The sweeper's PingSource: takes back the jobs whose stage lease ran out; 200 with how many.</summary>
+    [Function("sweep")]
+    public async Task<IActionResult> SweepAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = FunctionRoutes.Sweep)] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        new OkObjectResult(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false)));
 }

@@ -23,4 +23,7 @@ public static class FunctionRoutes
 
     /// <summary>Where the Broker's Triggers send events they could not deliver (the gateway is their dead-letter sink).</summary>
     public const string DeadLetters = "events/dead-letter";
+
+    /// <summary>Where the sweeper's PingSource posts (the gateway takes back jobs whose stage lease ran out).</summary>
+    public const string Sweep = "events/sweep";
 }

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using GEdge.Events.AspNetCore;
 using GEdge.Stages;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -12,6 +13,9 @@ public static class GatewayServiceCollectionExtensions
 {
     /// <summary>Where a broker posts the events it could not deliver.</summary>
     public const string DeadLetterPattern = "/events/dead-letter";
+
+    /// <summary>Where the sweeper's PingSource posts (any event: the ping only says "now").</summary>
+    public const string SweepPattern = "/events/sweep";
 
     /// <summary>
     /// Adds what the gateway needs besides the job table and the object store (which the host adds): the intake and
@@ -42,6 +46,8 @@ public static class GatewayServiceCollectionExtensions
         endpoints.MapCloudEvents<JobIntake>(eventsPattern);
         endpoints.MapMinioNotifications<JobIntake>();
         endpoints.MapCloudEvents<DeliveryFailureRecorder>(DeadLetterPattern);
+        endpoints.MapPost(SweepPattern, async (StuckJobSweeper sweeper, CancellationToken cancellationToken) =>
+            Results.Ok(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false))));
         endpoints.MapJobsApi();
         return endpoints;
     }

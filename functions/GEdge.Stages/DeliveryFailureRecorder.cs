@@ -38,10 +38,7 @@ public enum DeliveryFailureOutcome
 /// </summary>
 public sealed partial class DeliveryFailureRecorder(
     JobTable.JobTable jobs,
-    IObjectStore store,
-    IEventPublisher publisher,
-    IOptions<BucketOptions> buckets,
-    IOptions<StageOptions> options,
+    StuckJobSweeper sweeper,
     TimeProvider time,
     ILogger<DeliveryFailureRecorder> logger) : IEventSubscriber
 {
@@ -87,7 +84,7 @@ public sealed partial class DeliveryFailureRecorder(
             }
 
             LogEnded(logger, job.Id, change.Status, failure);
-            await EndAsync(job, cancellationToken).ConfigureAwait(false);
+            await sweeper.EndAsync(job, cancellationToken).ConfigureAwait(false);
             return DeliveryFailureOutcome.JobEnded;
         }
 
@@ -101,19 +98,9 @@ public sealed partial class DeliveryFailureRecorder(
                 return DeliveryFailureOutcome.LeftToTheStage;
             }
 
-            var outcome = await jobs.FailAttemptAsync(job.Id, job.Status, reason).ConfigureAwait(false);
-            switch (outcome.Result)
-            {
-                case FailureResult.Retried:
-                    await publisher.PublishAsync(
-                        GEdgeEvents.CreateJobStatusChanged(job.Id, change.Status, outcome.Job!.Iteration, options.Value.EventSource), cancellationToken).ConfigureAwait(false);
-                    return DeliveryFailureOutcome.AttemptFailed;
-                case FailureResult.Exited:
-                    await EndAsync(outcome.Job!, cancellationToken).ConfigureAwait(false);
-                    return DeliveryFailureOutcome.AttemptFailed;
-                default:
-                    return DeliveryFailureOutcome.AlreadyMovedOn;
-            }
+            return await sweeper.TakeBackAsync(job, reason, cancellationToken).ConfigureAwait(false) == FailureResult.NotInStatus
+                ? DeliveryFailureOutcome.AlreadyMovedOn
+                : DeliveryFailureOutcome.AttemptFailed;
         }
 
         LogMovedOn(logger, job.Id, change.Status, job.Status);
@@ -162,14 +149,6 @@ public sealed partial class DeliveryFailureRecorder(
     }
 
     // The end of a job, as JobStage ends one: intermediates removed, and the Exit announced.
-    private async Task EndAsync(Job job, CancellationToken cancellationToken)
-    {
-        var artifacts = new JobArtifacts(buckets.Value, job.User, job.Id);
-        await store.DeletePrefixAsync(artifacts.Buckets.Work, artifacts.WorkPrefix, cancellationToken).ConfigureAwait(false);
-        await publisher.PublishAsync(
-            GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Exit, job.Iteration, options.Value.EventSource), cancellationToken).ConfigureAwait(false);
-    }
-
     [LoggerMessage(Level = LogLevel.Error, Message = "{Bucket}/{Key} uploaded by {User} never became a job: {Failure}")]
     private static partial void LogUploadLost(ILogger logger, string bucket, string key, string user, string failure);
 

@@ -37,13 +37,15 @@ public static partial class StageServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Adds the <see cref="DeliveryFailureRecorder"/>, the dead-letter sink's handler. The host also registers an
+    /// Adds the <see cref="DeliveryFailureRecorder"/>, the dead-letter sink's handler, and the <see cref="StuckJobSweeper"/>
+    /// it shares the taking back of a job with. The host also registers an
     /// <see cref="IObjectStore"/> and an <see cref="IEventPublisher"/>, since what the recorder announces it publishes.
     /// </summary>
     public static IServiceCollection AddDeliveryFailureRecorder(this IServiceCollection services)
     {
         services.AddStageCore();
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<StuckJobSweeper>();
         services.TryAddSingleton<DeliveryFailureRecorder>();
         return services;
     }

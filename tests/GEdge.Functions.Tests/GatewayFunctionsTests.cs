@@ -2,8 +2,10 @@ using System.Text.Json;
 using CloudNative.CloudEvents;
 using GEdge.Events;
 using GEdge.JobTable;
+using GEdge.Stages;
 using GEdge.Storage;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
 
 namespace GEdge.Functions.Tests;
@@ -168,6 +170,47 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
             e => e.Level == LogLevel.Error
                 && e.Message == "uploads/alice/clip.mp4 uploaded by alice never became a job: delivery to http://gateway.gedge.svc.cluster.local failed with HTTP 500");
         Assert.Equal(0, (await _gateway.Jobs.ListByUserAsync("alice", 0, 10)).Total);
+    }
+
+    [Fact]
+    public async Task ASweep_TakesBackAJobWhoseLeaseRanOut_AndAnnouncesItAgain_ButLeavesALiveOneAlone()
+    {
+        var stuck = await JobInAsync(JobStatus.Preprocessing_complete);
+        Assert.True(await _gateway.Jobs.TryClaimAsync(stuck, JobStatus.Inferencing, TimeSpan.FromMinutes(2)));
+        _gateway.Clock.Advance(TimeSpan.FromMinutes(1));
+        var live = await JobInAsync(JobStatus.Inferencing_complete);
+        Assert.True(await _gateway.Jobs.TryClaimAsync(live, JobStatus.Postprocessing, TimeSpan.FromMinutes(2)));
+        _gateway.Clock.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1));
+        var http = new DefaultHttpContext();
+
+        var answer = await _gateway.Functions.SweepAsync(http.Request, CancellationToken.None);
+
+        Assert.Equal(new SweepResult(1), Assert.IsType<OkObjectResult>(answer).Value);
+        var job = (await _gateway.Jobs.GetAsync(stuck))!;
+        Assert.Equal((JobStatus.Preprocessing_complete, 1), (job.Status, job.Iteration));
+        Assert.StartsWith("Inferencing stopped: its lease ran out at ", job.LastError, StringComparison.Ordinal);
+        var announced = Assert.Single(_gateway.Broker.Published);
+        Assert.Equal($"job-{stuck}-Preprocessing_complete-1", announced.Id);
+        Assert.Equal(JobStatus.Postprocessing, (await _gateway.Jobs.GetAsync(live))!.Status);
+    }
+
+    [Fact]
+    public async Task ASweep_AtTheIterationLimit_EndsTheJobInExit_WithTheReason()
+    {
+        var id = await JobInAsync(JobStatus.Enqueue);
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            Assert.True(await _gateway.Jobs.TryClaimAsync(id, JobStatus.Preprocessing, TimeSpan.FromMinutes(2)));
+            _gateway.Clock.Advance(TimeSpan.FromMinutes(3));
+            await _gateway.Functions.SweepAsync(new DefaultHttpContext().Request, CancellationToken.None);
+        }
+
+        var job = (await _gateway.Jobs.GetAsync(id))!;
+        Assert.Equal((JobStatus.Exit, 3), (job.Status, job.Iteration));
+        Assert.StartsWith("Preprocessing stopped: its lease ran out", job.Error, StringComparison.Ordinal);
+        Assert.Equal(
+            [$"job-{id}-Enqueue-1", $"job-{id}-Enqueue-2", $"job-{id}-Exit-3"],
+            _gateway.Broker.Published.Select(e => e.Id));
     }
 
     private static CloudEvent DeadLetter(long jobId, JobStatus status, string code, string? data = null)

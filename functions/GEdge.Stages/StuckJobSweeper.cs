@@ -1,0 +1,88 @@
+using System.Globalization;
+using GEdge.Events;
+using GEdge.JobTable;
+using GEdge.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GEdge.Stages;
+
+/// <summary>
+/// Takes back jobs whose working stage has gone quiet: a stage renews its lease while it works, so a lease that ran out
+/// means the worker died or was evicted. The job's attempt is failed (<c>iteration</c> + 1) and the job announced again
+/// from the status its stage consumes, or, at the iteration limit, ended in <see cref="JobStatus.Exit"/> with the reason
+/// and its intermediates removed. Driven by a PingSource in the cluster (the gateway's <c>/events/sweep</c>).
+/// </summary>
+public sealed partial class StuckJobSweeper(
+    JobTable.JobTable jobs,
+    IObjectStore store,
+    IEventPublisher publisher,
+    IOptions<BucketOptions> buckets,
+    IOptions<StageOptions> options,
+    TimeProvider time,
+    ILogger<StuckJobSweeper> logger)
+{
+    /// <summary>The most jobs one sweep takes back; the next sweep takes the rest.</summary>
+    public const int BatchSize = 100;
+
+    /// <summary>Takes back every job whose lease has run out; returns how many were taken back.</summary>
+    public async Task<int> SweepAsync(CancellationToken cancellationToken)
+    {
+        var taken = 0;
+        foreach (var job in await jobs.ListExpiredLeasesAsync(time.GetUtcNow(), BatchSize).ConfigureAwait(false))
+        {
+            var deadline = job.LeaseDeadline?.ToString("O", CultureInfo.InvariantCulture) ?? "an unknown time";
+            var reason = $"{job.Status} stopped: its lease ran out at {deadline} with no word from the stage (its worker died or was evicted)";
+            if (await TakeBackAsync(job, reason, cancellationToken).ConfigureAwait(false) != FailureResult.NotInStatus)
+            {
+                taken++;
+            }
+        }
+
+        return taken;
+    }
+
+    /// <summary>
+    /// Fails the attempt of the stage working on <paramref name="job"/> and announces the job again, or ends it at the
+    /// iteration limit. Nothing happens if the job has left that working status meanwhile (compare-and-set).
+    /// </summary>
+    public async Task<FailureResult> TakeBackAsync(Job job, string reason, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var outcome = await jobs.FailAttemptAsync(job.Id, job.Status, reason).ConfigureAwait(false);
+        switch (outcome.Result)
+        {
+            case FailureResult.Retried:
+                var consumed = JobStateMachine.ConsumedBy(job.Status);
+                LogTakenBack(logger, job.Id, job.Status, consumed, outcome.Job!.Iteration, reason);
+                await publisher.PublishAsync(
+                    GEdgeEvents.CreateJobStatusChanged(job.Id, consumed, outcome.Job.Iteration, options.Value.EventSource), cancellationToken).ConfigureAwait(false);
+                break;
+            case FailureResult.Exited:
+                LogEnded(logger, job.Id, job.Status, reason);
+                await EndAsync(outcome.Job!, cancellationToken).ConfigureAwait(false);
+                break;
+        }
+
+        return outcome.Result;
+    }
+
+    /// <summary>Removes an ended job's intermediates and announces its <see cref="JobStatus.Exit"/>.</summary>
+    public async Task EndAsync(Job job, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var artifacts = new JobArtifacts(buckets.Value, job.User, job.Id);
+        await store.DeletePrefixAsync(artifacts.Buckets.Work, artifacts.WorkPrefix, cancellationToken).ConfigureAwait(false);
+        await publisher.PublishAsync(
+            GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Exit, job.Iteration, options.Value.EventSource), cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} taken back from {Working} to {Consumed} (iteration {Iteration}): {Reason}")]
+    private static partial void LogTakenBack(ILogger logger, long jobId, JobStatus working, JobStatus consumed, int iteration, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{JobId} ended in Exit from {Working} at the iteration limit: {Reason}")]
+    private static partial void LogEnded(ILogger logger, long jobId, JobStatus working, string reason);
+}
+
+/// <summary>What a sweep answers: how many jobs it took back.</summary>
+public sealed record SweepResult(int TakenBack);
