@@ -130,13 +130,9 @@ internal static class BenchInferCommand
                 .ConfigureAwait(false);
             return 0;
         }
-        catch (MediaException e)
+        catch (Exception e) when (e is MediaException or ModelException)
         {
-            await error.WriteLineAsync(e.Message).ConfigureAwait(false);
-            return 1;
-        }
-        catch (ModelException e)
-        {
+            // The input or the model is at fault: the message says which and how to fix it; no stack trace.
             await error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 1;
         }
