@@ -30,10 +30,19 @@ public sealed record BrokerOptions
     /// </summary>
     public TimeSpan DeliveryTimeout { get; init; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>
+    /// How long a delivery waits for a subscriber that refuses connections (its process is starting, or being started
+    /// again after it died) before the attempt counts as failed. In a cluster Knative's activator holds such a request
+    /// until the Service has a ready pod; without this, an event sent while a process restarts would spend its retries in
+    /// a second and be dead-lettered. Zero counts a refused connection as a failed attempt at once.
+    /// </summary>
+    public TimeSpan ActivatorTimeout { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>What is wrong with the settings, naming the setting; null if nothing is.</summary>
     internal string? Problem() =>
         MaxConcurrentDeliveries < 1 ? $"{SectionName}:{nameof(MaxConcurrentDeliveries)} must be at least 1, not {MaxConcurrentDeliveries}."
         : DeliveryTimeout <= TimeSpan.Zero ? $"{SectionName}:{nameof(DeliveryTimeout)} must be positive, not {DeliveryTimeout}."
+        : ActivatorTimeout < TimeSpan.Zero ? $"{SectionName}:{nameof(ActivatorTimeout)} must not be negative, not {ActivatorTimeout}."
         : Services.FirstOrDefault(s => !s.Value.IsAbsoluteUri) is { Key: { } name } ? $"{SectionName}:{nameof(Services)}:{name} must be an absolute URL."
         : null;
 }

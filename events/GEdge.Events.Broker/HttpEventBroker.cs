@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Threading.Channels;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.Http;
@@ -40,7 +41,10 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
     private static readonly JsonEventFormatter s_formatter = new();
     private static readonly CloudEventAttribute[] s_knownAttributes = [.. GEdgeEvents.ExtensionAttributes, .. DeadLetterAttributes.All];
 
+    private static readonly TimeSpan s_activatorPoll = TimeSpan.FromMilliseconds(250);
+
     private readonly IReadOnlyList<Route> _routes;
+    private readonly ResiliencePipeline<HttpResponseMessage> _activator;
     private readonly IHttpClientFactory _httpClients;
     private readonly ILogger<HttpEventBroker> _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -59,6 +63,7 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
 
         _httpClients = httpClients ?? throw new ArgumentNullException(nameof(httpClients));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        _activator = CreateActivator(options.ActivatorTimeout);
         _routes = routes.Select(r => new Route(r, Channel.CreateUnbounded<CloudEvent>(), CreateRetry(r))).ToList();
         foreach (var route in _routes)
         {
@@ -130,6 +135,39 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
             args.Outcome.Result?.Dispose();
             return ValueTask.CompletedTask;
         });
+
+    /// <summary>
+    /// Knative's activator, as far as a delivery sees it: a Service whose process is not listening (starting, or started
+    /// again after it died) holds the request instead of failing it, polled every 250 ms for up to
+    /// <paramref name="timeout"/>. Only a refused connection is held; anything else is the Trigger's retry policy's.
+    /// </summary>
+    private ResiliencePipeline<HttpResponseMessage> CreateActivator(TimeSpan timeout)
+    {
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage>();
+        var attempts = (int)(timeout / s_activatorPoll);
+        if (attempts > 0)
+        {
+            builder.AddRetry(new Polly.Retry.RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = attempts,
+                Delay = s_activatorPoll,
+                BackoffType = DelayBackoffType.Constant,
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Exception is HttpRequestException { InnerException: SocketException { SocketErrorCode: SocketError.ConnectionRefused } }),
+                OnRetry = args =>
+                {
+                    if (args.AttemptNumber == 0)
+                    {
+                        LogHeld(args.Context.OperationKey);
+                    }
+
+                    return ValueTask.CompletedTask;
+                },
+            });
+        }
+
+        return builder.Build();
+    }
 
     /// <summary>
     /// What Knative's dispatcher retries: no answer at all, a timeout, and the statuses that say "not now" rather than
@@ -215,9 +253,23 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
 
     private async ValueTask<HttpResponseMessage> SendAsync(Uri target, CloudEvent cloudEvent, CancellationToken cancellationToken)
     {
-        using var content = cloudEvent.ToHttpContent(ContentMode.Binary, s_formatter);
-        var client = _httpClients.CreateClient(HttpClientName);
-        return await client.PostAsync(target, content, cancellationToken).ConfigureAwait(false);
+        var context = ResilienceContextPool.Shared.Get(target.ToString(), cancellationToken);
+        try
+        {
+            return await _activator.ExecuteAsync(
+                static async (context, state) =>
+                {
+                    using var content = state.cloudEvent.ToHttpContent(ContentMode.Binary, s_formatter);
+                    var client = state.Broker._httpClients.CreateClient(HttpClientName);
+                    return await client.PostAsync(state.target, content, context.CancellationToken).ConfigureAwait(false);
+                },
+                context,
+                (Broker: this, target, cloudEvent)).ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
 
     private async Task DeadLetterAsync(Route route, CloudEvent cloudEvent, int? statusCode, ReadOnlyMemory<byte> errorData, CancellationToken stopping)
@@ -262,6 +314,9 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Accepted {EventId} ({EventType}, jobstatus {JobStatus}) for {Subscribers}")]
     private partial void LogAccepted(string? eventId, string? eventType, string? jobStatus, string subscribers);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Subscriber} is not listening (starting or started again); the delivery waits for it, as Knative's activator would")]
+    private partial void LogHeld(string? subscriber);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Delivered {EventId} to {Subscriber}: {StatusCode}")]
     private partial void LogDelivered(string? eventId, Uri subscriber, int statusCode);

@@ -9,6 +9,12 @@ public enum FailureResult
     /// <summary>The job reached the iteration limit, or the failure was permanent: it is in <see cref="JobStatus.Exit"/> with the reason.</summary>
     Exited,
 
+    /// <summary>
+    /// The stage had given the job back (<see cref="JobTable.GiveBackAsync"/>): it went back to the status its stage
+    /// consumes without counting an attempt, since nothing failed.
+    /// </summary>
+    Requeued,
+
     /// <summary>The job was not in the working status (it moved on, or does not exist): nothing changed.</summary>
     NotInStatus,
 }

@@ -48,6 +48,9 @@ public sealed record Job
     /// <summary>When the working stage's lease runs out; null unless a stage is working on the job.</summary>
     public DateTimeOffset? LeaseDeadline { get; init; }
 
+    /// <summary>Why the working stage gave the job back, until the next sweep re-queues it; null otherwise.</summary>
+    public string? GivenBack { get; init; }
+
     /// <summary>The other fields of the hash (result paths, timings, frame count, model, ...).</summary>
     public IReadOnlyDictionary<string, string> Fields { get; init; } = FrozenDictionary<string, string>.Empty;
 
@@ -98,6 +101,7 @@ public sealed record Job
             Error = Optional(JobFields.Error),
             LastError = Optional(JobFields.LastError),
             LeaseDeadline = Time(JobFields.LeaseDeadline),
+            GivenBack = Optional(JobFields.GivenBack),
             Fields = hash.Where(p => !JobFields.IsReserved(p.Key)).ToFrozenDictionary(StringComparer.Ordinal),
         };
     }

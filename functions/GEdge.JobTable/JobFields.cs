@@ -42,11 +42,23 @@ public static class JobFields
     /// <summary>When the lease of the stage working on the job runs out (UTC, ISO 8601); present only in a working status.</summary>
     public const string LeaseDeadline = "lease_deadline";
 
+    /// <summary>
+    /// Why the stage working on the job gave it back (it was told to stop): its lease was ended early, and the next sweep
+    /// returns the job to the status the stage consumes without counting an attempt. Present only until then.
+    /// </summary>
+    public const string GivenBack = "given_back";
+
+    /// <summary>
+    /// The last change made to the job: the caller's change id and the script's answer (<c>id|code</c>). A call retried
+    /// after its reply was lost finds its own change here and gets the first attempt's answer instead of "not in status".
+    /// </summary>
+    public const string LastChange = "last_change";
+
     /// <summary>The eight fields every job hash carries, in contract order.</summary>
     public static IReadOnlyList<string> Contract { get; } = [Id, User, Path, Type, Status, StartTime, EndTime, Iteration];
 
     private static readonly HashSet<string> s_reserved =
-        [.. Contract, ObjectVersion, CreatedTime, Error, LastError, LeaseDeadline];
+        [.. Contract, ObjectVersion, CreatedTime, Error, LastError, LeaseDeadline, GivenBack, LastChange];
 
     /// <summary>Whether the job table owns the field, so callers may not set it as an extra field.</summary>
     public static bool IsReserved(string name) => s_reserved.Contains(name);

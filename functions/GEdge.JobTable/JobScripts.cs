@@ -28,6 +28,9 @@ internal static class JobScripts
     /// <summary>The code <see cref="Fail"/> returns when the job reached <see cref="JobStatus.Exit"/>.</summary>
     public const long Exited = 2;
 
+    /// <summary>The code <see cref="Fail"/> returns when the job had been given back and was re-queued without counting an attempt.</summary>
+    public const long Requeued = 3;
+
     // KEYS: the job, the leases, the status sets in pipeline order, the job's history (JobKeys.ForTransition).
     private static readonly string s_prelude = JobStateMachine.ToLua() + $$"""
         local unpack = table.unpack or unpack
@@ -36,8 +39,23 @@ internal static class JobScripts
         for i, name in ipairs(statuses) do statusKey[name] = KEYS[i + 2] end
         local history = KEYS[#statuses + 3]
 
+        -- The answer this change gave before, if the job's last change is this one: a call retried after its reply was
+        -- lost (the connection dropped) finds its own change applied and answers as the first attempt did. nil otherwise.
+        local function repeated(change)
+          if not change or change == '' then return nil end
+          local last = redis.call('HGET', job, '{{JobFields.LastChange}}')
+          if last and string.sub(last, 1, #change + 1) == change .. '|' then return tonumber(string.sub(last, #change + 2)) end
+          return nil
+        end
+
+        local function record(change, code)
+          if change and change ~= '' then redis.call('HSET', job, '{{JobFields.LastChange}}', change .. '|' .. code) end
+          return code
+        end
+
         -- Moves a job known to be in `from` to `to`, keeping the status and lease sets in step with the hash.
         local function move(id, from, to, now, leaseIso, leaseMs)
+          redis.call('HDEL', job, '{{JobFields.GivenBack}}')
           redis.call('ZREM', statusKey[from], id)
           redis.call('ZADD', statusKey[to], id, id)
           redis.call('HSET', job, '{{JobFields.Status}}', to)
@@ -93,18 +111,18 @@ internal static class JobScripts
         """;
 
     /// <summary>
-    /// Compare-and-set of the status. ARGV: id, from, to, now, lease deadline (ISO), lease deadline (Unix ms),
+    /// Compare-and-set of the status. ARGV: id, from, to, now, lease deadline (ISO), lease deadline (Unix ms), change id,
     /// then extra field/value pairs. Returns a status-change code.
     /// </summary>
     public static readonly string Transition = s_prelude + $$"""
-        local id, from, to = ARGV[1], ARGV[2], ARGV[3]
+        local id, from, to, change = ARGV[1], ARGV[2], ARGV[3], ARGV[7]
         local current = redis.call('HGET', job, '{{JobFields.Status}}')
         if not current then return -1 end
-        if current ~= from then return 0 end
+        if current ~= from then return repeated(change) or 0 end
         if not (legal[from] and legal[from][to]) then return -2 end
         move(id, from, to, ARGV[4], ARGV[5], ARGV[6])
-        if #ARGV > 6 then redis.call('HSET', job, unpack(ARGV, 7)) end
-        return 1
+        if #ARGV > 7 then redis.call('HSET', job, unpack(ARGV, 8)) end
+        return record(change, 1)
         """;
 
     /// <summary>
@@ -122,35 +140,74 @@ internal static class JobScripts
 
     /// <summary>
     /// Records a failed attempt of the stage working on the job. ARGV: id, working status, reason, now, iteration limit,
-    /// '1' if permanent. Returns {code, hash...}: 1 retried, 2 exited, 0 not in that status (hash unchanged), -1 no job.
+    /// '1' if permanent, change id. Returns {code, hash...}: 1 retried, 2 exited, 3 re-queued without counting (the stage
+    /// had given the job back), 0 not in that status (hash unchanged), -1 no job.
     /// </summary>
     public static readonly string Fail = s_prelude + $$"""
-        local id, working, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+        local id, working, reason, now, change = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[7]
         local current = redis.call('HGET', job, '{{JobFields.Status}}')
         if not current then return {-1} end
-        if current ~= working or not consumed[current] then return snapshot(0) end
+        if current ~= working or not consumed[current] then return snapshot(repeated(change) or 0) end
+        if ARGV[6] ~= '1' and redis.call('HEXISTS', job, '{{JobFields.GivenBack}}') == 1 then
+          move(id, current, consumed[current], now, '', '')
+          return snapshot(record(change, 3))
+        end
         local iteration = (tonumber(redis.call('HGET', job, '{{JobFields.Iteration}}')) or 0) + 1
         redis.call('HSET', job, '{{JobFields.Iteration}}', tostring(iteration), '{{JobFields.LastError}}', reason)
         if ARGV[6] == '1' or iteration >= tonumber(ARGV[5]) then
           move(id, current, '{{JobStatus.Exit}}', now, '', '')
           redis.call('HSET', job, '{{JobFields.Error}}', reason)
-          return snapshot(2)
+          return snapshot(record(change, 2))
         end
         move(id, current, consumed[current], now, '', '')
-        return snapshot(1)
+        return snapshot(record(change, 1))
         """;
 
     /// <summary>
-    /// Ends a job that has not ended, with a reason. ARGV: id, reason, now, and optionally the status the job must still
-    /// be in. Returns a status-change code (0 when the job is already in Exit, or not in that status).
+    /// Gives a job back from the stage working on it: the lease ends now and the reason is recorded, so the next sweep
+    /// re-queues the job (<see cref="Fail"/> answers 3 for it) without counting an attempt. The status stays, so nothing
+    /// announces the job while its stage is still going away. ARGV: id, working status, reason, now (ISO), now (Unix ms).
+    /// Returns a status-change code. Repeating it changes nothing more, so it needs no change id.
+    /// </summary>
+    public static readonly string GiveBack = s_prelude + $$"""
+        local current = redis.call('HGET', job, '{{JobFields.Status}}')
+        if not current then return -1 end
+        if current ~= ARGV[2] or not consumed[current] then return 0 end
+        redis.call('HSET', job, '{{JobFields.LeaseDeadline}}', ARGV[4], '{{JobFields.GivenBack}}', ARGV[3])
+        redis.call('ZADD', leases, ARGV[5], ARGV[1])
+        return 1
+        """;
+
+    /// <summary>
+    /// Ends a job that has not ended, with a reason. ARGV: id, reason, now, change id, and optionally the status the job
+    /// must still be in. Returns a status-change code (0 when the job is already in Exit, or not in that status).
     /// </summary>
     public static readonly string Exit = s_prelude + $$"""
         local current = redis.call('HGET', job, '{{JobFields.Status}}')
         if not current then return -1 end
-        if ARGV[4] and current ~= ARGV[4] then return 0 end
+        local again = repeated(ARGV[4])
+        if again then return again end
+        if ARGV[5] and current ~= ARGV[5] then return 0 end
         if not legal[current]['{{JobStatus.Exit}}'] then return 0 end
         move(ARGV[1], current, '{{JobStatus.Exit}}', ARGV[3], '', '')
         redis.call('HSET', job, '{{JobFields.Error}}', ARGV[2])
+        return record(ARGV[4], 1)
+        """;
+
+    /// <summary>
+    /// Deletes a job that has ended: its hash and history, its entries in its user's and the Exit set, and its upload's
+    /// mapping when that still names it. KEYS: the job, its history, its user's set, the Exit set, its upload's object key.
+    /// ARGV: id. Returns 1 when deleted, 0 when the job has not ended, -1 when there is no such job (so a retry after a
+    /// lost reply finds its own deletion done).
+    /// </summary>
+    public static readonly string Delete = $$"""
+        local current = redis.call('HGET', KEYS[1], '{{JobFields.Status}}')
+        if not current then return -1 end
+        if current ~= '{{JobStatus.Exit}}' then return 0 end
+        redis.call('DEL', KEYS[1], KEYS[2])
+        redis.call('ZREM', KEYS[3], ARGV[1])
+        redis.call('ZREM', KEYS[4], ARGV[1])
+        if redis.call('GET', KEYS[5]) == ARGV[1] then redis.call('DEL', KEYS[5]) end
         return 1
         """;
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
 using StackExchange.Redis;
 
 namespace GEdge.JobTable;
@@ -8,7 +9,11 @@ namespace GEdge.JobTable;
 /// The job table: one Redis hash per job plus the indexes that list jobs by user, by status and by lease deadline.
 /// Every change is one Lua script, so it is a single atomic compare-and-set on Redis and Garnet alike.
 /// </summary>
-/// <remarks>One per process: it shares the process's <see cref="IConnectionMultiplexer"/>.</remarks>
+/// <remarks>
+/// One per process: it shares the process's <see cref="IConnectionMultiplexer"/>. Every Redis call runs through
+/// <see cref="RedisAsync"/>, which retries transient faults with backoff; <see cref="JobTableResilience"/> says why each
+/// call is safe to retry.
+/// </remarks>
 public sealed partial class JobTable
 {
     /// <summary>The largest page the list methods return.</summary>
@@ -19,6 +24,7 @@ public sealed partial class JobTable
     private readonly JobKeys _keys;
     private readonly TimeProvider _time;
     private readonly ILogger<JobTable> _logger;
+    private readonly ResiliencePipeline _retry;
 
     /// <summary>Creates the job table over a connection to Redis or Garnet.</summary>
     public JobTable(IConnectionMultiplexer connection, IOptions<JobTableOptions> options, TimeProvider timeProvider, ILogger<JobTable> logger)
@@ -36,9 +42,26 @@ public sealed partial class JobTable
         _keys = new JobKeys(_options.KeyPrefix);
         _time = timeProvider;
         _logger = logger;
+        _retry = JobTableResilience.Create(_options, args =>
+        {
+            LogRedisRetry(args.Outcome.Exception, args.AttemptNumber + 1, args.RetryDelay);
+            return ValueTask.CompletedTask;
+        });
     }
 
     private IDatabase Database => _connection.GetDatabase();
+
+    /// <summary>
+    /// Runs <paramref name="command"/> (one Redis call, or several sent together) under the job table's retry pipeline.
+    /// Every call goes through here; a new one must be safe to repeat (see <see cref="JobTableResilience"/>).
+    /// </summary>
+    private async Task<T> RedisAsync<T>(Func<IDatabase, Task<T>> command) =>
+        await _retry.ExecuteAsync(
+            static async (state, _) => await state.command(state.Database).ConfigureAwait(false),
+            (command, Database)).ConfigureAwait(false);
+
+    // One id per logical change, the same for each of its retries: how a retried script recognizes its own change.
+    private static string NewChangeId() => Guid.NewGuid().ToString("N");
 
     /// <summary>
     /// Creates a job in <see cref="JobStatus.Enqueue"/> with the next number, or returns the job the same upload
@@ -53,10 +76,11 @@ public sealed partial class JobTable
         ArgumentException.ThrowIfNullOrWhiteSpace(job.ObjectVersion, "job.ObjectVersion");
 
         var objectKey = _keys.Object(job.Path, job.ObjectVersion);
-        var result = await Database.ScriptEvaluateAsync(
-            JobScripts.Create,
-            [objectKey, _keys.NextId, _keys.User(job.User), _keys.Status(JobStatus.Enqueue)],
-            [_keys.JobPrefix, job.User, job.Path, job.Type, job.ObjectVersion, JobTime.Format(_time.GetUtcNow())]).ConfigureAwait(false);
+        RedisKey[] keys = [objectKey, _keys.NextId, _keys.User(job.User), _keys.Status(JobStatus.Enqueue)];
+        RedisValue[] arguments = [_keys.JobPrefix, job.User, job.Path, job.Type, job.ObjectVersion, JobTime.Format(_time.GetUtcNow())];
+        // A retry after a lost reply finds the job the first attempt made (then reported as not new; the intake announces
+        // a job still in Enqueue either way).
+        var result = await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Create, keys, arguments)).ConfigureAwait(false);
 
         var (code, hash) = CodeAndHash(result);
         var stored = Job.FromHash(objectKey.ToString(), hash!);
@@ -73,7 +97,7 @@ public sealed partial class JobTable
     {
         RequireId(id);
         var key = _keys.Job(id);
-        var entries = await Database.HashGetAllAsync(key).ConfigureAwait(false);
+        var entries = await RedisAsync(db => db.HashGetAllAsync(key)).ConfigureAwait(false);
         return entries.Length == 0 ? null : Job.FromHash(key.ToString(), ToDictionary(entries));
     }
 
@@ -84,7 +108,7 @@ public sealed partial class JobTable
     public async Task<IReadOnlyList<JobTransition>> GetHistoryAsync(long id)
     {
         RequireId(id);
-        var entries = await Database.ListRangeAsync(_keys.History(id)).ConfigureAwait(false);
+        var entries = await RedisAsync(db => db.ListRangeAsync(_keys.History(id))).ConfigureAwait(false);
         var history = new List<JobTransition>(entries.Length);
         foreach (var entry in entries)
         {
@@ -108,13 +132,16 @@ public sealed partial class JobTable
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         RequirePageSize(limit);
 
-        var db = Database;
         var key = _keys.User(user);
-        // Issued together so they share one round trip.
-        var total = db.SortedSetLengthAsync(key);
-        var ids = db.SortedSetRangeByRankAsync(key, offset, offset + (long)limit - 1, Order.Descending);
-        var jobs = await ReadJobsAsync(await ids.ConfigureAwait(false), static _ => true).ConfigureAwait(false);
-        return new JobPage(jobs, await total.ConfigureAwait(false), offset, limit);
+        var (total, ids) = await RedisAsync(async db =>
+        {
+            // Issued together so they share one round trip.
+            var total = db.SortedSetLengthAsync(key);
+            var ids = db.SortedSetRangeByRankAsync(key, offset, offset + (long)limit - 1, Order.Descending);
+            return (await total.ConfigureAwait(false), await ids.ConfigureAwait(false));
+        }).ConfigureAwait(false);
+        var jobs = await ReadJobsAsync(ids, static _ => true).ConfigureAwait(false);
+        return new JobPage(jobs, total, offset, limit);
     }
 
     /// <summary>Lists up to <paramref name="limit"/> jobs in a status, oldest first.</summary>
@@ -122,7 +149,7 @@ public sealed partial class JobTable
     {
         RequireDefined(status);
         RequirePageSize(limit);
-        var ids = await Database.SortedSetRangeByRankAsync(_keys.Status(status), 0, limit - 1).ConfigureAwait(false);
+        var ids = await RedisAsync(db => db.SortedSetRangeByRankAsync(_keys.Status(status), 0, limit - 1)).ConfigureAwait(false);
         // A job may move between reading the index and reading its hash; list only what is still in the status.
         return await ReadJobsAsync(ids, job => job.Status == status).ConfigureAwait(false);
     }
@@ -134,8 +161,8 @@ public sealed partial class JobTable
     public async Task<IReadOnlyList<Job>> ListExpiredLeasesAsync(DateTimeOffset now, int limit)
     {
         RequirePageSize(limit);
-        var ids = await Database.SortedSetRangeByScoreAsync(
-            _keys.Leases, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), Exclude.None, Order.Ascending, 0, limit).ConfigureAwait(false);
+        var ids = await RedisAsync(db => db.SortedSetRangeByScoreAsync(
+            _keys.Leases, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), Exclude.None, Order.Ascending, 0, limit)).ConfigureAwait(false);
         return await ReadJobsAsync(ids, job => JobStateMachine.IsWorking(job.Status) && job.LeaseDeadline <= now).ConfigureAwait(false);
     }
 
@@ -173,10 +200,10 @@ public sealed partial class JobTable
         RequireId(id);
         RequireWorking(working);
         var deadline = _time.GetUtcNow() + RequireLease(lease);
-        var code = (long)await Database.ScriptEvaluateAsync(
+        var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(
             JobScripts.Renew,
             [_keys.Job(id), _keys.Leases],
-            [id, working.ToString(), JobTime.Format(deadline), deadline.ToUnixTimeMilliseconds()]).ConfigureAwait(false);
+            [id, working.ToString(), JobTime.Format(deadline), deadline.ToUnixTimeMilliseconds()])).ConfigureAwait(false);
         if (code != JobScripts.Done)
             LogLeaseNotRenewed(id, working);
         return code == JobScripts.Done;
@@ -195,10 +222,9 @@ public sealed partial class JobTable
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
 
         var key = _keys.Job(id);
-        var result = await Database.ScriptEvaluateAsync(
-            JobScripts.Fail,
-            _keys.ForTransition(id),
-            [id, working.ToString(), reason, JobTime.Format(_time.GetUtcNow()), _options.IterationLimit, permanent ? "1" : "0"]).ConfigureAwait(false);
+        RedisValue[] arguments =
+            [id, working.ToString(), reason, JobTime.Format(_time.GetUtcNow()), _options.IterationLimit, permanent ? "1" : "0", NewChangeId()];
+        var result = await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Fail, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
 
         var (code, hash) = CodeAndHash(result);
         var job = hash is null ? null : Job.FromHash(key.ToString(), hash);
@@ -210,10 +236,36 @@ public sealed partial class JobTable
             case JobScripts.Exited:
                 LogFailed(id, working, job!.Iteration, reason);
                 return new FailureOutcome(FailureResult.Exited, job);
+            case JobScripts.Requeued:
+                LogRequeued(id, working, job!.Status);
+                return new FailureOutcome(FailureResult.Requeued, job);
             default:
                 LogFailureIgnored(id, working, job?.Status);
                 return new FailureOutcome(FailureResult.NotInStatus, job);
         }
+    }
+
+    /// <summary>
+    /// Gives back a job the stage working in <paramref name="working"/> cannot finish (its process was told to stop): the
+    /// lease ends now and <paramref name="reason"/> is recorded, and the job keeps its status until the next sweep, whose
+    /// <see cref="FailAttemptAsync"/> returns it to the status the stage consumes <em>without</em> counting an attempt
+    /// (<see cref="FailureResult.Requeued"/>): nothing failed. Leaving the announcement to the sweep, rather than to the
+    /// stopping process, means it is not sent while nobody may be there to take it.
+    /// </summary>
+    /// <returns>Whether the job was given back; false if it is no longer in <paramref name="working"/>.</returns>
+    public async Task<bool> GiveBackAsync(long id, JobStatus working, string reason)
+    {
+        RequireId(id);
+        RequireWorking(working);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        var now = _time.GetUtcNow();
+        RedisValue[] arguments = [id, working.ToString(), reason, JobTime.Format(now), now.ToUnixTimeMilliseconds()];
+        var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.GiveBack, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
+        if (code == JobScripts.Done)
+            LogGivenBack(id, working, reason);
+        else
+            LogNotGivenBack(id, working);
+        return code == JobScripts.Done;
     }
 
     /// <summary>
@@ -228,15 +280,45 @@ public sealed partial class JobTable
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         if (from is { } expected)
             RequireDefined(expected);
+        var change = NewChangeId();
         RedisValue[] arguments = from is { } status
-            ? [id, reason, JobTime.Format(_time.GetUtcNow()), status.ToString()]
-            : [id, reason, JobTime.Format(_time.GetUtcNow())];
-        var code = (long)await Database.ScriptEvaluateAsync(JobScripts.Exit, _keys.ForTransition(id), arguments).ConfigureAwait(false);
+            ? [id, reason, JobTime.Format(_time.GetUtcNow()), change, status.ToString()]
+            : [id, reason, JobTime.Format(_time.GetUtcNow()), change];
+        var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Exit, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
         if (code == JobScripts.Done)
             LogExitedWithError(id, reason);
         else
             LogNotEnded(id, code == JobScripts.Missing ? "no such job" : from is null ? "it has already ended" : $"it is no longer in {from}");
         return code == JobScripts.Done;
+    }
+
+    /// <summary>
+    /// Deletes a job that has ended (<see cref="JobStatus.Exit"/>): its record, its history and its place in the indexes,
+    /// so it is listed and found no more. A job that has not ended is left as it is: end it first (<see cref="ExitWithErrorAsync"/>).
+    /// Its objects (upload, results) are the caller's to delete.
+    /// </summary>
+    /// <returns>Whether the job is gone: true when it was deleted, or did not exist; false when it has not ended.</returns>
+    public async Task<bool> DeleteAsync(long id)
+    {
+        RequireId(id);
+        var job = await GetAsync(id).ConfigureAwait(false);
+        if (job is null)
+            return true;
+
+        RedisKey[] keys =
+        [
+            _keys.Job(id), _keys.History(id), _keys.User(job.User), _keys.Status(JobStatus.Exit),
+            _keys.Object(job.Path, job.ObjectVersion ?? string.Empty),
+        ];
+        var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Delete, keys, [id])).ConfigureAwait(false);
+        if (code == JobScripts.NotInStatus)
+        {
+            LogNotDeleted(id, job.Status);
+            return false;
+        }
+
+        LogDeleted(id, job.User);
+        return true;
     }
 
     private async Task<bool> TransitionAsync(long id, JobStatus from, JobStatus to, RedisValue[] extraFields, TimeSpan lease)
@@ -247,9 +329,9 @@ public sealed partial class JobTable
         RedisValue[] arguments =
         [
             id, from.ToString(), to.ToString(), JobTime.Format(now),
-            JobTime.Format(deadline), deadline.ToUnixTimeMilliseconds(), .. extraFields,
+            JobTime.Format(deadline), deadline.ToUnixTimeMilliseconds(), NewChangeId(), .. extraFields,
         ];
-        var code = (long)await Database.ScriptEvaluateAsync(JobScripts.Transition, _keys.ForTransition(id), arguments).ConfigureAwait(false);
+        var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Transition, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
         switch (code)
         {
             case JobScripts.Done:
@@ -269,14 +351,13 @@ public sealed partial class JobTable
 
     private async Task<IReadOnlyList<Job>> ReadJobsAsync(RedisValue[] ids, Func<Job, bool> keep)
     {
-        var db = Database;
         var keys = Array.ConvertAll(ids, id => _keys.JobPrefix + id.ToString());
         // Issue every read before awaiting any, so they are pipelined on the connection.
-        var reads = Array.ConvertAll(keys, key => db.HashGetAllAsync(key));
+        var hashes = await RedisAsync(db => Task.WhenAll(Array.ConvertAll(keys, key => db.HashGetAllAsync(key)))).ConfigureAwait(false);
         var jobs = new List<Job>(ids.Length);
-        for (var i = 0; i < reads.Length; i++)
+        for (var i = 0; i < hashes.Length; i++)
         {
-            var entries = await reads[i].ConfigureAwait(false);
+            var entries = hashes[i];
             if (entries.Length == 0)
                 continue;
             var job = Job.FromHash(keys[i], ToDictionary(entries));
@@ -385,6 +466,24 @@ public sealed partial class JobTable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed in {Working} after {Iteration} attempts: {Reason}")]
     private partial void LogFailed(long jobId, JobStatus working, int iteration, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} given back by its {Working} stage: {Reason}")]
+    private partial void LogGivenBack(long jobId, JobStatus working, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} not given back: it is no longer in {Working}")]
+    private partial void LogNotGivenBack(long jobId, JobStatus working);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} given back by {Working} is back in {Status}; no attempt counted")]
+    private partial void LogRequeued(long jobId, JobStatus working, JobStatus status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A job table call failed transiently; retry {Attempt} in {Delay}")]
+    private partial void LogRedisRetry(Exception? exception, int attempt, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} of {User} deleted")]
+    private partial void LogDeleted(long jobId, string user);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} not deleted: it is in {Status}, not Exit")]
+    private partial void LogNotDeleted(long jobId, JobStatus status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} ended with error: {Reason}")]
     private partial void LogExitedWithError(long jobId, string reason);

@@ -20,6 +20,13 @@ public sealed record StageOptions
 
     /// <summary>The source attribute of the events this process sends (its Knative Service's address).</summary>
     public Uri EventSource { get; init; } = new("/gedge", UriKind.Relative);
+
+    /// <summary>
+    /// How long a stage told to stop (SIGTERM) may go on with the job in hand before it gives the job back; less than the
+    /// host's shutdown timeout (30 s by default) and than the 20 s <c>gedge</c> gives a command to end after SIGTERM, so the
+    /// giving back happens before either gives up.
+    /// </summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(15);
 }
 
 /// <summary>How far a stage has got with a job: frames done of the total (when known).</summary>
@@ -59,7 +66,8 @@ public sealed class UnprocessableInputException(string reason, Exception? inner 
 /// compare-and-set (a duplicated or late event changes nothing), keeps the lease alive while the work runs, records
 /// the completion and replies with the next status event. A failed attempt goes back to the job table, which either
 /// re-queues the job (the reply re-delivers it) or, at the iteration limit or for unprocessable input, ends it in
-/// <see cref="JobStatus.Exit"/> with the reason; then the job's intermediates are removed.
+/// <see cref="JobStatus.Exit"/> with the reason; then the job's intermediates are removed. When its process is told to
+/// stop, it claims nothing new and gives back the job it cannot finish within the grace (<see cref="StageShutdown"/>).
 /// </summary>
 public sealed partial class JobStage(
     IStageWork work,
@@ -68,6 +76,7 @@ public sealed partial class JobStage(
     IOptions<BucketOptions> buckets,
     IOptions<StageOptions> options,
     IStageProgressSink progress,
+    StageShutdown shutdown,
     ILogger<JobStage> logger) : IEventSubscriber
 {
     private readonly StageOptions _options = options.Value;
@@ -91,20 +100,32 @@ public sealed partial class JobStage(
             return null;
         }
 
+        if (shutdown.IsStopping)
+        {
+            // Taking no work is claiming the job and giving it straight back: a refused delivery could be retried only
+            // while nobody listens here, and then dead-lettered, which would end a healthy job.
+            await jobs.GiveBackAsync(change.JobId, work.Working, $"{work.Working} was not started: its process was stopping").ConfigureAwait(false);
+            return null;
+        }
+
         var job = await jobs.GetAsync(change.JobId).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Job {change.JobId} vanished right after it was claimed.");
         LogMoved(logger, job.Id, work.Working);
         var artifacts = new JobArtifacts(buckets.Value, job.User, job.Id);
         var clock = Stopwatch.StartNew();
+        // Fires when a renewal finds the job gone from this stage (cancelled by its user, or taken back by the sweeper):
+        // the work in hand stops, since nothing it makes could be recorded.
+        using var leaseLost = new CancellationTokenSource();
         try
         {
             IReadOnlyDictionary<string, string> fields;
             using (var renewing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            using (var working = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.GivingBack, leaseLost.Token))
             {
-                var renewal = RenewLeaseAsync(job.Id, renewing.Token);
+                var renewal = RenewLeaseAsync(job.Id, leaseLost, renewing.Token);
                 try
                 {
-                    fields = await work.RunAsync(new StageContext(job, artifacts, progress), cancellationToken).ConfigureAwait(false);
+                    fields = await work.RunAsync(new StageContext(job, artifacts, progress), working.Token).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -119,12 +140,21 @@ public sealed partial class JobStage(
             };
             if (!await jobs.TryTransitionAsync(job.Id, work.Working, work.Completes, completion).ConfigureAwait(false))
             {
-                LogLostJob(logger, job.Id, work.Working);
-                return null;
+                return await LostAsync(job.Id, artifacts).ConfigureAwait(false);
             }
 
             LogCompleted(logger, job.Id, work.Completes, clock.Elapsed.TotalSeconds);
             return await ReplyAsync(job.Id, work.Completes, job.Iteration, artifacts).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (leaseLost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return await LostAsync(job.Id, artifacts).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (shutdown.GivingBack.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            var reason = $"{work.Working} was stopped: its process was told to stop and the {_options.ShutdownGrace.TotalSeconds:0.#} s grace ran out";
+            await jobs.GiveBackAsync(job.Id, work.Working, reason).ConfigureAwait(false);
+            return null;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -172,16 +202,43 @@ public sealed partial class JobStage(
         return GEdgeEvents.CreateJobStatusChanged(jobId, JobStatus.Exit, iteration, _options.EventSource);
     }
 
-    private async Task RenewLeaseAsync(long jobId, CancellationToken cancellationToken)
+    // The job left this stage while it worked. If it has ended (cancelled), what the work wrote meanwhile is removed, as
+    // the canceller removed what was there before; a job taken back for another attempt keeps its inputs.
+    private async Task<CloudEvent?> LostAsync(long jobId, JobArtifacts artifacts)
+    {
+        LogLostJob(logger, jobId, work.Working);
+        if (await jobs.GetAsync(jobId).ConfigureAwait(false) is { Status: JobStatus.Exit })
+        {
+            await store.DeletePrefixAsync(artifacts.Buckets.Work, artifacts.WorkPrefix).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    private async Task RenewLeaseAsync(long jobId, CancellationTokenSource leaseLost, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(_options.LeaseRenewal);
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (!await jobs.RenewLeaseAsync(jobId, work.Working, _options.Lease).ConfigureAwait(false))
+                bool renewed;
+                try
+                {
+                    renewed = await jobs.RenewLeaseAsync(jobId, work.Working, _options.Lease).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The job table is out of reach for longer than its retries: the work goes on, and so does the renewal.
+                    // If the lease runs out meanwhile, the sweeper takes the job back and this attempt's result is not recorded.
+                    LogRenewalFailed(logger, e, jobId, work.Working);
+                    continue;
+                }
+
+                if (!renewed)
                 {
                     LogLeaseLost(logger, jobId, work.Working);
+                    await leaseLost.CancelAsync().ConfigureAwait(false);
                     return;
                 }
             }
@@ -201,7 +258,7 @@ public sealed partial class JobStage(
     [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} moved to {Status}")]
     private static partial void LogMoved(ILogger logger, long jobId, JobStatus status);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} finished {Working} but no longer held it (its lease expired and it was taken back)")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} left {Working} while this stage worked on it (cancelled, or its lease expired and it was taken back); the attempt is dropped")]
     private static partial void LogLostJob(ILogger logger, long jobId, JobStatus working);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} moved to {Status} in {Seconds} s")]
@@ -215,6 +272,9 @@ public sealed partial class JobStage(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} moved to Exit; {Removed} intermediates removed")]
     private static partial void LogEnded(ILogger logger, long jobId, int removed);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} lease renewal in {Working} failed; trying again at the next renewal")]
+    private static partial void LogRenewalFailed(ILogger logger, Exception exception, long jobId, JobStatus working);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} lease could not be renewed: the job left {Working}")]
     private static partial void LogLeaseLost(ILogger logger, long jobId, JobStatus working);

@@ -21,6 +21,8 @@ public static partial class StageServiceCollectionExtensions
         services.AddOptions<StageOptions>().BindConfiguration("Stages");
         services.TryAddSingleton<IStageProgressSink, LoggingProgressSink>();
         services.TryAddSingleton<JobIntake>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<StageShutdown>();
         return services;
     }
 
@@ -47,6 +49,20 @@ public static partial class StageServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<StuckJobSweeper>();
         services.TryAddSingleton<DeliveryFailureRecorder>();
+        return services;
+    }
+
+    /// <summary>
+    /// Adds the stuck-job sweeper on a timer (<see cref="StuckJobSweepTimer"/>, every <c>Sweeper:Interval</c>), for a host
+    /// that has no PingSource to drive it: the embedded one. Needs what <see cref="AddDeliveryFailureRecorder"/> needs.
+    /// </summary>
+    public static IServiceCollection AddStuckJobSweepTimer(this IServiceCollection services)
+    {
+        services.AddDeliveryFailureRecorder();
+        services.AddOptions<SweeperOptions>().BindConfiguration(SweeperOptions.SectionName)
+            .Validate(options => options.Interval > TimeSpan.Zero, $"{SweeperOptions.SectionName}:{nameof(SweeperOptions.Interval)} must be positive.")
+            .ValidateOnStart();
+        services.AddHostedService<StuckJobSweepTimer>();
         return services;
     }
 

@@ -11,7 +11,9 @@ namespace GEdge.Stages;
 /// Takes back jobs whose working stage has gone quiet: a stage renews its lease while it works, so a lease that ran out
 /// means the worker died or was evicted. The job's attempt is failed (<c>iteration</c> + 1) and the job announced again
 /// from the status its stage consumes, or, at the iteration limit, ended in <see cref="JobStatus.Exit"/> with the reason
-/// and its intermediates removed. Driven by a PingSource in the cluster (the gateway's <c>/events/sweep</c>).
+/// and its intermediates removed. A job its stage gave back (told to stop) is re-queued the same way, without counting
+/// an attempt. Driven by a PingSource in the cluster (the gateway's <c>/events/sweep</c>), by <c>gedge serve</c> posting
+/// there in the local cluster, and by <see cref="StuckJobSweepTimer"/> in the embedded host.
 /// </summary>
 public sealed partial class StuckJobSweeper(
     JobTable.JobTable jobs,
@@ -32,7 +34,9 @@ public sealed partial class StuckJobSweeper(
         foreach (var job in await jobs.ListExpiredLeasesAsync(time.GetUtcNow(), BatchSize).ConfigureAwait(false))
         {
             var deadline = job.LeaseDeadline?.ToString("O", CultureInfo.InvariantCulture) ?? "an unknown time";
-            var reason = $"{job.Status} stopped: its lease ran out at {deadline} with no word from the stage (its worker died or was evicted)";
+            var reason = job.GivenBack is { } givenBack
+                ? $"{job.Status} given back by its stage: {givenBack}"
+                : $"{job.Status} stopped: its lease ran out at {deadline} with no word from the stage (its worker died or was evicted)";
             if (await TakeBackAsync(job, reason, cancellationToken).ConfigureAwait(false) != FailureResult.NotInStatus)
             {
                 taken++;
@@ -52,7 +56,7 @@ public sealed partial class StuckJobSweeper(
         var outcome = await jobs.FailAttemptAsync(job.Id, job.Status, reason).ConfigureAwait(false);
         switch (outcome.Result)
         {
-            case FailureResult.Retried:
+            case FailureResult.Retried or FailureResult.Requeued:
                 var consumed = JobStateMachine.ConsumedBy(job.Status);
                 LogTakenBack(logger, job.Id, job.Status, consumed, outcome.Job!.Iteration, reason);
                 await publisher.PublishAsync(

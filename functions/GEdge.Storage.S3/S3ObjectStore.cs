@@ -58,15 +58,16 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         _logger = logger ?? NullLogger.Instance;
         _region = options.Region;
         var (hostAndPort, secure) = options.ResolveEndpoint();
-        // Outermost first: the two handlers that work around the Minio client see a request's final response,
-        // after the retries.
-        var transport = new SentBodyReleaseHandler(
-            new ResponseStatusHandler(
-                new TransientFaultHandler(
-                    options.RetryAttempts,
-                    options.RetryDelay,
-                    _logger,
-                    primaryHandler ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })));
+        // Outermost first: the handlers that work around the Minio client see a request's final response, after the
+        // retries; the one that presents a ranged read's 206 as a 200 comes before the one that records the real status.
+        var transport = new PartialContentHandler(
+            new SentBodyReleaseHandler(
+                new ResponseStatusHandler(
+                    new TransientFaultHandler(
+                        options.RetryAttempts,
+                        options.RetryDelay,
+                        _logger,
+                        primaryHandler ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }))));
         _client = new MinioClient()
             .WithEndpoint(hostAndPort)
             .WithSSL(secure)
@@ -129,11 +130,16 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     }
 
     /// <inheritdoc />
-    public async Task<Stream> OpenReadAsync(string bucket, string key, CancellationToken cancellationToken = default)
+    public Task<Stream> OpenReadAsync(string bucket, string key, CancellationToken cancellationToken = default) =>
+        OpenReadFromAsync(bucket, key, 0, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<Stream> OpenReadFromAsync(string bucket, string key, long offset, CancellationToken cancellationToken = default)
     {
         Validate(bucket, key);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var handedOut = new TaskCompletionSource<ObjectBodyStream>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var download = DownloadAsync(bucket, key, handedOut, cancellationToken);
+        var download = DownloadAsync(bucket, key, offset, handedOut, cancellationToken);
         if (await Task.WhenAny(handedOut.Task, download).ConfigureAwait(false) == handedOut.Task)
         {
             var stream = await handedOut.Task.ConfigureAwait(false);
@@ -292,12 +298,15 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         }
     }
 
-    private async Task DownloadAsync(string bucket, string key, TaskCompletionSource<ObjectBodyStream> handedOut, CancellationToken cancellationToken)
+    private async Task DownloadAsync(string bucket, string key, long offset, TaskCompletionSource<ObjectBodyStream> handedOut, CancellationToken cancellationToken)
     {
         var response = ResponseScope.Begin();
+        // From an offset, the object's bytes come as a partial response (Range: bytes=OFFSET-); a whole 200 would start
+        // at byte 0, and is refused as an answer to a ranged read.
+        var expected = offset > 0 ? HttpStatusCode.PartialContent : HttpStatusCode.OK;
         var args = new GetObjectArgs().WithBucket(bucket).WithObject(key).WithCallbackStream(async (body, _) =>
         {
-            if (response.Status != HttpStatusCode.OK)
+            if (response.Status != expected)
             {
                 // An error document, not the object: return, and the client raises the error it describes.
                 return;
@@ -308,6 +317,12 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
             // Minio releases the response when this callback returns, so it returns when the reader is done.
             await stream.Closed.ConfigureAwait(false);
         });
+        if (offset > 0)
+        {
+            // A length of 0 asks for everything from the offset on.
+            args = args.WithOffsetAndLength(offset, 0);
+        }
+
         try
         {
             await _client.GetObjectAsync(args, cancellationToken).ConfigureAwait(false);

@@ -19,6 +19,13 @@ public interface IObjectStore
     Task<Stream> OpenReadAsync(string bucket, string key, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Opens an object for streaming reads from byte <paramref name="offset"/> to its end (a ranged read, so nothing
+    /// before the offset is transferred); throws <see cref="ObjectNotFoundException"/> if it does not exist.
+    /// <paramref name="offset"/> must be less than the object's size.
+    /// </summary>
+    Task<Stream> OpenReadFromAsync(string bucket, string key, long offset, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// A file on local disk holding the object, for tools that need a seekable path (ffmpeg reading an MP4 whose
     /// index sits at the end). A folder store hands out the object's own file; a remote store downloads it to a
     /// temporary file, streamed, that disposing the lease deletes.
@@ -33,6 +40,15 @@ public interface IObjectStore
 
     /// <summary>Deletes an object; deleting one that does not exist is not an error.</summary>
     Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes what writers that died left under <paramref name="prefix"/>: writes that were never published (a process
+    /// killed in the middle of <see cref="WriteAsync"/>), which no listing shows. Called once whatever wrote there has
+    /// stopped (a job that ended). A store that keeps nothing of an unfinished write has nothing to do; S3 leaves an
+    /// incomplete multipart upload, which the bucket's lifecycle rule (AbortIncompleteMultipartUpload) removes.
+    /// </summary>
+    /// <returns>How many unfinished writes were removed.</returns>
+    Task<int> DeleteUnfinishedAsync(string bucket, string prefix, CancellationToken cancellationToken = default) => Task.FromResult(0);
 }
 
 /// <summary>A local file that holds an object's bytes for as long as the lease is not disposed.</summary>
@@ -75,7 +91,20 @@ public static class ObjectStoreExtensions
             await store.DeleteAsync(bucket, key, cancellationToken).ConfigureAwait(false);
         }
 
+        // A stage killed mid-write (kill -9, OOM) leaves a write it never finished; the prefix is only gone with it.
+        await store.DeleteUnfinishedAsync(bucket, prefix, cancellationToken).ConfigureAwait(false);
         return keys.Count;
+    }
+
+    /// <summary>
+    /// Opens an object as a read-only seekable stream (<see cref="SeekableObjectStream"/>), for readers that jump, such as
+    /// the range requests of a video player; null if the object does not exist.
+    /// </summary>
+    public static async Task<SeekableObjectStream?> OpenSeekableAsync(this IObjectStore store, string bucket, string key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var info = await store.StatAsync(bucket, key, cancellationToken).ConfigureAwait(false);
+        return info is null ? null : new SeekableObjectStream(store, info);
     }
 
     /// <summary>Copies a local file into the store, streamed.</summary>

@@ -50,9 +50,12 @@ public sealed class LocalFolderObjectStore : IObjectStore
 
             File.Move(partial, path, overwrite: true);
         }
-        finally
+        catch
         {
+            // A failed write leaves nothing behind, not even the folders made for it.
             File.Delete(partial);
+            RemoveEmptyFolders(Path.GetDirectoryName(path)!, BucketPath(bucket));
+            throw;
         }
 
         return Info(bucket, key, new FileInfo(path));
@@ -70,6 +73,15 @@ public sealed class LocalFolderObjectStore : IObjectStore
         {
             throw new ObjectNotFoundException(bucket, key);
         }
+    }
+
+    /// <inheritdoc />
+    public async Task<Stream> OpenReadFromAsync(string bucket, string key, long offset, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var stream = await OpenReadAsync(bucket, key, cancellationToken).ConfigureAwait(false);
+        stream.Seek(offset, SeekOrigin.Begin);
+        return stream;
     }
 
     /// <inheritdoc />
@@ -130,6 +142,31 @@ public sealed class LocalFolderObjectStore : IObjectStore
         File.Delete(path);
         RemoveEmptyFolders(Path.GetDirectoryName(path)!, BucketPath(bucket));
         return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<int> DeleteUnfinishedAsync(string bucket, string prefix, CancellationToken cancellationToken = default)
+    {
+        var bucketPath = BucketPath(bucket);
+        if (!Directory.Exists(bucketPath))
+        {
+            return Task.FromResult(0);
+        }
+
+        var removed = 0;
+        foreach (var file in new DirectoryInfo(bucketPath).EnumerateFiles("*" + PartialSuffix, SearchOption.AllDirectories).ToList())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var key = Path.GetRelativePath(bucketPath, file.FullName).Replace(Path.DirectorySeparatorChar, '/');
+            if (key.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                file.Delete();
+                RemoveEmptyFolders(file.DirectoryName!, bucketPath);
+                removed++;
+            }
+        }
+
+        return Task.FromResult(removed);
     }
 
     private string BucketPath(string bucket) => Path.Combine(_root, ObjectKey.ValidateBucket(bucket));

@@ -109,24 +109,41 @@ public static class ObjectKey
         return Validate($"{user}/{uploadId}/{SafeFileName(fileName)}");
     }
 
-    /// <summary>The last segment of a client-supplied file name, reduced to safe characters.</summary>
+    /// <summary>
+    /// The last segment of a client-supplied file name, reduced to safe characters and to at most
+    /// <see cref="MaxFileNameLength"/> of them; a long name is cut before its extension, which names the container.
+    /// </summary>
     public static string SafeFileName(string? fileName)
     {
         var name = (fileName ?? string.Empty).Replace('\\', '/');
         name = name[(name.LastIndexOf('/') + 1)..];
-        var safe = new StringBuilder(Math.Min(name.Length, MaxFileNameLength));
-        foreach (var c in name)
+        var extension = System.IO.Path.GetExtension(name);
+        if (extension.Length is < 2 or > 16 || name.Length <= MaxFileNameLength)
         {
-            if (safe.Length == MaxFileNameLength)
+            extension = string.Empty;
+        }
+
+        var stem = name[..(name.Length - extension.Length)];
+        var safe = new StringBuilder(MaxFileNameLength);
+        foreach (var c in stem)
+        {
+            if (safe.Length == MaxFileNameLength - extension.Length)
             {
                 break;
             }
 
-            safe.Append(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ' ' ? c : '_');
+            safe.Append(Safe(c));
+        }
+
+        foreach (var c in extension)
+        {
+            safe.Append(Safe(c));
         }
 
         var result = safe.ToString().Trim().TrimStart('.');
         return result.Length == 0 ? "video" : result;
+
+        static char Safe(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ' ' ? c : '_';
     }
 }
 

@@ -463,6 +463,57 @@ public abstract class JobTableContract
         Assert.Equal([id], (await _table.ListByStatusAsync(JobStatus.Exit, 10)).Select(j => j.Id));
     }
 
+    // ---- giving a job back (its stage was told to stop) ----
+
+    [Fact]
+    public async Task GiveBack_EndsTheLeaseNow_AndTheNextFailAttemptRequeuesWithoutCountingAnAttempt()
+    {
+        var id = await JobInAsync(JobStatus.Preprocessing_complete, 1);
+        Assert.True(await _table.TryClaimAsync(id, JobStatus.Inferencing, TimeSpan.FromMinutes(2)));
+        var stopped = Tick();
+
+        Assert.True(await _table.GiveBackAsync(id, JobStatus.Inferencing, "SIGTERM"));
+
+        var given = (await _table.GetAsync(id))!;
+        Assert.Equal((JobStatus.Inferencing, stopped, "SIGTERM"), (given.Status, given.LeaseDeadline, given.GivenBack));
+        Assert.Equal([id], (await _table.ListExpiredLeasesAsync(stopped, 10)).Select(j => j.Id));
+        Assert.False(await _table.GiveBackAsync(id, JobStatus.Postprocessing, "SIGTERM"));
+
+        var outcome = await _table.FailAttemptAsync(id, JobStatus.Inferencing, "lease ran out");
+
+        Assert.Equal(FailureResult.Requeued, outcome.Result);
+        var job = outcome.Job!;
+        Assert.Equal((JobStatus.Preprocessing_complete, 0, null, null, null), (job.Status, job.Iteration, job.LastError, job.GivenBack, job.LeaseDeadline));
+        Assert.Empty(await _table.ListExpiredLeasesAsync(stopped.AddDays(1), 10));
+        // Claimed again, the job is an ordinary one: a failure now counts.
+        Assert.True(await _table.TryClaimAsync(id, JobStatus.Inferencing));
+        Assert.Equal(FailureResult.Retried, (await _table.FailAttemptAsync(id, JobStatus.Inferencing, "CUDA out of memory")).Result);
+        Assert.Equal(1, (await _table.GetAsync(id))!.Iteration);
+    }
+
+    [Fact]
+    public async Task ARetriedChange_WhoseFirstAttemptWasApplied_GetsTheFirstAttemptsAnswer()
+    {
+        // What a retry after a lost reply sends: the same script, with the same change id, once more.
+        var id = await JobInAsync(JobStatus.Enqueue, 1);
+        var keys = new JobKeys(_prefix).ForTransition(id);
+        var now = JobTime.Format(_time.GetUtcNow());
+        RedisValue[] claim = [id, "Enqueue", "Preprocessing", now, now, 0, "change-1"];
+        RedisValue[] someoneElses = [id, "Enqueue", "Preprocessing", now, now, 0, "change-2"];
+        RedisValue[] fail = [id, "Preprocessing", "decoder crashed", now, 3, "0", "change-3"];
+
+        Assert.Equal(1, (long)await Db.ScriptEvaluateAsync(JobScripts.Transition, keys, claim));
+        Assert.Equal(1, (long)await Db.ScriptEvaluateAsync(JobScripts.Transition, keys, claim));
+        Assert.Equal(0, (long)await Db.ScriptEvaluateAsync(JobScripts.Transition, keys, someoneElses));
+        var failed = (RedisResult[])(await Db.ScriptEvaluateAsync(JobScripts.Fail, keys, fail))!;
+        var failedAgain = (RedisResult[])(await Db.ScriptEvaluateAsync(JobScripts.Fail, keys, fail))!;
+
+        Assert.Equal((1L, 1L), ((long)failed[0], (long)failedAgain[0]));
+        var job = (await _table.GetAsync(id))!;
+        Assert.Equal((JobStatus.Enqueue, 1), (job.Status, job.Iteration));
+        Assert.Equal([JobStatus.Enqueue, JobStatus.Preprocessing, JobStatus.Enqueue], (await _table.GetHistoryAsync(id)).Select(t => t.Status));
+    }
+
     [Fact]
     public async Task FailAttempt_WhenTheJobIsNotInThatStatus_ChangesNothing()
     {
@@ -483,6 +534,47 @@ public abstract class JobTableContract
 
         Assert.Equal(new FailureOutcome(FailureResult.NotInStatus, null), outcome);
     }
+
+    // ---- delete ----
+
+    [Fact]
+    public async Task Delete_AnEndedJob_RemovesItsRecordHistoryAndIndexEntries_AndOnlyItsOwn()
+    {
+        var id = await JobInAsync(JobStatus.Exit, 1);
+        var other = await JobInAsync(JobStatus.Exit, 2);
+        var otherBefore = await SnapshotAsync(other);
+
+        Assert.True(await _table.DeleteAsync(id));
+
+        Assert.Null(await _table.GetAsync(id));
+        Assert.Empty(await _table.GetHistoryAsync(id));
+        Assert.Equal(new SortedDictionary<string, string>(StringComparer.Ordinal) { ["history"] = "" }, await SnapshotAsync(id));
+        Assert.Equal([other], (await _table.ListByUserAsync("alice", 0, 10)).Jobs.Select(j => j.Id));
+        Assert.Equal(1, (await _table.ListByUserAsync("alice", 0, 10)).Total);
+        Assert.Equal(otherBefore, await SnapshotAsync(other));
+        // The upload's mapping is gone too: the same upload arriving again makes a new job.
+        var again = await _table.CreateAsync(Upload("alice", 1));
+        Assert.True(again.Created);
+        Assert.NotEqual(id, again.Job.Id);
+    }
+
+    [Theory]
+    [InlineData(JobStatus.Enqueue)]
+    [InlineData(JobStatus.Inferencing)]
+    [InlineData(JobStatus.Postprocessing_complete)]
+    public async Task Delete_AJobThatHasNotEnded_ReturnsFalseAndChangesNothing(JobStatus status)
+    {
+        var id = await JobInAsync(status, 1);
+        var before = await SnapshotAsync(id);
+
+        Assert.False(await _table.DeleteAsync(id));
+
+        Assert.Equal(before, await SnapshotAsync(id));
+    }
+
+    [Fact]
+    public async Task Delete_AJobThatIsGone_ReturnsTrue_SoARepeatedDeleteIsDone() =>
+        Assert.True(await _table.DeleteAsync(42));
 
     [Fact]
     public async Task ExitWithError_FromAWorkingStatus_EndsTheJobWithTheReasonAndDropsTheLease()

@@ -16,6 +16,17 @@ public sealed class LocalFolderObjectStoreTests : ObjectStoreContract, IDisposab
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Fact]
+    public async Task Write_ThatFails_AlsoRemovesTheFoldersItMade_ButNotOnesInUse()
+    {
+        await WriteTextAsync("alice/kept.txt", "a");
+
+        await Assert.ThrowsAsync<IOException>(() => Store.WriteAsync(Bucket, "alice/2025/06/x.bin", (_, _) => throw new IOException("the client hung up")));
+
+        Assert.False(Directory.Exists(Path.Combine(_root, Bucket, "alice", "2025")));
+        Assert.True(File.Exists(Path.Combine(_root, Bucket, "alice", "kept.txt")));
+    }
+
+    [Fact]
     public async Task DeletePrefix_AlsoRemovesTheFoldersItEmptied()
     {
         await WriteTextAsync("jobs/1/frames/000000.raw", "a");

@@ -49,6 +49,8 @@ public sealed class ObjectKeyTests
         var key = ObjectKey.ForUpload("alice", "u1", new string('x', 5000) + ".mp4");
         Assert.StartsWith("alice/u1/", key, StringComparison.Ordinal);
         Assert.Equal(ObjectKey.MaxFileNameLength, key.Length - "alice/u1/".Length);
+        // Cut before the extension, which names the container (and the job's type).
+        Assert.EndsWith("xxx.mp4", key, StringComparison.Ordinal);
     }
 
     [Theory]

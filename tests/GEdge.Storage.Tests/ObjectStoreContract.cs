@@ -156,6 +156,61 @@ public abstract class ObjectStoreContract
     }
 
     [Fact]
+    public async Task OpenReadFrom_AnOffset_ReadsFromThereToTheEnd()
+    {
+        await WriteTextAsync("alice/digits.txt", "0123456789");
+
+        await using var tail = await Store.OpenReadFromAsync(Bucket, "alice/digits.txt", 7);
+        using var reader = new StreamReader(tail, Encoding.UTF8);
+
+        Assert.Equal("789", await reader.ReadToEndAsync());
+    }
+
+    [Fact]
+    public async Task OpenSeekable_ReadsWhereverItIsMoved_AndKnowsTheObject()
+    {
+        var info = await WriteTextAsync("alice/letters.txt", "abcdefghijklmnopqrstuvwxyz");
+
+        await using var stream = (await Store.OpenSeekableAsync(Bucket, "alice/letters.txt"))!;
+
+        Assert.True(stream.CanSeek);
+        Assert.Equal(26, stream.Length);
+        Assert.Equal(info, stream.Info);
+        Assert.Equal("abc", await ReadAsync(stream, 3));
+        stream.Seek(20, SeekOrigin.Begin);
+        Assert.Equal("uvw", await ReadAsync(stream, 3));
+        stream.Position = 1;
+        Assert.Equal("bcd", await ReadAsync(stream, 3));
+        stream.Seek(-2, SeekOrigin.End);
+        Assert.Equal("yz", await ReadAsync(stream, 10));
+        Assert.Equal(0, await stream.ReadAsync(new byte[4]));
+        Assert.Null(await Store.OpenSeekableAsync(Bucket, "alice/none.txt"));
+
+        static async Task<string> ReadAsync(Stream stream, int count)
+        {
+            var buffer = new byte[count];
+            var read = await stream.ReadAtLeastAsync(buffer, count, throwOnEndOfStream: false);
+            return Encoding.UTF8.GetString(buffer, 0, read);
+        }
+    }
+
+    [Fact]
+    public async Task Write_ThatFails_LeavesNoFolderOrObjectBehind()
+    {
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Store.WriteAsync(Bucket, "alice/new/x.bin", async (stream, ct) =>
+        {
+            await stream.WriteAsync(new byte[100], ct);
+            throw new InvalidOperationException("the writer broke");
+        }));
+
+        Assert.Null(await Store.StatAsync(Bucket, "alice/new/x.bin"));
+        await foreach (var item in Store.ListAsync(Bucket, "alice/"))
+        {
+            Assert.Fail($"{item.Key} was left behind");
+        }
+    }
+
+    [Fact]
     public async Task MissingObjectInABucketThatDoesNotExist_IsNotFound()
     {
         var bucket = $"never-{Guid.NewGuid():N}";
