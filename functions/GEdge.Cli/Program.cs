@@ -10,6 +10,7 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(BenchInferCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(SubmitCommand.Create());
+root.Subcommands.Add(ApiKeyCommand.Create());
 root.Subcommands.Add(FunctionCommand.CreateFunction());
 root.Subcommands.Add(FunctionCommand.CreateBroker());
 // Ctrl+C and SIGTERM cancel the command; `serve` then stops its processes and the job table server (which flushes

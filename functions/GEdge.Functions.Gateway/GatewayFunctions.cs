@@ -1,6 +1,7 @@
 using GEdge.Events;
 using GEdge.Events.AspNetCore;
 using GEdge.Functions.Hosting;
+using GEdge.Gateway;
 using GEdge.Stages;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -9,11 +10,38 @@ using Microsoft.Azure.Functions.Worker;
 namespace GEdge.Functions.Gateway;
 
 /// <summary>
-/// The upload adapter and the dead-letter sink. An upload (MinIO's notification, or a <c>video uploaded</c> event from the
-/// Broker) becomes a job, announced with its Enqueue event; a dead letter is recorded on its job.
+/// The upload adapter, the dead-letter sink and the HTTP API. An upload (MinIO's notification, or a <c>video uploaded</c>
+/// event from the Broker) becomes a job, announced with its Enqueue event; a dead letter is recorded on its job; an
+/// <c>/api</c> or dashboard request goes through the gateway's own HTTP pipeline.
 /// </summary>
-public sealed class GatewayFunctions(EventSubscribers subscribers, MinioNotificationHandler minio, DeliveryFailureRecorder deadLetters, StuckJobSweeper sweeper)
+public sealed class GatewayFunctions(
+    EventSubscribers subscribers, MinioNotificationHandler minio, DeliveryFailureRecorder deadLetters, StuckJobSweeper sweeper, GatewayHttpPipeline http)
 {
+    /// <summary>
+    /// The jobs API, the session and the OpenAPI document (<c>/api/...</c>): the same endpoints and API key authentication
+    /// every host maps (<see cref="GatewayServiceCollectionExtensions.MapGatewayApi"/>), run as one pipeline; it writes
+    /// the response itself.
+    /// </summary>
+    [Function("api")]
+    public Task<IActionResult> ApiAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", "post", "delete", Route = FunctionRoutes.Api)] HttpRequest request) =>
+        ServeAsync(request);
+
+    /// <summary>
+    /// The dashboard: its page (<c>GET /</c>; a <c>POST</c> there is an event, for <see cref="IntakeAsync"/>) and its
+    /// assets (<c>/dashboard/...</c>), through the same pipeline as the API.
+    /// </summary>
+    [Function("dashboard")]
+    public Task<IActionResult> DashboardAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", "head", Route = FunctionRoutes.Root)] HttpRequest request) =>
+        ServeAsync(request);
+
+    /// <summary>The dashboard's scripts, styles and vendored libraries.</summary>
+    [Function("dashboard-assets")]
+    public Task<IActionResult> DashboardAssetsAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", "head", Route = FunctionRoutes.DashboardAssets)] HttpRequest request) =>
+        ServeAsync(request);
+
     /// <summary>A <c>video uploaded</c> event from the Intake Trigger; the reply is the new job's Enqueue event.</summary>
     [Function("intake")]
     public Task<IActionResult> IntakeAsync(
@@ -44,4 +72,12 @@ public sealed class GatewayFunctions(EventSubscribers subscribers, MinioNotifica
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = FunctionRoutes.Sweep)] HttpRequest request,
         CancellationToken cancellationToken) =>
         new OkObjectResult(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false)));
+
+    // The pipeline writes the response itself.
+    private async Task<IActionResult> ServeAsync(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        await http.InvokeAsync(request.HttpContext).ConfigureAwait(false);
+        return new EmptyResult();
+    }
 }

@@ -24,6 +24,12 @@ public static class FunctionRoutes
     /// <summary>Where the Broker's Triggers send events they could not deliver (the gateway is their dead-letter sink).</summary>
     public const string DeadLetters = "events/dead-letter";
 
+    /// <summary>The gateway's HTTP API: everything under <c>/api</c> (jobs, session, the OpenAPI document).</summary>
+    public const string Api = "api/{*path}";
+
+    /// <summary>The dashboard's assets (its page is <c>GET /</c>, <see cref="Root"/>).</summary>
+    public const string DashboardAssets = "dashboard/{*path}";
+
     /// <summary>Where the sweeper's PingSource posts (the gateway takes back jobs whose stage lease ran out).</summary>
     public const string Sweep = "events/sweep";
 }

@@ -1,3 +1,5 @@
+using GEdge.Storage;
+
 namespace GEdge.Gateway;
 
 /// <summary>Settings of the gateway, bound from the <c>Gateway</c> section.</summary>
@@ -7,12 +9,55 @@ public sealed record GatewayOptions
     public const string SectionName = "Gateway";
 
     /// <summary>
-    /// The largest upload taken, in bytes. Uploads stream to storage, so this bounds disk and bucket use, not memory;
-    /// Kestrel's own 30 MB default would refuse most videos.
+    /// The largest upload request taken, in bytes. Uploads stream to storage, so this bounds disk and bucket use, not
+    /// memory; Kestrel's own 30 MB default would refuse most videos.
     /// </summary>
     public long MaxUploadBytes { get; init; } = 8L * 1024 * 1024 * 1024;
 
+    /// <summary>
+    /// Who may call the API: each entry a user and the SHA-256 of one of their keys (<c>Gateway__ApiKeys__0__User</c>,
+    /// <c>Gateway__ApiKeys__0__Sha256</c>, from a Secret in a cluster). A user may have several keys, so keys rotate
+    /// without downtime. With none, every API request is refused.
+    /// </summary>
+    public IReadOnlyList<GatewayApiKey> ApiKeys { get; init; } = [];
+
     /// <summary>What is wrong with the settings, naming the setting; null if nothing is.</summary>
-    internal string? Problem() =>
-        MaxUploadBytes < 1 ? $"{SectionName}:{nameof(MaxUploadBytes)} must be positive, not {MaxUploadBytes}." : null;
+    internal string? Problem()
+    {
+        if (MaxUploadBytes < 1)
+        {
+            return $"{SectionName}:{nameof(MaxUploadBytes)} must be positive, not {MaxUploadBytes}.";
+        }
+
+        for (var i = 0; i < ApiKeys.Count; i++)
+        {
+            var entry = $"{SectionName}:{nameof(ApiKeys)}:{i}";
+            var key = ApiKeys[i];
+            try
+            {
+                ObjectKey.ValidateUser(key.User);
+            }
+            catch (ArgumentException e)
+            {
+                return $"{entry}:{nameof(GatewayApiKey.User)} is not a user name: {e.Message}";
+            }
+
+            if (!Gateway.ApiKeys.IsHash(key.Sha256))
+            {
+                return $"{entry}:{nameof(GatewayApiKey.Sha256)} must be the 64 hex digits of the key's SHA-256 (`gedge api-key new {key.User}` prints it).";
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>One API key the gateway takes: whose it is, and its SHA-256 (lowercase hex, as <see cref="ApiKeys.Hash"/> makes it).</summary>
+public sealed record GatewayApiKey
+{
+    /// <summary>The user the key belongs to; the prefix of their objects.</summary>
+    public string User { get; init; } = string.Empty;
+
+    /// <summary>The key's SHA-256 as 64 hex digits.</summary>
+    public string Sha256 { get; init; } = string.Empty;
 }

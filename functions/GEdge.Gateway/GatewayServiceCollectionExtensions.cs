@@ -1,10 +1,14 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Text.Json.Serialization;
 using GEdge.Events.AspNetCore;
 using GEdge.Stages;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace GEdge.Gateway;
 
@@ -20,25 +24,35 @@ public static class GatewayServiceCollectionExtensions
     /// <summary>
     /// Adds what the gateway needs besides the job table and the object store (which the host adds): the intake and
     /// the upload path, the MinIO webhook, the dead-letter sink's <see cref="DeliveryFailureRecorder"/>, the gateway's
-    /// options (<c>Gateway</c>), and an HTTP publisher to the broker (<c>Events:Sink</c> or <c>K_SINK</c>).
+    /// options (<c>Gateway</c>, API keys included), an HTTP publisher to the broker (<c>Events:Sink</c> or <c>K_SINK</c>),
+    /// and for the HTTP API: API key authentication, JSON with enums as names, problem details and the OpenAPI document.
     /// </summary>
     public static IServiceCollection AddGateway(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.SectionName)
-            .Validate(options => options.Problem() is null, $"{GatewayOptions.SectionName}:{nameof(GatewayOptions.MaxUploadBytes)} must be positive.")
-            .ValidateOnStart();
+        services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidation>());
         services.AddIntake();
         services.AddMinioNotifications();
         services.AddDeliveryFailureRecorder();
         services.AddHttpEventPublisher();
+        services.TryAddSingleton<JobRemoval>();
+        services.TryAddSingleton<ApiKeyDirectory>();
+        services.TryAddSingleton<GatewayHttpPipeline>();
+        services.AddAuthentication()
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthentication.Scheme, displayName: "API key", configureOptions: null);
+        services.AddAuthorization();
+        services.AddRouting();
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+        services.AddOpenApi(GatewayOpenApi.Configure);
         return services;
     }
 
     /// <summary>
     /// Maps the gateway: <c>POST /</c> takes <c>video uploaded</c> events (replying with the job's Enqueue event),
     /// <c>POST /events/minio</c> takes MinIO notifications, <c>POST /events/dead-letter</c> takes a broker's dead letters,
-    /// and <c>/api/jobs</c> is the jobs API.
+    /// <see cref="MapGatewayApi"/> maps the HTTP API, and <see cref="Dashboard.MapDashboard"/> the dashboard (<c>GET /</c>).
     /// </summary>
     public static IEndpointRouteBuilder MapGateway(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string eventsPattern = "/")
     {
@@ -48,7 +62,29 @@ public static class GatewayServiceCollectionExtensions
         endpoints.MapCloudEvents<DeliveryFailureRecorder>(DeadLetterPattern);
         endpoints.MapPost(SweepPattern, async (StuckJobSweeper sweeper, CancellationToken cancellationToken) =>
             Results.Ok(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false))));
-        endpoints.MapJobsApi();
+        endpoints.MapGatewayApi();
+        endpoints.MapDashboard();
         return endpoints;
     }
+
+    /// <summary>
+    /// Maps the HTTP API under <c>/api</c>: the session (<see cref="SessionApi"/>), the jobs (<see cref="JobsApi"/>) and
+    /// the OpenAPI document (<see cref="GatewayOpenApi.Path"/>). Endpoints need the authentication and authorization
+    /// middleware in front of them (a WebApplication adds both; <see cref="GatewayHttpPipeline"/> has them).
+    /// </summary>
+    public static IEndpointRouteBuilder MapGatewayApi(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapSessionApi();
+        endpoints.MapJobsApi();
+        endpoints.MapOpenApi(GatewayOpenApi.Path);
+        return endpoints;
+    }
+}
+
+/// <summary>Refuses invalid <see cref="GatewayOptions"/> at start, naming the setting.</summary>
+internal sealed class GatewayOptionsValidation : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options) =>
+        options.Problem() is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
 }

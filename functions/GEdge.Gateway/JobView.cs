@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using GEdge.JobTable;
@@ -7,16 +8,27 @@ namespace GEdge.Gateway;
 
 /// <summary>
 /// A job as the API shows it: its record (the hash's fields, as <c>HGETALL</c> shows them), the statuses it passed
-/// through, and where its results can be read once it has finished without error.
+/// through, how long each part took, and where its results can be read once it has finished without error.
 /// </summary>
 /// <param name="Job">The job's fields: the eight contract fields first, then the extras (error, timings, ...).</param>
 /// <param name="History">Every status the job entered, oldest first.</param>
-/// <param name="Results">Each result file's URL path by file name; empty until the job is in Exit without an error.</param>
+/// <param name="Timings">
+/// Seconds, of those known so far: each stage's own work by its working status (<c>Preprocessing</c>, <c>Inferencing</c>,
+/// <c>Postprocessing</c>), <c>queued</c> (from upload until a stage took the job) and <c>total</c> (from upload until Exit).
+/// </param>
+/// <param name="Results">Each result's URL path by name (<see cref="JobResults.Names"/>); empty until the job is in Exit without an error.</param>
 public sealed record JobView(
     IReadOnlyDictionary<string, string> Job,
     IReadOnlyList<JobViewTransition> History,
+    IReadOnlyDictionary<string, double> Timings,
     IReadOnlyDictionary<string, string> Results)
 {
+    /// <summary>The timing of the wait before the first stage.</summary>
+    public const string QueuedTiming = "queued";
+
+    /// <summary>The timing of the whole job.</summary>
+    public const string TotalTiming = "total";
+
     /// <summary>The view of <paramref name="job"/> with its <paramref name="history"/>, its results under <paramref name="jobPath"/>.</summary>
     public static JobView Of(Job job, IReadOnlyList<JobTransition> history, string jobPath)
     {
@@ -25,13 +37,13 @@ public sealed record JobView(
         var results = new Dictionary<string, string>(StringComparer.Ordinal);
         if (HasResults(job))
         {
-            foreach (var name in JobArtifacts.ResultFiles)
+            foreach (var name in JobResults.Names)
             {
                 results[name] = $"{jobPath}/{name}";
             }
         }
 
-        return new JobView(job.ToRecord(), history.Select(t => new JobViewTransition(t.Status, t.Time)).ToList(), results);
+        return new JobView(job.ToRecord(), history.Select(t => new JobViewTransition(t.Status, t.Time)).ToList(), TimingsOf(job), results);
     }
 
     /// <summary>Whether a job's results exist: it is in Exit and did not fail.</summary>
@@ -40,12 +52,80 @@ public sealed record JobView(
         ArgumentNullException.ThrowIfNull(job);
         return job.Status == JobStatus.Exit && job.Error is null;
     }
+
+    // Each stage records its own duration when it completes (JobStage.StageSecondsField); the waits come from the record's times.
+    private static Dictionary<string, double> TimingsOf(Job job)
+    {
+        var timings = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var working in JobStateMachine.WorkingStatuses)
+        {
+            if (job.Fields.TryGetValue(JobStage.StageSecondsField(working), out var text)
+                && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+            {
+                timings[working.ToString()] = seconds;
+            }
+        }
+
+        if (job.CreatedTime is { } created)
+        {
+            if (job.StartTime is { } started)
+            {
+                timings[QueuedTiming] = Math.Round((started - created).TotalSeconds, 3);
+            }
+
+            if (job.EndTime is { } ended)
+            {
+                timings[TotalTiming] = Math.Round((ended - created).TotalSeconds, 3);
+            }
+        }
+
+        return timings;
+    }
 }
 
 /// <summary>One status a job entered, and when.</summary>
 public sealed record JobViewTransition(JobStatus Status, DateTimeOffset Time);
 
+/// <summary>One page of the caller's jobs, newest first.</summary>
+/// <param name="Jobs">The jobs on this page.</param>
+/// <param name="Total">How many jobs the caller has in all.</param>
+/// <param name="Offset">How many newer jobs come before this page.</param>
+/// <param name="Limit">The page size asked for.</param>
+/// <param name="Next">The URL path of the next page; null on the last.</param>
+public sealed record JobList(IReadOnlyList<JobView> Jobs, long Total, int Offset, int Limit, string? Next);
+
+/// <summary>A finished job's results as the API names them, each with the file it is stored as and its media type.</summary>
+public static class JobResults
+{
+    /// <summary>The annotated MP4.</summary>
+    public const string Video = "video";
+
+    /// <summary>Every frame's detections (JSON).</summary>
+    public const string Detections = "detections";
+
+    /// <summary>Per-class counts, timings and the job record (JSON).</summary>
+    public const string Summary = "summary";
+
+    /// <summary>The results, in the order they are listed.</summary>
+    public static IReadOnlyList<string> Names { get; } = [Video, Detections, Summary];
+
+    /// <summary>The stored file (<see cref="JobArtifacts.ResultFiles"/>) of the result <paramref name="name"/>.</summary>
+    public static string FileOf(string name) => name switch
+    {
+        Video => JobArtifacts.ResultFiles[0],
+        Detections => JobArtifacts.ResultFiles[1],
+        Summary => JobArtifacts.ResultFiles[2],
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"A job's results are {string.Join(", ", Names)}."),
+    };
+
+    /// <summary>The media type of the result <paramref name="name"/>.</summary>
+    public static string ContentTypeOf(string name) => name == Video ? "video/mp4" : "application/json";
+}
+
 /// <summary>Source-generated JSON for the API's documents, shared by the gateway and its clients.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(JobView))]
+[JsonSerializable(typeof(JobList))]
+[JsonSerializable(typeof(SessionRequest))]
+[JsonSerializable(typeof(SessionView))]
 public sealed partial class GatewayJsonContext : JsonSerializerContext;

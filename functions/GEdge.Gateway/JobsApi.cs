@@ -1,76 +1,143 @@
 using System.Globalization;
+using System.Security.Claims;
 using GEdge.JobTable;
 using GEdge.Stages;
 using GEdge.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace GEdge.Gateway;
 
 /// <summary>
-/// The jobs API: submit a video, read a job, read its results. Its endpoints form one route group, so what comes later
-/// (API keys, paging, OpenAPI) is added to the group once; each handler is a few lines over the domain's services.
+/// The jobs API: submit a video, list and read the caller's jobs, read a finished job's results, cancel or delete a
+/// job. One route group, so authentication and error handling are added once; each handler is a few lines over the
+/// domain's services. Every job belongs to the user who sent it: another user's job is answered as one that does not
+/// exist (404, never 403), so ids reveal nothing.
 /// </summary>
 public static class JobsApi
 {
     /// <summary>Where the API lives.</summary>
     public const string Prefix = "/api/jobs";
 
-    private static readonly FileExtensionContentTypeProvider s_contentTypes = new();
+    /// <summary>The page size when none is asked for.</summary>
+    public const int DefaultPageSize = 20;
+
+    /// <summary>The largest page the list returns.</summary>
+    public const int MaxPageSize = 100;
 
     /// <summary>
-    /// Maps <c>POST /api/jobs</c> (an upload, streamed to storage; answers 201 with the job),
-    /// <c>GET /api/jobs/{id}</c> (the job and its history) and <c>GET /api/jobs/{id}/{file}</c> (a result, streamed).
+    /// Maps <c>POST /api/jobs</c>, <c>GET /api/jobs</c>, <c>GET /api/jobs/{id}</c>, <c>GET /api/jobs/{id}/video</c> (with
+    /// range requests), <c>/detections</c>, <c>/summary</c> and <c>DELETE /api/jobs/{id}</c>, all behind the API key policy.
     /// </summary>
     public static RouteGroupBuilder MapJobsApi(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        var jobs = endpoints.MapGroup(Prefix).WithTags("Jobs");
-        jobs.AddEndpointFilter<JobsApiErrorFilter>();
-        jobs.MapPost(string.Empty, SubmitAsync).WithName("SubmitJob");
-        jobs.MapGet("/{id:long}", GetAsync).WithName("GetJob");
-        jobs.MapGet("/{id:long}/{file}", GetResultAsync).WithName("GetJobResult");
+        var jobs = endpoints.MapGroup(Prefix).WithTags("Jobs")
+            .RequireAuthorization(ApiKeyAuthentication.Policy)
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        jobs.AddEndpointFilter<ApiErrorFilter>();
+        jobs.MapPost(string.Empty, SubmitAsync).WithName("SubmitJob")
+            .WithSummary("Uploads a video (the body itself with ?name=clip.mp4, or multipart/form-data) and starts its job.")
+            .WithMetadata(DescribedRequestBody.VideoUpload)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        jobs.MapGet(string.Empty, ListAsync).WithName("ListJobs")
+            .WithSummary("The caller's jobs, newest first, a page at a time.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        jobs.MapGet("/{id:long}", GetAsync).WithName("GetJob")
+            .WithSummary("One job: its record, its history, its timings and its results' paths.");
+        jobs.MapGet("/{id:long}/video", GetVideoAsync).WithName("GetJobVideo")
+            .WithSummary("The annotated MP4, with range requests (206, 416) so a player can seek.")
+            .Produces<Stream>(StatusCodes.Status200OK, JobResults.ContentTypeOf(JobResults.Video))
+            .Produces<Stream>(StatusCodes.Status206PartialContent, JobResults.ContentTypeOf(JobResults.Video))
+            .Produces(StatusCodes.Status416RangeNotSatisfiable)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapGet("/{id:long}/detections", GetDetectionsAsync).WithName("GetJobDetections")
+            .WithSummary("Every frame's detections (detections.json).")
+            .Produces<Stream>(StatusCodes.Status200OK, JobResults.ContentTypeOf(JobResults.Detections))
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapGet("/{id:long}/summary", GetSummaryAsync).WithName("GetJobSummary")
+            .WithSummary("Per-class counts, stage timings and the job record (summary.json).")
+            .Produces<Stream>(StatusCodes.Status200OK, JobResults.ContentTypeOf(JobResults.Summary))
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapDelete("/{id:long}", DeleteAsync).WithName("DeleteJob")
+            .WithSummary("Cancels a job that has not ended (200 with the job), or deletes an ended one and its objects (204).")
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return jobs;
     }
 
     private static async Task<Created<JobView>> SubmitAsync(
-        HttpContext context, JobSubmissions submissions, JobTable.JobTable jobs, IOptions<GatewayOptions> options, CancellationToken cancellationToken)
+        [FromQuery] string? name,
+        ClaimsPrincipal caller,
+        HttpContext context,
+        JobSubmissions submissions,
+        JobTable.JobTable jobs,
+        IOptions<GatewayOptions> options,
+        CancellationToken cancellationToken)
     {
-        var user = GatewayCaller.UserOf(context);
-        var submission = await VideoUpload.SubmitAsync(context, user, submissions, options.Value.MaxUploadBytes, cancellationToken).ConfigureAwait(false);
+        var user = ApiKeyAuthentication.UserOf(caller);
+        var submission = await VideoUpload.SubmitAsync(context, user, name, submissions, options.Value.MaxUploadBytes, cancellationToken).ConfigureAwait(false);
         var path = JobPath(submission.Job.Id);
         var history = await jobs.GetHistoryAsync(submission.Job.Id).ConfigureAwait(false);
         return TypedResults.Created(path, JobView.Of(submission.Job, history, path));
     }
 
-    private static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetAsync(long id, HttpContext context, JobTable.JobTable jobs)
+    private static async Task<Results<Ok<JobList>, ProblemHttpResult>> ListAsync(
+        ClaimsPrincipal caller, JobTable.JobTable jobs, int offset = 0, int limit = DefaultPageSize)
     {
-        var job = await FindAsync(id, GatewayCaller.UserOf(context), jobs).ConfigureAwait(false);
-        if (job is null)
+        if (offset < 0 || limit is < 1 or > MaxPageSize)
         {
-            return NoSuchJob(id);
+            return GatewayProblems.Problem(
+                StatusCodes.Status400BadRequest,
+                string.Create(CultureInfo.InvariantCulture, $"offset must be 0 or more and limit 1 to {MaxPageSize}, not offset={offset}, limit={limit}."));
+        }
+
+        var page = await jobs.ListByUserAsync(ApiKeyAuthentication.UserOf(caller), offset, limit).ConfigureAwait(false);
+        // The histories are read together, so a page costs two round trips, not one per job.
+        var histories = await Task.WhenAll(page.Jobs.Select(job => jobs.GetHistoryAsync(job.Id))).ConfigureAwait(false);
+        var views = page.Jobs.Select((job, i) => JobView.Of(job, histories[i], JobPath(job.Id))).ToList();
+        var next = page.HasMore ? string.Create(CultureInfo.InvariantCulture, $"{Prefix}?offset={offset + limit}&limit={limit}") : null;
+        return TypedResults.Ok(new JobList(views, page.Total, offset, limit, next));
+    }
+
+    private static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetAsync(long id, ClaimsPrincipal caller, JobTable.JobTable jobs)
+    {
+        if (await FindAsync(id, caller, jobs).ConfigureAwait(false) is not { } job)
+        {
+            return GatewayProblems.NoSuchJob(id);
         }
 
         var history = await jobs.GetHistoryAsync(id).ConfigureAwait(false);
         return TypedResults.Ok(JobView.Of(job, history, JobPath(id)));
     }
 
-    private static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetResultAsync(
-        long id, string file, HttpContext context, JobTable.JobTable jobs, IObjectStore store, IOptions<BucketOptions> buckets, CancellationToken cancellationToken)
-    {
-        if (!JobArtifacts.ResultFiles.Contains(file, StringComparer.Ordinal))
-        {
-            return JobsApiErrorFilter.Problem(StatusCodes.Status404NotFound, "No such result", $"A job's results are {string.Join(", ", JobArtifacts.ResultFiles)}.");
-        }
+    private static Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetVideoAsync(
+        long id, ClaimsPrincipal caller, JobTable.JobTable jobs, IObjectStore store, IOptions<BucketOptions> buckets, CancellationToken cancellationToken) =>
+        GetResultAsync(id, JobResults.Video, caller, jobs, store, buckets.Value, cancellationToken);
 
-        var job = await FindAsync(id, GatewayCaller.UserOf(context), jobs).ConfigureAwait(false);
-        if (job is null)
+    private static Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetDetectionsAsync(
+        long id, ClaimsPrincipal caller, JobTable.JobTable jobs, IObjectStore store, IOptions<BucketOptions> buckets, CancellationToken cancellationToken) =>
+        GetResultAsync(id, JobResults.Detections, caller, jobs, store, buckets.Value, cancellationToken);
+
+    private static Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetSummaryAsync(
+        long id, ClaimsPrincipal caller, JobTable.JobTable jobs, IObjectStore store, IOptions<BucketOptions> buckets, CancellationToken cancellationToken) =>
+        GetResultAsync(id, JobResults.Summary, caller, jobs, store, buckets.Value, cancellationToken);
+
+    // Every result is served the same way: a seekable stream of known length, so ASP.NET Core's range processing answers
+    // Range (206), If-Range and unsatisfiable ranges (416), and conditional requests by ETag and Last-Modified (304).
+    private static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetResultAsync(
+        long id, string name, ClaimsPrincipal caller, JobTable.JobTable jobs, IObjectStore store, BucketOptions buckets, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(id, caller, jobs).ConfigureAwait(false) is not { } job)
         {
-            return NoSuchJob(id);
+            return GatewayProblems.NoSuchJob(id);
         }
 
         if (!JobView.HasResults(job))
@@ -78,24 +145,47 @@ public static class JobsApi
             var detail = job.Error is { } error
                 ? string.Create(CultureInfo.InvariantCulture, $"Job {id} failed: {error}")
                 : string.Create(CultureInfo.InvariantCulture, $"Job {id} is in {job.Status}; its results exist once it is in Exit.");
-            return JobsApiErrorFilter.Problem(StatusCodes.Status409Conflict, "No results yet", detail);
+            return GatewayProblems.Problem(StatusCodes.Status409Conflict, detail, "No results yet");
         }
 
-        Stream content;
-        try
+        var key = new JobArtifacts(buckets, job.User, id).ResultKey(JobResults.FileOf(name));
+        if (await store.OpenSeekableAsync(buckets.Results, key, cancellationToken).ConfigureAwait(false) is not { } content)
         {
-            content = await store.OpenReadAsync(buckets.Value.Results, new JobArtifacts(buckets.Value, job.User, id).ResultKey(file), cancellationToken).ConfigureAwait(false);
-        }
-        catch (ObjectNotFoundException)
-        {
-            return JobsApiErrorFilter.Problem(StatusCodes.Status404NotFound, "Result removed", $"Job {id}'s {file} is no longer stored.");
+            return GatewayProblems.Problem(StatusCodes.Status404NotFound, $"Job {id}'s {name} is no longer stored.", "Result removed");
         }
 
-        return TypedResults.Stream(content, s_contentTypes.TryGetContentType(file, out var type) ? type : "application/octet-stream");
+        return TypedResults.File(
+            content,
+            JobResults.ContentTypeOf(name),
+            lastModified: content.Info.LastModified,
+            entityTag: content.Info.ETag.Length > 0 ? new EntityTagHeaderValue($"\"{content.Info.ETag}\"") : null,
+            enableRangeProcessing: true);
     }
 
-    // Someone else's job is answered exactly as a job that does not exist, so ids reveal nothing.
-    private static async Task<Job?> FindAsync(long id, string user, JobTable.JobTable jobs)
+    private static async Task<Results<Ok<JobView>, NoContent, ProblemHttpResult>> DeleteAsync(
+        long id, ClaimsPrincipal caller, JobTable.JobTable jobs, JobRemoval removal, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(id, caller, jobs).ConfigureAwait(false) is not { } job)
+        {
+            return GatewayProblems.NoSuchJob(id);
+        }
+
+        switch (await removal.RemoveAsync(job, cancellationToken).ConfigureAwait(false))
+        {
+            case JobRemovalResult.Deleted:
+                return TypedResults.NoContent();
+            case JobRemovalResult.Cancelled:
+                var cancelled = await jobs.GetAsync(id).ConfigureAwait(false) ?? job;
+                return TypedResults.Ok(JobView.Of(cancelled, await jobs.GetHistoryAsync(id).ConfigureAwait(false), JobPath(id)));
+            default:
+                return GatewayProblems.Problem(
+                    StatusCodes.Status409Conflict,
+                    string.Create(CultureInfo.InvariantCulture, $"Job {id} ended before it could be cancelled; DELETE it again to delete it and its results."),
+                    "Already ended");
+        }
+    }
+
+    private static async Task<Job?> FindAsync(long id, ClaimsPrincipal caller, JobTable.JobTable jobs)
     {
         if (id < 1)
         {
@@ -103,11 +193,8 @@ public static class JobsApi
         }
 
         var job = await jobs.GetAsync(id).ConfigureAwait(false);
-        return job is not null && job.User == user ? job : null;
+        return job is not null && job.User == ApiKeyAuthentication.UserOf(caller) ? job : null;
     }
-
-    private static ProblemHttpResult NoSuchJob(long id) =>
-        JobsApiErrorFilter.Problem(StatusCodes.Status404NotFound, "No such job", string.Create(CultureInfo.InvariantCulture, $"You have no job {id}."));
 
     private static string JobPath(long id) => string.Create(CultureInfo.InvariantCulture, $"{Prefix}/{id}");
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using GEdge.Events;
 using GEdge.Stages;
 using Microsoft.AspNetCore.Http;
@@ -11,15 +12,25 @@ namespace GEdge.Gateway;
 /// <summary>
 /// Reads an upload from a request as it arrives, straight into storage: either a <c>multipart/form-data</c> body whose
 /// first file part is the video (what <c>curl -F video=@clip.mp4</c> and browser forms send), or any other body that is
-/// the video itself, named by <c>?name=clip.mp4</c> (what <c>gedge submit</c> sends). Never buffered whole.
+/// the video itself, named by <c>?name=clip.mp4</c> (what <c>gedge submit</c> sends). Never buffered whole. Before
+/// anything is stored, the name must be a video's, the size within the limit as far as Content-Length tells, and the
+/// first bytes a video container's; past them, a body that outgrows the limit is refused and its partial object dropped.
 /// </summary>
 internal static class VideoUpload
 {
     public const string NameParameter = "name";
 
-    public static async Task<JobSubmission> SubmitAsync(HttpContext context, string user, JobSubmissions submissions, long maxBytes, CancellationToken cancellationToken)
+    private const int CopyBufferBytes = 1 << 16;
+
+    public static async Task<JobSubmission> SubmitAsync(
+        HttpContext context, string user, string? name, JobSubmissions submissions, long maxBytes, CancellationToken cancellationToken)
     {
         var request = context.Request;
+        if (request.ContentLength > maxBytes)
+        {
+            throw TooLarge(maxBytes);
+        }
+
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
             limit.MaxRequestBodySize = maxBytes;
@@ -28,10 +39,10 @@ internal static class VideoUpload
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) ||
             !contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
         {
-            var name = request.Query[NameParameter] is [{ Length: > 0 } given]
-                ? given
+            var videoName = name is { Length: > 0 }
+                ? VideoName(name)
                 : throw new BadHttpRequestException($"Name the video with '?{NameParameter}=clip.mp4', or send it as multipart/form-data.");
-            return await submissions.SubmitAsync(user, VideoName(name), (target, ct) => CopyUploadAsync(request.Body, target, ct), cancellationToken).ConfigureAwait(false);
+            return await StoreAsync(request.Body, user, videoName, submissions, maxBytes, cancellationToken).ConfigureAwait(false);
         }
 
         var boundary = HeaderUtilities.RemoveQuotes(contentType.Boundary).Value;
@@ -42,29 +53,39 @@ internal static class VideoUpload
 
         // The request's own size limit bounds the whole body; the reader's default 128 MB limit per part would not.
         var reader = new MultipartReader(boundary, request.Body) { BodyLengthLimit = null };
-        while (await FromClientAsync(() => reader.ReadNextSectionAsync(cancellationToken)).ConfigureAwait(false) is { } section)
+        while (await FromClientAsync(() => reader.ReadNextSectionAsync(cancellationToken), maxBytes).ConfigureAwait(false) is { } section)
         {
             if (section.GetContentDispositionHeader() is { } disposition && disposition.IsFileDisposition())
             {
-                var name = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
-                return await submissions.SubmitAsync(user, VideoName(name), (target, ct) => CopyUploadAsync(section.Body, target, ct), cancellationToken).ConfigureAwait(false);
+                var fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
+                return await StoreAsync(section.Body, user, VideoName(fileName), submissions, maxBytes, cancellationToken).ConfigureAwait(false);
             }
         }
 
         throw new BadHttpRequestException("The multipart/form-data body has no file part.");
     }
 
-    // Copies the client's bytes to storage as they come. A body that breaks off or does not parse is the client's
-    // fault (400); a failing write to storage is not, and stays what it is (500).
-    private static async Task CopyUploadAsync(Stream fromClient, Stream toStorage, CancellationToken cancellationToken)
+    // Reads the first bytes and judges them before the store is touched, so a refused upload leaves nothing behind.
+    private static async Task<JobSubmission> StoreAsync(
+        Stream fromClient, string user, string videoName, JobSubmissions submissions, long maxBytes, CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
         try
         {
-            while (await FromClientAsync(() => fromClient.ReadAsync(buffer, cancellationToken)).ConfigureAwait(false) is var read and > 0)
+            var head = 0;
+            while (head < VideoSignature.HeadLength
+                   && await FromClientAsync(() => fromClient.ReadAsync(buffer.AsMemory(head, VideoSignature.HeadLength - head), cancellationToken), maxBytes).ConfigureAwait(false) is var read and > 0)
             {
-                await toStorage.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                head += read;
             }
+
+            if (VideoSignature.Refusal(buffer.AsSpan(0, head)) is { } refusal)
+            {
+                throw new BadHttpRequestException(refusal, StatusCodes.Status415UnsupportedMediaType);
+            }
+
+            return await submissions.SubmitAsync(
+                user, videoName, (toStorage, ct) => CopyUploadAsync(buffer, head, fromClient, toStorage, maxBytes, ct), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -72,26 +93,70 @@ internal static class VideoUpload
         }
     }
 
-    private static async ValueTask<T> FromClientAsync<T>(Func<ValueTask<T>> read)
+    // Copies the client's bytes to storage as they come, after the head already read. A body that breaks off or does not
+    // parse is the client's fault (400), one past the limit too large (413); a failing write to storage is neither, and
+    // stays what it is (500). The count is kept here too, since not every host lets the request's own limit be set.
+    private static async Task CopyUploadAsync(byte[] buffer, int head, Stream fromClient, Stream toStorage, long maxBytes, CancellationToken cancellationToken)
+    {
+        await toStorage.WriteAsync(buffer.AsMemory(0, head), cancellationToken).ConfigureAwait(false);
+        long copied = head;
+        while (await FromClientAsync(() => fromClient.ReadAsync(buffer.AsMemory(), cancellationToken), maxBytes).ConfigureAwait(false) is var read and > 0)
+        {
+            copied += read;
+            if (copied > maxBytes)
+            {
+                throw TooLarge(maxBytes);
+            }
+
+            await toStorage.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async ValueTask<T> FromClientAsync<T>(Func<ValueTask<T>> read, long maxBytes)
     {
         try
         {
             return await read().ConfigureAwait(false);
         }
-        // Kestrel's own refusals (413 for a body past the limit) are BadHttpRequestExceptions already, with their status.
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // Kestrel's own refusal of a body past the limit: said in this API's words.
+            throw TooLarge(maxBytes, e);
+        }
         catch (Exception e) when (e is IOException or InvalidDataException && e is not BadHttpRequestException)
         {
             throw new BadHttpRequestException($"The upload could not be read: {e.Message}", e);
         }
     }
 
-    private static ValueTask<T> FromClientAsync<T>(Func<Task<T>> read) => FromClientAsync(() => new ValueTask<T>(read()));
+    private static ValueTask<T> FromClientAsync<T>(Func<Task<T>> read, long maxBytes) => FromClientAsync(() => new ValueTask<T>(read()), maxBytes);
 
-    // The name decides the job's 'type' and how the user recognises it; its content is Preprocess's to judge.
+    private static BadHttpRequestException TooLarge(long maxBytes, Exception? inner = null)
+    {
+        var message = string.Create(CultureInfo.InvariantCulture, $"The upload is larger than the gateway takes ({maxBytes} bytes, Gateway:MaxUploadBytes).");
+        return inner is null
+            ? new BadHttpRequestException(message, StatusCodes.Status413PayloadTooLarge)
+            : new BadHttpRequestException(message, StatusCodes.Status413PayloadTooLarge, inner);
+    }
+
+    // The name decides the job's 'type' and how the user recognises it; its content is checked by its first bytes.
     private static string VideoName(string? name) =>
         name is { Length: > 0 } && VideoFileTypes.IsVideo(name)
             ? name
             : throw new BadHttpRequestException(
-                $"'{name}' is not named as a video; the extensions taken are {string.Join(", ", VideoFileTypes.Extensions.Order(StringComparer.Ordinal))}.",
+                $"'{Printable(name)}' is not named as a video; the extensions taken are {string.Join(", ", VideoFileTypes.Extensions.Order(StringComparer.Ordinal))}.",
                 StatusCodes.Status415UnsupportedMediaType);
+
+    // A name is echoed in the answer; control characters and a very long name are not.
+    private static string Printable(string? name)
+    {
+        var shown = name is null ? string.Empty : name.Length > 80 ? name[..80] + "…" : name;
+        return string.Create(shown.Length, shown, static (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                span[i] = char.IsControl(source[i]) ? '?' : source[i];
+            }
+        });
+    }
 }

@@ -94,22 +94,40 @@ public sealed partial class CrossCheckTests
         var keys = ConfigurationKeysInCode();
         Assert.Contains("JobTable:ConnectionString", keys);
         var configMaps = Manifests.OfKind("v1", "ConfigMap").ToDictionary(c => c.Name!, c => c.Json["data"]!.AsObject());
+        var secrets = Manifests.OfKind("v1", "Secret").ToDictionary(c => c.Name!, c => c.Json["stringData"]!.AsObject());
         foreach (var service in Manifests.KnativeServices)
         {
             var container = service.Json["spec"]!["template"]!["spec"]!["containers"]![0]!;
             var names = (container["env"]?.AsArray() ?? []).Select(e => (string)e!["name"]!).ToList();
             foreach (var source in container["envFrom"]?.AsArray() ?? [])
             {
-                var name = (string)source!["configMapRef"]!["name"]!;
-                Assert.True(configMaps.TryGetValue(name, out var data), $"{service} reads the ConfigMap {name}, which knative/ does not define.");
+                var (kind, sources) = source!["configMapRef"] is not null ? ("ConfigMap", configMaps) : ("Secret", secrets);
+                var name = (string)(source["configMapRef"] ?? source["secretRef"])!["name"]!;
+                Assert.True(sources.TryGetValue(name, out var data), $"{service} reads the {kind} {name}, which knative/ does not define.");
                 names.AddRange(data!.Select(d => d.Key));
             }
 
             Assert.All(names, name => Assert.True(
-                s_hostVariables.Contains(name) || keys.Contains(name.Replace("__", ":", StringComparison.Ordinal)),
+                s_hostVariables.Contains(name) || keys.Contains(ListEntriesAsOne(name.Replace("__", ":", StringComparison.Ordinal))),
                 $"{service} sets {name}, which no options class reads (section:property from the C# sources)."));
         }
     }
+
+    [Fact]
+    public void TheGateway_ReadsItsApiKeys_FromASecret_WholeAndOnlyHashes()
+    {
+        var gateway = Manifests.KnativeServices.Single(s => s.Name == "gateway").Json["spec"]!["template"]!["spec"]!["containers"]![0]!;
+        var secret = (string?)gateway["envFrom"]!.AsArray().Single(source => source!["secretRef"] is not null)!["secretRef"]!["name"];
+        var keys = Manifests.OfKind("v1", "Secret").Single(s => s.Name == secret).Json["stringData"]!.AsObject();
+
+        Assert.NotEmpty(keys);
+        Assert.All(keys, entry => Assert.Matches(@"^Gateway__ApiKeys__\d+__(User|Sha256)$", entry.Key));
+        Assert.All(keys.Where(entry => entry.Key.EndsWith("__Sha256", StringComparison.Ordinal)), entry => Assert.Matches("^[0-9a-f]{64}$", (string?)entry.Value));
+    }
+
+    // A list's entries are configured by index (Gateway:ApiKeys:0:User); the code declares the list's property and the
+    // entry type's properties once (Gateway:ApiKeys:*:User).
+    private static string ListEntriesAsOne(string key) => ListIndexPattern().Replace(key, ":*:");
 
     /// <summary>
     /// The configuration keys the code binds: for every options class (a file declaring <c>const string SectionName</c>),
@@ -138,6 +156,14 @@ public sealed partial class CrossCheckTests
                     foreach (Match property in PropertyPattern().Matches(body))
                     {
                         keys.Add($"{section.Groups[1].Value}:{property.Groups[1].Value}");
+                        // A list of records: each settable property of the entry type is a key of every entry.
+                        if (ListPropertyPattern().Match(property.Value) is { Success: true } list)
+                        {
+                            foreach (var entry in PropertiesOf(list.Groups[1].Value))
+                            {
+                                keys.Add($"{section.Groups[1].Value}:{property.Groups[1].Value}:*:{entry}");
+                            }
+                        }
                     }
                 }
             }
@@ -145,6 +171,36 @@ public sealed partial class CrossCheckTests
 
         return keys;
     }
+
+    /// <summary>The public settable properties of the type named <paramref name="typeName"/>, from the sources.</summary>
+    private static IEnumerable<string> PropertiesOf(string typeName)
+    {
+        var declaration = new Regex($@"\n(public |internal )?(sealed )?(partial )?(record|class|struct) {Regex.Escape(typeName)}\b");
+        foreach (var folder in new[] { "functions", "events" })
+        {
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(Repository.Root, folder), "*.cs", SearchOption.AllDirectories))
+            {
+                var source = File.ReadAllText(file);
+                if (declaration.Match(source) is not { Success: true } found)
+                {
+                    continue;
+                }
+
+                var body = source[(found.Index + found.Length)..];
+                var next = NextTypePattern().Match(body);
+                body = next.Success ? body[..next.Index] : body;
+                return [.. PropertyPattern().Matches(body).Select(m => m.Groups[1].Value)];
+            }
+        }
+
+        return [];
+    }
+
+    [GeneratedRegex(@":\d+:")]
+    private static partial Regex ListIndexPattern();
+
+    [GeneratedRegex(@"public (?:IReadOnlyList|IList|List|IEnumerable)<(\w+)> ")]
+    private static partial Regex ListPropertyPattern();
 
     [GeneratedRegex(@"const string SectionName = ""([^""]+)"";")]
     private static partial Regex SectionNamePattern();

@@ -4,6 +4,8 @@ using GEdge.Gateway;
 using GEdge.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace GEdge.Functions.Tests;
@@ -29,11 +31,17 @@ internal sealed class GatewayHost : IAsyncDisposable
                 ["JobTable:KeyPrefix"] = "functions-" + Guid.NewGuid().ToString("N"),
                 ["Storage:S3:Endpoint"] = "http://127.0.0.1:9",
                 ["Gateway:MinioWebhook:AuthToken"] = WebhookToken,
+                ["Gateway:ApiKeys:0:User"] = "alice",
+                ["Gateway:ApiKeys:0:Sha256"] = ApiKeys.Hash(ApiKey),
             })
             .Build();
         _services = new ServiceCollection()
             .AddSingleton<IConfiguration>(configuration)
             .AddLogging(logging => logging.AddProvider(Logs))
+            // The worker's web host provides these: the environment (the OpenAPI document's services ask for it) and the
+            // diagnostic listener (the routing middleware of the API pipeline asks for it).
+            .AddSingleton<IHostEnvironment>(new HostingEnvironment { EnvironmentName = Environments.Production, ApplicationName = "GEdge.Functions.Gateway", ContentRootPath = AppContext.BaseDirectory })
+            .AddSingleton(new System.Diagnostics.DiagnosticListener("Microsoft.AspNetCore"))
             .AddGEdgeFunction(configuration)
             .AddGateway()
             .AddSingleton<GEdge.Events.IEventPublisher>(Broker)
@@ -41,6 +49,12 @@ internal sealed class GatewayHost : IAsyncDisposable
             .AddSingleton<IObjectStore>(new LocalFolderObjectStore(_storageRoot))
             .BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
+
+    /// <summary>alice's API key.</summary>
+    public string ApiKey { get; } = ApiKeys.New();
+
+    /// <summary>The app's services, as the worker hands them to each request.</summary>
+    public IServiceProvider Services => _services;
 
     public RecordingPublisher Broker { get; } = new();
 

@@ -197,7 +197,7 @@ public sealed class StageFunctionTests
             GEdgeEvents.CreateVideoUploaded(new VideoUploaded("alice", "uploads", "alice/clip.mp4", "etag-1", 1234), FunctionCalls.Source),
             JobStatus.Enqueue,
             // The gateway's other functions are not called here; they get no collaborators.
-            (subscribers, request) => new GatewayFunctions(subscribers, null!, null!, null!).IntakeAsync(request, CancellationToken.None)),
+            (subscribers, request) => new GatewayFunctions(subscribers, null!, null!, null!, null!).IntakeAsync(request, CancellationToken.None)),
     };
 
     /// <summary>A function, the trigger whose events it takes, one such event, and the status its stage replies with.</summary>

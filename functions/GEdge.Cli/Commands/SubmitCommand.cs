@@ -3,7 +3,6 @@ using System.Globalization;
 using GEdge.Cli.Cluster;
 using GEdge.Gateway;
 using GEdge.JobTable;
-using GEdge.Storage;
 
 namespace GEdge.Cli.Commands;
 
@@ -20,15 +19,21 @@ internal static class SubmitCommand
     {
         var video = new Argument<FileInfo>("video") { Description = "The video to process (mp4, mov, mkv, webm, avi, ...)." };
         var server = new Option<string>("--server") { Description = "The gateway, e.g. http://127.0.0.1:8080 (what `gedge serve` prints).", Required = true };
-        var user = new Option<string>("--user") { Description = "Whose job it is.", DefaultValueFactory = _ => "local" };
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = $"The API key (`gedge api-key new USER`); default: ${ApiKeyVariable}, then the local cluster's {Path.Combine(LocalClusterOptions.DefaultRoot, LocalApiKey.FileName)}.",
+        };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Where to write annotated.mp4, detections.json and summary.json (default: out/job-ID)." };
-        var command = new Command("submit", "Send a video to a G-Edge gateway, wait for its job, and download the results.") { video, server, user, output };
+        var command = new Command("submit", "Send a video to a G-Edge gateway, wait for its job, and download the results.") { video, server, apiKey, output };
         command.SetAction((parse, cancellationToken) => RunAsync(
-            parse.GetRequiredValue(video), parse.GetRequiredValue(server), parse.GetRequiredValue(user), parse.GetValue(output), cancellationToken));
+            parse.GetRequiredValue(video), parse.GetRequiredValue(server), parse.GetValue(apiKey), parse.GetValue(output), cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(FileInfo video, string serverUrl, string user, DirectoryInfo? output, CancellationToken cancellationToken)
+    /// <summary>The environment variable that holds the API key when --api-key is not given.</summary>
+    public const string ApiKeyVariable = "GEDGE_API_KEY";
+
+    private static async Task<int> RunAsync(FileInfo video, string serverUrl, string? givenKey, DirectoryInfo? output, CancellationToken cancellationToken)
     {
         if (!video.Exists)
         {
@@ -40,18 +45,18 @@ internal static class SubmitCommand
             return RunCommand.Fail($"--server must be an http:// or https:// URL, not '{serverUrl}'.");
         }
 
-        try
+        var localKeyFile = Path.Combine(LocalClusterOptions.DefaultRoot, LocalApiKey.FileName);
+        var key = givenKey is { Length: > 0 } ? givenKey
+            : Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment
+            : LocalApiKey.Read(localKeyFile);
+        if (key is null)
         {
-            ObjectKey.ValidateUser(user);
-        }
-        catch (ArgumentException e)
-        {
-            return RunCommand.Fail(e.Message);
+            return RunCommand.Fail($"no API key: give --api-key KEY, set {ApiKeyVariable}, or run `gedge serve` here (it writes {localKeyFile}).");
         }
 
         // No client-wide timeout: an upload takes as long as the video is big; each poll has its own below.
         using var http = new HttpClient { BaseAddress = server, Timeout = Timeout.InfiniteTimeSpan };
-        var gateway = new GatewayClient(http, user);
+        var gateway = new GatewayClient(http, key);
         JobView job;
         try
         {
@@ -63,14 +68,14 @@ internal static class SubmitCommand
         }
 
         var id = long.Parse(job.Job[JobFields.Id], CultureInfo.InvariantCulture);
-        Console.Error.WriteLine($"job {id}: {video.Name} as {user}, on {server}");
+        Console.Error.WriteLine($"job {id}: {video.Name} as {job.Job[JobFields.User]}, on {server}");
         try
         {
             job = await WaitForExitAsync(gateway, job, id, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return RunCommand.Fail($"stopped waiting; job {id} goes on at {server}api/jobs/{id}?user={user}");
+            return RunCommand.Fail($"stopped waiting; job {id} goes on at {server}api/jobs/{id}");
         }
         catch (Exception e) when (e is HttpRequestException or GatewayException)
         {

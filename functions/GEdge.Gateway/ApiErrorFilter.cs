@@ -7,32 +7,43 @@ using Microsoft.Extensions.Logging;
 namespace GEdge.Gateway;
 
 /// <summary>
-/// The one place where the jobs API's failures become problem responses: a caller's mistake is a 4xx with the reason,
-/// a broker that refused a new job a 503 (the job is ended, so a retry makes a new one), anything else a logged 500.
+/// The one place where the API's failures become problem responses: a caller's mistake is a 4xx with the reason (a
+/// parameter or body the endpoint could not even read included), a broker that refused a new job a 503 (the job is ended,
+/// so a retry makes a new one), anything else a logged 500.
 /// </summary>
-internal sealed partial class JobsApiErrorFilter(ILogger<JobsApiErrorFilter> logger) : IEndpointFilter
+internal sealed partial class ApiErrorFilter(ILogger<ApiErrorFilter> logger) : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         try
         {
-            return await next(context).ConfigureAwait(false);
+            var result = await next(context).ConfigureAwait(false);
+            // A parameter that did not bind (a page size that is not a number, a body that is not JSON) reaches here as
+            // an empty 400 from the request delegate; it is answered as every other mistake is.
+            if (result is EmptyHttpResult && http.Response.StatusCode == StatusCodes.Status400BadRequest && !http.Response.HasStarted)
+            {
+                LogRefused(logger, http.Request.Path, StatusCodes.Status400BadRequest, "a parameter or the body could not be read");
+                return GatewayProblems.Problem(
+                    StatusCodes.Status400BadRequest, $"A parameter or the body could not be read as the endpoint takes it; see {GatewayOpenApi.Path}.");
+            }
+
+            return result;
         }
         catch (BadHttpRequestException e)
         {
             LogRefused(logger, http.Request.Path, e.StatusCode, e.Message);
-            return Problem(e.StatusCode, "Bad request", e.Message);
+            return GatewayProblems.Problem(e.StatusCode, e.Message);
         }
         catch (InvalidObjectKeyException e)
         {
             LogRefused(logger, http.Request.Path, StatusCodes.Status400BadRequest, e.Message);
-            return Problem(StatusCodes.Status400BadRequest, "Invalid name", e.Message);
+            return GatewayProblems.Problem(StatusCodes.Status400BadRequest, e.Message, "Invalid name");
         }
         catch (JobNotAnnouncedException e)
         {
             LogNotAnnounced(logger, e, e.JobId);
-            return Problem(StatusCodes.Status503ServiceUnavailable, "The job could not be started", e.Message);
+            return GatewayProblems.Problem(StatusCodes.Status503ServiceUnavailable, e.Message, "The job could not be started");
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
@@ -44,12 +55,9 @@ internal sealed partial class JobsApiErrorFilter(ILogger<JobsApiErrorFilter> log
 #pragma warning restore CA1031
         {
             LogFailed(logger, e, http.Request.Method, http.Request.Path);
-            return Problem(StatusCodes.Status500InternalServerError, "The request failed", "The failure is logged.");
+            return GatewayProblems.Problem(StatusCodes.Status500InternalServerError, "The failure is logged.", "The request failed");
         }
     }
-
-    internal static ProblemHttpResult Problem(int status, string title, string detail) =>
-        TypedResults.Problem(detail, statusCode: status, title: title);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {Path} with {StatusCode}: {Detail}")]
     private static partial void LogRefused(ILogger logger, PathString path, int statusCode, string detail);

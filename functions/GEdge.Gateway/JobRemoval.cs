@@ -1,0 +1,70 @@
+using GEdge.JobTable;
+using GEdge.Stages;
+using GEdge.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GEdge.Gateway;
+
+/// <summary>What <see cref="JobRemoval.RemoveAsync"/> did.</summary>
+public enum JobRemovalResult
+{
+    /// <summary>The job had not ended: it was ended as cancelled, and its intermediates removed.</summary>
+    Cancelled,
+
+    /// <summary>The job had ended: it and every object it had (upload, intermediates, results) are gone.</summary>
+    Deleted,
+
+    /// <summary>The job ended on its own between being read and being cancelled; nothing was changed.</summary>
+    EndedMeanwhile,
+}
+
+/// <summary>
+/// <c>DELETE /api/jobs/{id}</c>: cancels a job that has not ended, or deletes one that has. Cancelling ends the job in
+/// Exit with <see cref="CancelledReason"/> (a compare-and-set, so a stage still at work loses its claim and stops at its
+/// next lease renewal or move) and removes its intermediates. Deleting removes its objects first and its record last, so
+/// a failure part-way leaves a job that can be deleted again, never objects that nothing points to.
+/// </summary>
+public sealed partial class JobRemoval(JobTable.JobTable jobs, IObjectStore store, IOptions<BucketOptions> buckets, ILogger<JobRemoval> logger)
+{
+    /// <summary>The error a cancelled job ends with.</summary>
+    public const string CancelledReason = "cancelled by the user";
+
+    /// <summary>Cancels or deletes <paramref name="job"/>, as its status decides.</summary>
+    public async Task<JobRemovalResult> RemoveAsync(Job job, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var artifacts = new JobArtifacts(buckets.Value, job.User, job.Id);
+        if (job.Status != JobStatus.Exit)
+        {
+            // A compare-and-set on "not ended": a job that finished meanwhile keeps its results; the caller asked to
+            // stop it, not to delete what it made.
+            if (!await jobs.ExitWithErrorAsync(job.Id, CancelledReason).ConfigureAwait(false))
+            {
+                return JobRemovalResult.EndedMeanwhile;
+            }
+
+            await store.DeletePrefixAsync(buckets.Value.Work, artifacts.WorkPrefix, cancellationToken).ConfigureAwait(false);
+            LogCancelled(logger, job.Id, job.User);
+            return JobRemovalResult.Cancelled;
+        }
+
+        var (uploadBucket, uploadKey) = JobArtifacts.UploadOf(job);
+        await store.DeleteAsync(uploadBucket, uploadKey, cancellationToken).ConfigureAwait(false);
+        await store.DeletePrefixAsync(buckets.Value.Work, artifacts.WorkPrefix, cancellationToken).ConfigureAwait(false);
+        await store.DeletePrefixAsync(buckets.Value.Results, artifacts.ResultPrefix, cancellationToken).ConfigureAwait(false);
+        if (!await jobs.DeleteAsync(job.Id).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"Job {job.Id} was in Exit and is no longer: a job never leaves Exit.");
+        }
+
+        LogDeleted(logger, job.Id, job.User);
+        return JobRemovalResult.Deleted;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} cancelled by {User}")]
+    private static partial void LogCancelled(ILogger logger, long jobId, string user);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} and its objects deleted by {User}")]
+    private static partial void LogDeleted(ILogger logger, long jobId, string user);
+}

@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using GEdge.Events;
+using GEdge.Gateway;
+using GEdge.JobTable;
+
+namespace GEdge.Gateway.Tests;
+
+/// <summary>The jobs API with jobs that wait in Enqueue: submitting, listing, ownership, cancelling and deleting.</summary>
+public sealed class JobsApiTests(GatewayServer server) : IClassFixture<GatewayServer>
+{
+    [Fact]
+    public async Task Submit_TheBodyItself_Answers201WithTheJob_ItsLocation_AndAnnouncesIt()
+    {
+        using var response = await server.UploadAsync("alice", "clip.mp4", await Videos.HeadOfSampleAsync());
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var job = (await response.Content.ReadFromJsonAsync(GatewayJsonContext.Default.JobView))!;
+        var id = Id(job);
+        Assert.Equal($"/api/jobs/{id}", response.Headers.Location?.OriginalString);
+        Assert.Equal(("alice", "mp4", "Enqueue", "0"), (job.Job[JobFields.User], job.Job[JobFields.Type], job.Job[JobFields.Status], job.Job[JobFields.Iteration]));
+        Assert.Matches("^uploads/alice/[0-9T]+-[0-9a-f]{8}/clip.mp4$", job.Job[JobFields.Path]);
+        Assert.Equal([JobStatus.Enqueue], job.History.Select(t => t.Status));
+        Assert.Empty(job.Results);
+        Assert.Empty(job.Timings);
+        Assert.Contains(server.Announced, e => e.Type == GEdgeEvents.JobStatusChangedType && GEdgeEvents.ReadJobStatusChanged(e).JobId == id);
+        // Enums are written as their names.
+        var raw = await response.Content.ReadAsStringAsync();
+        Assert.Contains("\"status\":\"Enqueue\"", raw, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Submit_AMultipartForm_TakesItsFirstFilePart()
+    {
+        using var client = server.ClientOf("alice");
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent("a note before the file"), "comment" },
+            { new ByteArrayContent(await Videos.HeadOfSampleAsync()), "video", "holiday.mov" },
+        };
+
+        using var response = await client.PostAsync("api/jobs", form);
+
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        var job = (await response.Content.ReadFromJsonAsync(GatewayJsonContext.Default.JobView))!;
+        Assert.Equal("mov", job.Job[JobFields.Type]);
+        Assert.EndsWith("/holiday.mov", job.Job[JobFields.Path], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnotherUsersJob_IsAnswered404OnEveryEndpoint_AsAJobThatDoesNotExist()
+    {
+        var job = await server.SubmitAsync("bob");
+        var id = Id(job);
+        using var alice = server.ClientOf("alice");
+
+        foreach (var (method, path) in new[]
+        {
+            ("GET", $"api/jobs/{id}"), ("GET", $"api/jobs/{id}/video"), ("GET", $"api/jobs/{id}/detections"),
+            ("GET", $"api/jobs/{id}/summary"), ("DELETE", $"api/jobs/{id}"),
+        })
+        {
+            using var theirs = await alice.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+            using var none = await alice.SendAsync(new HttpRequestMessage(new HttpMethod(method), path.Replace($"/{id}", "/999999", StringComparison.Ordinal)));
+
+            Assert.Equal(HttpStatusCode.NotFound, theirs.StatusCode);
+            Assert.Equal("application/problem+json", theirs.Content.HeaderContentType());
+            Assert.Equal(await ProblemTitleAsync(none), await ProblemTitleAsync(theirs));
+            Assert.Equal("No such job", await ProblemTitleAsync(theirs));
+        }
+
+        var list = (await alice.GetFromJsonAsync("api/jobs?limit=100", GatewayJsonContext.Default.JobList))!;
+        Assert.DoesNotContain(list.Jobs, j => Id(j) == id);
+        // The job is untouched, and still bob's.
+        Assert.Equal(JobStatus.Enqueue, (await server.Jobs.GetAsync(id))!.Status);
+    }
+
+    [Fact]
+    public async Task Results_OfAJobThatHasNotEnded_Answer409_WithItsStatus()
+    {
+        var id = Id(await server.SubmitAsync("carol"));
+        using var carol = server.ClientOf("carol");
+
+        foreach (var result in JobResults.Names)
+        {
+            using var response = await carol.GetAsync($"api/jobs/{id}/{result}");
+
+            Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+            using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            Assert.Equal($"Job {id} is in Enqueue; its results exist once it is in Exit.", problem.RootElement.GetProperty("detail").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task List_PagesTheCallersJobs_NewestFirst_WithALinkToTheNextPage()
+    {
+        var ids = new List<long>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(Id(await server.SubmitAsync("erin", $"clip{i}.mp4")));
+        }
+
+        using var erin = server.ClientOf("erin");
+
+        var first = (await erin.GetFromJsonAsync("api/jobs?limit=2", GatewayJsonContext.Default.JobList))!;
+        var second = (await erin.GetFromJsonAsync(first.Next!.TrimStart('/'), GatewayJsonContext.Default.JobList))!;
+        var whole = (await erin.GetFromJsonAsync("api/jobs", GatewayJsonContext.Default.JobList))!;
+
+        Assert.Equal((3L, 0, 2, "/api/jobs?offset=2&limit=2"), (first.Total, first.Offset, first.Limit, first.Next));
+        Assert.Equal([ids[2], ids[1]], first.Jobs.Select(Id));
+        Assert.Equal((3L, 2, 2, (string?)null), (second.Total, second.Offset, second.Limit, second.Next));
+        Assert.Equal([ids[0]], second.Jobs.Select(Id));
+        Assert.Equal((0, JobsApi.DefaultPageSize), (whole.Offset, whole.Limit));
+        Assert.Equal([ids[2], ids[1], ids[0]], whole.Jobs.Select(Id));
+        Assert.All(whole.Jobs, j => Assert.Equal([JobStatus.Enqueue], j.History.Select(t => t.Status)));
+    }
+
+    [Theory]
+    [InlineData("limit=0")]
+    [InlineData("limit=101")]
+    [InlineData("offset=-1")]
+    [InlineData("limit=ten")]
+    public async Task List_WithAPageItCannotGive_Answers400Problem(string query)
+    {
+        using var client = server.ClientOf("erin");
+
+        using var response = await client.GetAsync($"api/jobs?{query}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.HeaderContentType());
+    }
+
+    [Fact]
+    public async Task Delete_OfAJobThatHasNotEnded_CancelsIt_AndRemovesItsIntermediates_ThenASecondDeleteRemovesIt()
+    {
+        var job = await server.SubmitAsync("frank");
+        var id = Id(job);
+        var work = $"jobs/{id}/frames.json";
+        await server.Store.WriteAsync(server.Buckets.Work, work, (stream, ct) => stream.WriteAsync("{}"u8.ToArray(), ct).AsTask());
+        using var frank = server.ClientOf("frank");
+
+        using var cancel = await frank.DeleteAsync($"api/jobs/{id}");
+
+        Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        var cancelled = (await cancel.Content.ReadFromJsonAsync(GatewayJsonContext.Default.JobView))!;
+        Assert.Equal(("Exit", JobRemoval.CancelledReason), (cancelled.Job[JobFields.Status], cancelled.Job[JobFields.Error]));
+        Assert.Equal([JobStatus.Enqueue, JobStatus.Exit], cancelled.History.Select(t => t.Status));
+        Assert.Empty(cancelled.Results);
+        Assert.Null(await server.Store.StatAsync(server.Buckets.Work, work));
+        Assert.NotNull(await server.Store.StatAsync("uploads", job.Job[JobFields.Path]["uploads/".Length..]));
+
+        using var delete = await frank.DeleteAsync($"api/jobs/{id}");
+
+        Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+        using var gone = await frank.GetAsync($"api/jobs/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        Assert.Null(await server.Jobs.GetAsync(id));
+        Assert.Empty(await server.Jobs.GetHistoryAsync(id));
+        Assert.DoesNotContain(server.StoredFiles(), f => f.StartsWith("uploads/frank/", StringComparison.Ordinal));
+        Assert.Equal(0, (await frank.GetFromJsonAsync("api/jobs", GatewayJsonContext.Default.JobList))!.Total);
+    }
+
+    internal static long Id(JobView job) => long.Parse(job.Job[JobFields.Id], CultureInfo.InvariantCulture);
+
+    private static async Task<string?> ProblemTitleAsync(HttpResponseMessage response)
+    {
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return problem.RootElement.GetProperty("title").GetString();
+    }
+}
+
+internal static class ContentExtensions
+{
+    public static string? HeaderContentType(this HttpContent content) => content.Headers.ContentType?.MediaType;
+}
