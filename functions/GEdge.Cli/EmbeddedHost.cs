@@ -41,6 +41,8 @@ public static class EmbeddedHost
             .AddSingleton(progress)
             .AddIntake()
             .AddDeliveryFailureRecorder()
+            // The sweeper on a timer, where a cluster has its PingSource: a job whose stage stopped is taken back.
+            .AddStuckJobSweepTimer()
             .AddPreprocessStage()
             .AddInferStage()
             .AddPostprocessStage()

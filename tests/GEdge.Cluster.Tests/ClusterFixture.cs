@@ -41,6 +41,12 @@ public partial class ClusterFixture : IAsyncLifetime
 
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
 
+    /// <summary>The API key serve made for the user <c>local</c> (read from the dashboard line it printed).</summary>
+    public string ApiKey { get; private set; } = "";
+
+    /// <summary>A client of the gateway's jobs API that sends <see cref="ApiKey"/>, so its jobs are <c>local</c>'s.</summary>
+    public HttpClient Api { get; private set; } = null!;
+
     /// <summary>A connection to the cluster's job table (the real redis-server).</summary>
     public IConnectionMultiplexer Redis { get; private set; } = null!;
 
@@ -48,6 +54,9 @@ public partial class ClusterFixture : IAsyncLifetime
     public JobTable.JobTable Jobs { get; private set; } = null!;
 
     protected virtual IReadOnlyList<string> ServeArguments => [];
+
+    /// <summary>Settings for serve and, through it, every process it starts (<c>Stages__Lease</c>, <c>Sweeper__Interval</c>).</summary>
+    protected virtual IReadOnlyDictionary<string, string> ServeEnvironment => new Dictionary<string, string>();
 
     public async Task InitializeAsync()
     {
@@ -62,6 +71,11 @@ public partial class ClusterFixture : IAsyncLifetime
         }
 
         var start = GedgeStart(["serve", "--port", "0", .. ServeArguments], Root);
+        foreach (var (variable, value) in ServeEnvironment)
+        {
+            start.Environment[variable] = value;
+        }
+
         _serve = StartServe(start);
         _serve.OutputDataReceived += (_, line) => OnOutput(line.Data);
         _serve.ErrorDataReceived += (_, line) => OnOutput(line.Data);
@@ -84,6 +98,19 @@ public partial class ClusterFixture : IAsyncLifetime
         var output = Output();
         Services = ServiceLine().Matches(output).ToDictionary(m => m.Groups["name"].Value, m => new Uri(m.Groups["url"].Value));
         Assert.Equal(["broker", "gateway", "infer", "postprocess", "preprocess"], Services.Keys.Order(StringComparer.Ordinal));
+        var dashboard = DashboardLine().Match(output);
+        Assert.True(dashboard.Success, $"serve printed no dashboard line with a key:{Environment.NewLine}{output}");
+        Assert.Equal(Gateway, new Uri(dashboard.Groups["url"].Value));
+        ApiKey = dashboard.Groups["key"].Value;
+        var keyFile = Path.Combine(Root, ".gedge", "cluster", "api-key");
+        Assert.Equal(ApiKey, File.ReadAllText(keyFile).Trim());
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+        }
+
+        Api = new HttpClient { BaseAddress = Gateway, Timeout = TimeSpan.FromSeconds(30) };
+        Api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
         var jobTable = JobTableLine().Match(output);
         Assert.True(jobTable.Success, $"serve named no redis-server job table:{Environment.NewLine}{output}");
         JobTableConnectionString = jobTable.Groups["endpoint"].Value;
@@ -94,6 +121,7 @@ public partial class ClusterFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Http.Dispose();
+        Api?.Dispose();
         if (Redis is not null)
         {
             await Redis.DisposeAsync();
@@ -132,14 +160,17 @@ public partial class ClusterFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>Polls the jobs API (as gedge submit does) until the job is in Exit; at most <paramref name="timeout"/>.</summary>
-    public async Task<JobView> WaitForExitAsync(long jobId, string user, TimeSpan timeout)
+    /// <summary>
+    /// Polls the jobs API with <see cref="Api"/> (as gedge submit does) until <c>local</c>'s job is in Exit; at most
+    /// <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<JobView> WaitForExitAsync(long jobId, TimeSpan timeout)
     {
         using var deadline = new CancellationTokenSource(timeout);
         var delay = TimeSpan.FromMilliseconds(100);
         while (true)
         {
-            var job = await Http.GetFromJsonAsync(new Uri(Gateway, $"api/jobs/{jobId}?user={user}"), GatewayJsonContext.Default.JobView, deadline.Token);
+            var job = await Api.GetFromJsonAsync($"api/jobs/{jobId}", GatewayJsonContext.Default.JobView, deadline.Token);
             if (job!.Job[JobFields.Status] == nameof(JobStatus.Exit))
             {
                 return job;
@@ -205,6 +236,10 @@ public partial class ClusterFixture : IAsyncLifetime
         // The cluster under test is the default one: local folder storage, its own job table.
         start.Environment.Remove("Storage__S3__Endpoint");
         start.Environment.Remove("JobTable__ConnectionString");
+        foreach (var variable in start.Environment.Keys.Where(k => k.StartsWith("Gateway__ApiKeys__", StringComparison.OrdinalIgnoreCase) || k == "GEDGE_API_KEY").ToList())
+        {
+            start.Environment.Remove(variable);
+        }
         return start;
     }
 
@@ -258,6 +293,9 @@ public partial class ClusterFixture : IAsyncLifetime
 
     [GeneratedRegex(@"^  (?<name>gateway|broker|preprocess|infer|postprocess)\s+(?<url>http://\S+)$", RegexOptions.Multiline)]
     private static partial Regex ServiceLine();
+
+    [GeneratedRegex(@"^  dashboard\s+(?<url>http://\S+)#key=(?<key>gedge_[A-Za-z0-9_-]+)$", RegexOptions.Multiline)]
+    private static partial Regex DashboardLine();
 
     [GeneratedRegex(@"^  job table\s+(?<endpoint>127\.0\.0\.1:\d+) \(redis-server", RegexOptions.Multiline)]
     private static partial Regex JobTableLine();

@@ -41,7 +41,7 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         var clusterOut = Path.Combine(_scratch, "cluster");
         var runOut = Path.Combine(_scratch, "run");
 
-        var submit = await ClusterFixture.RunGedgeAsync(["submit", video, "--server", cluster.Gateway.ToString(), "--user", "alice", "--out", clusterOut], _scratch);
+        var submit = await ClusterFixture.RunGedgeAsync(["submit", video, "--server", cluster.Gateway.ToString(), "--api-key", cluster.ApiKey, "--out", clusterOut], _scratch);
         var run = await ClusterFixture.RunGedgeAsync(["run", video, "--user", "alice", "--out", runOut], _scratch);
 
         Assert.True(submit.ExitCode == 0, $"gedge submit failed:{Environment.NewLine}{submit.Error}{submit.Output}");
@@ -51,7 +51,8 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         Assert.Equal(["annotated.mp4", "detections.json", "summary.json"], Directory.GetFiles(clusterOut).Select(Path.GetFileName).Order(StringComparer.Ordinal));
 
         // One job, moved by the separate processes in turn, each event carried by the broker over HTTP.
-        var job = await cluster.WaitForExitAsync(jobId, "alice", TimeSpan.FromSeconds(10));
+        var job = await cluster.WaitForExitAsync(jobId, TimeSpan.FromSeconds(10));
+        Assert.Equal("local", job.Job[JobFields.User]);
         Assert.False(job.Job.ContainsKey(JobFields.Error), job.Job.GetValueOrDefault(JobFields.Error));
         Assert.Equal("0", job.Job[JobFields.Iteration]);
         Assert.Equal(s_allStatusesInOrder, job.History.Select(t => t.Status));
@@ -176,40 +177,38 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
     }
 
     [Fact]
-    public async Task JobsApi_TakesAMultipartUpload_AndANonVideoEndsInExitWithTheReason_WithoutResults()
+    public async Task JobsApi_TakesAMultipartUpload_AndAVideoThatIsCutOffEndsInExitWithTheReason_WithoutResults()
     {
-        using var form = new MultipartFormDataContent
-        {
-            { new ByteArrayContent("these are my notes, not a video"u8.ToArray()), "video", "notes.mp4" },
-        };
+        // An MP4 by its first bytes (so the gateway takes it), cut off after them (so no stage can decode it).
+        var head = (await File.ReadAllBytesAsync(Path.Combine(AppContext.BaseDirectory, "assets", "road.mp4")))[..(32 * 1024)];
+        using var form = new MultipartFormDataContent { { new ByteArrayContent(head), "video", "cut.mp4" } };
 
-        using var created = await cluster.Http.PostAsync(new Uri(cluster.Gateway, "api/jobs?user=frank"), form);
+        using var created = await cluster.Api.PostAsync("api/jobs", form);
 
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var submitted = (await created.Content.ReadFromJsonAsync(GatewayJsonContext.Default.JobView))!;
         var id = long.Parse(submitted.Job[JobFields.Id], CultureInfo.InvariantCulture);
         Assert.Equal($"/api/jobs/{id}", created.Headers.Location?.OriginalString);
-        Assert.Equal(("frank", "mp4", "Enqueue"), (submitted.Job[JobFields.User], submitted.Job[JobFields.Type], submitted.Job[JobFields.Status]));
-        Assert.Matches($"^uploads/frank/[0-9T]+-[0-9a-f]{{8}}/notes.mp4$", submitted.Job[JobFields.Path]);
+        Assert.Equal(("local", "mp4", "Enqueue"), (submitted.Job[JobFields.User], submitted.Job[JobFields.Type], submitted.Job[JobFields.Status]));
+        Assert.Matches($"^uploads/local/[0-9T]+-[0-9a-f]{{8}}/cut.mp4$", submitted.Job[JobFields.Path]);
         Assert.Empty(submitted.Results);
 
-        var failed = await cluster.WaitForExitAsync(id, "frank", TimeSpan.FromMinutes(1));
+        var failed = await cluster.WaitForExitAsync(id, TimeSpan.FromMinutes(1));
         Assert.StartsWith("Preprocessing failed: ", failed.Job[JobFields.Error], StringComparison.Ordinal);
-        Assert.Contains("notes.mp4", failed.Job[JobFields.Error], StringComparison.Ordinal);
+        Assert.Contains("cut.mp4", failed.Job[JobFields.Error], StringComparison.Ordinal);
         Assert.Empty(failed.Results);
-        using var results = await cluster.Http.GetAsync(new Uri(cluster.Gateway, $"api/jobs/{id}/annotated.mp4?user=frank"));
+        using var results = await cluster.Api.GetAsync($"api/jobs/{id}/video");
         Assert.Equal(HttpStatusCode.Conflict, results.StatusCode);
-        using var someoneElse = await cluster.Http.GetAsync(new Uri(cluster.Gateway, $"api/jobs/{id}?user=mallory"));
-        Assert.Equal(HttpStatusCode.NotFound, someoneElse.StatusCode);
+        using var anonymous = await cluster.Http.GetAsync(new Uri(cluster.Gateway, $"api/jobs/{id}"));
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
     }
 
     public static TheoryData<string, string, HttpStatusCode> RefusedUploads => new()
     {
-        { "api/jobs?name=clip.mp4", "application/octet-stream", HttpStatusCode.BadRequest },
-        { "api/jobs?user=../etc&name=clip.mp4", "application/octet-stream", HttpStatusCode.BadRequest },
-        { "api/jobs?user=frank", "application/octet-stream", HttpStatusCode.BadRequest },
-        { "api/jobs?user=frank&name=notes.txt", "application/octet-stream", HttpStatusCode.UnsupportedMediaType },
-        { "api/jobs?user=frank", "multipart/form-data; boundary=x", HttpStatusCode.BadRequest },
+        { "api/jobs", "application/octet-stream", HttpStatusCode.BadRequest },
+        { "api/jobs?name=notes.txt", "application/octet-stream", HttpStatusCode.UnsupportedMediaType },
+        { "api/jobs?name=notes.mp4", "application/octet-stream", HttpStatusCode.UnsupportedMediaType },
+        { "api/jobs", "multipart/form-data; boundary=x", HttpStatusCode.BadRequest },
     };
 
     [Theory]
@@ -220,11 +219,15 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         using var body = new ByteArrayContent("not read"u8.ToArray());
         body.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
 
-        using var response = await cluster.Http.PostAsync(new Uri(cluster.Gateway, path), body);
+        using var response = await cluster.Api.PostAsync(path, body);
 
         Assert.Equal(status, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal(before, await SnapshotAsync());
+        var uploads = Path.Combine(cluster.Storage, "uploads");
+        Assert.DoesNotContain(
+            Directory.Exists(uploads) ? Directory.EnumerateFiles(uploads, "*", SearchOption.AllDirectories) : [],
+            file => Path.GetFileName(file).StartsWith("notes", StringComparison.Ordinal));
     }
 
     private static HttpContent Binary(long jobId, Action<HttpContentHeaders>? edit = null, (string Name, string Value)? extra = null, string? body = null)
@@ -271,6 +274,6 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
     private static async Task<JsonDocument> ReadJsonAsync(string folder, string name) =>
         JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(folder, name)));
 
-    [GeneratedRegex(@"^job (?<id>\d+): road\.mp4 as alice", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^job (?<id>\d+): road\.mp4 as local", RegexOptions.Multiline)]
     private static partial Regex SubmittedJob();
 }

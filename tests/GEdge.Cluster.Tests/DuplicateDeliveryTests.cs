@@ -18,18 +18,18 @@ public sealed class DuplicateDeliveryTests(DuplicatingClusterFixture cluster) : 
         using var upload = new StreamContent(video);
         upload.Headers.ContentType = new MediaTypeHeaderValue("video/mp4");
 
-        using var created = await cluster.Http.PostAsync(new Uri(cluster.Gateway, "api/jobs?user=dave&name=road.mp4"), upload);
+        using var created = await cluster.Api.PostAsync("api/jobs?name=road.mp4", upload);
 
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var id = long.Parse((await created.Content.ReadFromJsonAsync(GatewayJsonContext.Default.JobView))!.Job[JobFields.Id], CultureInfo.InvariantCulture);
-        var job = await cluster.WaitForExitAsync(id, "dave", TimeSpan.FromMinutes(2));
+        var job = await cluster.WaitForExitAsync(id, TimeSpan.FromMinutes(2));
         Assert.False(job.Job.ContainsKey(JobFields.Error), job.Job.GetValueOrDefault(JobFields.Error));
         Assert.Equal("0", job.Job[JobFields.Iteration]);
         Assert.Equal(8, job.History.Count);
         Assert.Equal(
             ["annotated.mp4", "detections.json", "summary.json"],
-            Directory.GetFiles(Path.Combine(cluster.Storage, "results", "dave", id.ToString(CultureInfo.InvariantCulture))).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        Assert.Equal(["annotated.mp4", "detections.json", "summary.json"], job.Results.Keys.Order(StringComparer.Ordinal));
+            Directory.GetFiles(Path.Combine(cluster.Storage, "results", "local", id.ToString(CultureInfo.InvariantCulture))).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(["detections", "summary", "video"], job.Results.Keys.Order(StringComparer.Ordinal));
 
         foreach (var (status, stage, working) in new[]
         {

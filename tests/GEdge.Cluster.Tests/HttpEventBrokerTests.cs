@@ -106,7 +106,9 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
     {
         var closed = new Uri($"http://127.0.0.1:{ClosedPort()}/");
         var route = new BrokerRoute(GEdgeTriggers.Preprocess, closed, s_quickRetries, _stubs.Address("dead-letter"));
-        await using var broker = new HttpEventBroker([route], new BrokerOptions(), _services.GetRequiredService<IHttpClientFactory>(), NullLogger<HttpEventBroker>.Instance);
+        // No activator: a refused connection is a failed attempt at once.
+        var options = new BrokerOptions { ActivatorTimeout = TimeSpan.Zero };
+        await using var broker = new HttpEventBroker([route], options, _services.GetRequiredService<IHttpClientFactory>(), NullLogger<HttpEventBroker>.Instance);
 
         broker.Publish(GEdgeEvents.CreateJobStatusChanged(11, JobStatus.Enqueue, 0, s_source));
 
@@ -114,6 +116,34 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
         Assert.Equal(closed.ToString(), letter.CloudEventHeaders["ce-knativeerrordest"]);
         Assert.False(letter.CloudEventHeaders.ContainsKey("ce-knativeerrorcode"));
         Assert.Contains("refused", Encoding.UTF8.GetString(Convert.FromBase64String(letter.CloudEventHeaders["ce-knativeerrordata"])), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Delivery_ToASubscriberThatStartsListeningLater_IsHeldUntilItDoes_AndNotDeadLettered()
+    {
+        // A process being started again: nothing listens on its port for a while, then it answers.
+        var port = ClosedPort();
+        var route = new BrokerRoute(GEdgeTriggers.Preprocess, new Uri($"http://127.0.0.1:{port}/"), s_quickRetries, _stubs.Address("dead-letter"));
+        await using var broker = new HttpEventBroker([route], new BrokerOptions(), _services.GetRequiredService<IHttpClientFactory>(), NullLogger<HttpEventBroker>.Instance);
+
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(12, JobStatus.Enqueue, 0, s_source));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, port);
+        listener.Start();
+        using var client = await listener.AcceptTcpClientAsync();
+        var stream = client.GetStream();
+        var request = new StringBuilder();
+        var buffer = new byte[4096];
+        while (!request.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+        {
+            request.Append(Encoding.ASCII.GetString(buffer, 0, await stream.ReadAsync(buffer)));
+        }
+
+        await stream.WriteAsync("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
+
+        Assert.Contains("ce-id: job-12-Enqueue-0", request.ToString(), StringComparison.OrdinalIgnoreCase);
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(0, _stubs.Pending("dead-letter"));
     }
 
     [Fact]

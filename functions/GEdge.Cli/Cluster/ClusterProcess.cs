@@ -8,7 +8,8 @@ internal sealed class ClusterStartException(string message) : Exception(message)
 
 /// <summary>
 /// One child process of the local cluster (a function, the broker, redis-server), its standard output and error
-/// appended to its own log file, killed with its process tree when disposed.
+/// appended to its own log file, killed with its process tree when disposed. <see cref="StartAgainAsync"/> starts the
+/// same command again once it has exited, as a kubelet restarts a container.
 /// </summary>
 internal sealed class ClusterProcess : IAsyncDisposable
 {
@@ -17,15 +18,30 @@ internal sealed class ClusterProcess : IAsyncDisposable
     private readonly StreamWriter _log;
     private readonly Lock _logLock = new();
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string _fileName;
+    private readonly IReadOnlyList<string> _arguments;
+    private readonly IReadOnlyDictionary<string, string> _environment;
     private bool _logClosed;
 
-    private ClusterProcess(string name, Process process, StreamWriter log, string logPath)
+    private ClusterProcess(
+        string name, Process process, StreamWriter log, string logPath,
+        string fileName, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment)
     {
         Name = name;
         _process = process;
         _log = log;
         LogPath = logPath;
+        _fileName = fileName;
+        _arguments = arguments;
+        _environment = environment;
+        StartedAt = DateTimeOffset.UtcNow;
     }
+
+    /// <summary>When this process was started.</summary>
+    public DateTimeOffset StartedAt { get; }
+
+    /// <summary>The operating system's id of the process.</summary>
+    public int Id => _process.Id;
 
     /// <summary>What the process is (<c>infer</c>, <c>redis-server</c>).</summary>
     public string Name { get; }
@@ -43,6 +59,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
     public static ClusterProcess Start(
         string name, string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string logPath)
     {
+        IReadOnlyList<string> argumentList = [.. arguments];
         var start = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
@@ -50,7 +67,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var argument in arguments)
+        foreach (var argument in argumentList)
         {
             start.ArgumentList.Add(argument);
         }
@@ -63,7 +80,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
         var log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"--- {DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} gedge serve starts {name}: {fileName} {string.Join(' ', start.ArgumentList)}"));
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var child = new ClusterProcess(name, process, log, logPath);
+        var child = new ClusterProcess(name, process, log, logPath, fileName, argumentList, environment);
         process.OutputDataReceived += (_, line) => child.Append(line.Data);
         process.ErrorDataReceived += (_, line) => child.Append(line.Data);
         process.Exited += (_, _) => child._exited.TrySetResult();
@@ -83,6 +100,21 @@ internal sealed class ClusterProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return child;
+    }
+
+    /// <summary>
+    /// Starts the same command again, logging to the same file, once this process has exited; this one is disposed. Throws
+    /// <see cref="ClusterStartException"/> if the command can no longer be started at all.
+    /// </summary>
+    public async Task<ClusterProcess> StartAgainAsync()
+    {
+        if (!_exited.Task.IsCompleted)
+        {
+            throw new InvalidOperationException($"{Name} is still running; only a process that exited is started again.");
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+        return Start(Name, _fileName, _arguments, _environment, LogPath);
     }
 
     /// <summary>The last lines of the log, to show why the process failed.</summary>

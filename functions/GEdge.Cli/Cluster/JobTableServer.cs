@@ -43,6 +43,16 @@ internal abstract class JobTableServer : IAsyncDisposable
     /// <summary>Completes if the server stops by itself (a child that died); never for an in-process one.</summary>
     public virtual Task Exited => Task.Delay(Timeout.Infinite);
 
+    /// <summary>The exit code of a server that stopped by itself, for the user; null while it runs, or for an in-process one.</summary>
+    public virtual int? ExitCode => null;
+
+    /// <summary>
+    /// Starts a server that stopped by itself again, on the same port and data folder, and waits until it serves: it
+    /// replays its append-only file first, so every write it acknowledged before it died is there again.
+    /// </summary>
+    public virtual Task RestartAsync(CancellationToken cancellationToken) =>
+        throw new NotSupportedException("An in-process job table server does not stop by itself.");
+
     internal static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
@@ -61,12 +71,15 @@ internal abstract class JobTableServer : IAsyncDisposable
     private sealed class RedisJobTable(ClusterProcess process, int port, string dataPath) : JobTableServer
     {
         private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
+        private ClusterProcess _process = process;
 
         public override string ConnectionString => string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{port}");
 
         public override string Description => $"{ConnectionString} (redis-server, append-only file in {dataPath})";
 
-        public override Task Exited => process.Exited;
+        public override Task Exited => _process.Exited;
+
+        public override int? ExitCode => _process.ExitCode;
 
         public static async Task<RedisJobTable> StartAsync(string executable, string dataPath, string logPath, CancellationToken cancellationToken)
         {
@@ -74,8 +87,9 @@ internal abstract class JobTableServer : IAsyncDisposable
             var pidFile = Path.Combine(dataPath, "redis-server.pid");
             await StopOrphanAsync(pidFile, dataPath).ConfigureAwait(false);
             var port = ClusterPorts.FreeLoopbackPort();
-            // The append-only file, fsynced every second, is what makes the jobs survive a restart of the cluster;
-            // RDB snapshots are off, so there is one persistence mechanism to reason about.
+            // The append-only file, fsynced every second, is what makes the jobs survive a restart of the cluster or of the
+            // server itself: a write is in the operating system's hands before its reply goes out, so a killed server loses
+            // nothing it acknowledged. RDB snapshots are off, so there is one persistence mechanism to reason about.
             var process = ClusterProcess.Start(
                 "redis-server",
                 executable,
@@ -99,10 +113,17 @@ internal abstract class JobTableServer : IAsyncDisposable
             }
         }
 
+        // The same command: the same port, so the functions' connections find it again, and the same data folder.
+        public override async Task RestartAsync(CancellationToken cancellationToken)
+        {
+            _process = await _process.StartAgainAsync().ConfigureAwait(false);
+            await WaitUntilServingAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         /// <summary>Asks redis-server to SHUTDOWN (it flushes the append-only file), and kills it if it does not stop.</summary>
         public override async ValueTask DisposeAsync()
         {
-            if (!process.Exited.IsCompleted)
+            if (!_process.Exited.IsCompleted)
             {
                 try
                 {
@@ -113,10 +134,10 @@ internal abstract class JobTableServer : IAsyncDisposable
                     // SHUTDOWN closes the connection without a reply; anything else ends in the kill below.
                 }
 
-                await process.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                await _process.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
             }
 
-            await process.DisposeAsync().ConfigureAwait(false);
+            await _process.DisposeAsync().ConfigureAwait(false);
         }
 
         /// <summary>
@@ -160,9 +181,9 @@ internal abstract class JobTableServer : IAsyncDisposable
             var delay = TimeSpan.FromMilliseconds(20);
             while (true)
             {
-                if (process.Exited.IsCompleted)
+                if (_process.Exited.IsCompleted)
                 {
-                    throw process.ExitedUnexpectedly("while starting");
+                    throw _process.ExitedUnexpectedly("while starting");
                 }
 
                 try
@@ -178,10 +199,10 @@ internal abstract class JobTableServer : IAsyncDisposable
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    throw new ClusterStartException($"redis-server did not answer on port {port} within {s_startTimeout.TotalSeconds} s. The end of {process.LogPath}:{Environment.NewLine}{process.LogTail()}");
+                    throw new ClusterStartException($"redis-server did not answer on port {port} within {s_startTimeout.TotalSeconds} s. The end of {_process.LogPath}:{Environment.NewLine}{_process.LogTail()}");
                 }
 
-                await Task.WhenAny(process.Exited, Task.Delay(delay, timeout.Token)).ConfigureAwait(false);
+                await Task.WhenAny(_process.Exited, Task.Delay(delay, timeout.Token)).ConfigureAwait(false);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
             }
         }
@@ -203,12 +224,49 @@ internal abstract class JobTableServer : IAsyncDisposable
 /// <summary>Loopback ports for the cluster's processes.</summary>
 internal static class ClusterPorts
 {
-    /// <summary>A port free now on the loopback interface (the OS's pick).</summary>
+    // Below Linux's default ephemeral range (32768-60999), where the ports of outgoing connections come from.
+    private const int FirstPort = 10000;
+    private const string EphemeralRangeFile = "/proc/sys/net/ipv4/ip_local_port_range";
+
+    /// <summary>
+    /// A port free now on the loopback interface, for a process to bind a moment later. Chosen at random below the
+    /// kernel's ephemeral range: a port the OS picks for "any free port" comes from that range, which every outgoing
+    /// connection also draws from, so between the pick and the bind a busy machine (a load test's hundred uploads) could
+    /// hand it to a client socket, and the process would fail with "address already in use".
+    /// </summary>
     public static int FreeLoopbackPort()
     {
+        var below = EphemeralRangeStart();
+        for (var attempt = 0; below > FirstPort && attempt < 100; attempt++)
+        {
+            var port = Random.Shared.Next(FirstPort, below);
+            if (IsFree(port))
+            {
+                return port;
+            }
+        }
+
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    // The first port of the kernel's ephemeral range; 0 (no range known) where there is no such file.
+    private static int EphemeralRangeStart()
+    {
+        try
+        {
+            var range = File.ReadAllText(EphemeralRangeFile).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            return range.Length == 2 && int.TryParse(range[0], NumberStyles.None, CultureInfo.InvariantCulture, out var start) ? start : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return 0;
+        }
     }
 
     /// <summary>Whether <paramref name="port"/> can be bound on the loopback interface now.</summary>

@@ -1,4 +1,8 @@
 using System.Globalization;
+using System.Text.Json;
+using CloudNative.CloudEvents;
+using CloudNative.CloudEvents.Http;
+using CloudNative.CloudEvents.SystemTextJson;
 using GEdge.Events.AspNetCore;
 using GEdge.Events.Broker;
 using GEdge.JobTable;
@@ -12,6 +16,9 @@ namespace GEdge.Cli.Cluster;
 /// <param name="Root">The cluster's folder: logs, storage and the job table's data.</param>
 internal sealed record LocalClusterOptions(int Port, bool DuplicateDeliveries, string Root)
 {
+    /// <summary>How often serve asks the gateway to sweep stuck jobs, as the cluster's PingSource does (<c>Sweeper:Interval</c>).</summary>
+    public TimeSpan SweepInterval { get; init; } = new SweeperOptions().Interval;
+
     /// <summary>The folder under the working directory the cluster uses by default.</summary>
     public static string DefaultRoot => Path.Combine(".gedge", "cluster");
 }
@@ -19,13 +26,25 @@ internal sealed record LocalClusterOptions(int Port, bool DuplicateDeliveries, s
 /// <summary>
 /// <c>gedge serve</c>: G-Edge as a cluster of separate processes on one machine. It starts the job table server, then
 /// the broker and each function as its own <c>gedge</c> process on its own loopback port, all talking HTTP CloudEvents
-/// as Knative Services would; waits until each is ready; and stops them all when told to, or when one of them dies.
+/// as Knative Services would; waits until each is ready; then keeps them running as Kubernetes would, starting again
+/// a process that exits (and redis-server, on its port and data), and posts to the gateway's sweep endpoint on an
+/// interval as the PingSource does. It stops them all when told to.
 /// </summary>
 internal sealed class LocalCluster : IAsyncDisposable
 {
     private const string BrokerName = "broker";
     private static readonly TimeSpan s_readyTimeout = TimeSpan.FromMinutes(2);
+
+    // As a kubelet's CrashLoopBackOff: a process that ran this long is started again at once; one that died sooner waits
+    // a delay that doubles from the first up to the last, so a process that cannot run does not spin.
+    private static readonly TimeSpan s_stableAfter = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_firstBackoff = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan s_maxBackoff = TimeSpan.FromSeconds(30);
+    private static readonly JsonEventFormatter s_formatter = new();
+
     private readonly List<ClusterProcess> _processes = [];
+    private readonly CancellationTokenSource _supervision = new();
+    private readonly List<Task> _supervisors = [];
     private JobTableServer? _jobTable;
 
     private LocalCluster(LocalClusterOptions options)
@@ -63,30 +82,135 @@ internal sealed class LocalCluster : IAsyncDisposable
             return 0;
         }
 
+        var gateway = new Uri(cluster.Urls[ClusterFunction.Gateway.ServiceName()], GEdge.Gateway.GatewayServiceCollectionExtensions.SweepPattern.TrimStart('/'));
+        var token = cluster._supervision.Token;
+        cluster._supervisors.AddRange(Enumerable.Range(0, running.Count).Select(i => cluster.SuperviseAsync(i, output, token)));
+        cluster._supervisors.Add(cluster.SuperviseJobTableAsync(output, token));
+        cluster._supervisors.Add(SweepEveryAsync(gateway, options.SweepInterval, output, token));
+
         var stopped = Task.Delay(Timeout.Infinite, stopping);
-        var died = Task.WhenAny(running.Select(p => p.Exited).Append(cluster._jobTable!.Exited));
-        await Task.WhenAny(stopped, died).ConfigureAwait(false);
-        // Ctrl+C in a terminal reaches the children too; one that stops for it is not a failure.
+        var failed = await Task.WhenAny(stopped, Task.WhenAny(cluster._supervisors)).ConfigureAwait(false);
+        // Ctrl+C in a terminal reaches the children too; one that stops for it is not restarted, since serve stops as well.
         if (stopping.IsCancellationRequested)
         {
             await output.WriteLineAsync("gedge: stopping the cluster").ConfigureAwait(false);
             return 0;
         }
 
-        var dead = running.FirstOrDefault(p => p.Exited.IsCompleted);
-        await error.WriteLineAsync(dead is null
-            ? "gedge: the job table server stopped; stopping the cluster."
-            : $"gedge: {dead.ExitedUnexpectedly("while serving").Message}{Environment.NewLine}gedge: stopping the cluster.").ConfigureAwait(false);
+        // Only a process that can no longer even be started ends the cluster.
+        var supervisor = await ((Task<Task>)failed).ConfigureAwait(false);
+        var cause = supervisor.Exception?.GetBaseException();
+        await error.WriteLineAsync($"gedge: {cause?.Message}{Environment.NewLine}gedge: stopping the cluster.").ConfigureAwait(false);
         return 1;
     }
 
     /// <summary>Stops every process, functions first, the job table last, so nothing is left writing to it.</summary>
     public async ValueTask DisposeAsync()
     {
+        // No process is started again once the cluster stops.
+        await _supervision.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_supervisors).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ClusterStartException)
+        {
+            // Stopped, or already reported.
+        }
+
         await Task.WhenAll(_processes.Select(p => p.DisposeAsync().AsTask())).ConfigureAwait(false);
         if (_jobTable is not null)
         {
             await _jobTable.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _supervision.Dispose();
+    }
+
+    /// <summary>The address of each process by name, once started.</summary>
+    private Dictionary<string, Uri> Urls { get; set; } = [];
+
+    // Starts the process in slot `index` again whenever it exits, as a kubelet restarts a container, and says so.
+    private async Task SuperviseAsync(int index, TextWriter output, CancellationToken cancellationToken)
+    {
+        var restarts = 0;
+        var backoff = TimeSpan.Zero;
+        while (true)
+        {
+            var process = _processes[index];
+            await process.Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
+            backoff = DateTimeOffset.UtcNow - process.StartedAt >= s_stableAfter ? TimeSpan.Zero
+                : backoff == TimeSpan.Zero ? s_firstBackoff
+                : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, s_maxBackoff.Ticks));
+            restarts++;
+            await output.WriteLineAsync(string.Create(
+                CultureInfo.InvariantCulture,
+                $"gedge: {process.Name} exited with code {process.ExitCode}; starting it again{(backoff > TimeSpan.Zero ? $" in {backoff.TotalSeconds} s" : "")} (restart {restarts}, log {process.LogPath})")).ConfigureAwait(false);
+            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            _processes[index] = await process.StartAgainAsync().ConfigureAwait(false);
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"gedge: {process.Name} started again (pid {_processes[index].Id})")).ConfigureAwait(false);
+        }
+    }
+
+    // redis-server, started again on its port and data folder: it replays its append-only file before it answers.
+    private async Task SuperviseJobTableAsync(TextWriter output, CancellationToken cancellationToken)
+    {
+        var server = _jobTable!;
+        while (true)
+        {
+            await server.Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"gedge: the job table server exited with code {server.ExitCode}; starting it again")).ConfigureAwait(false);
+            await server.RestartAsync(cancellationToken).ConfigureAwait(false);
+            await output.WriteLineAsync($"gedge: the job table server is serving again at {server.ConnectionString}").ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// What the cluster's PingSource (<c>knative/sources.yaml</c>) does: a ping event posted to the gateway's sweep endpoint
+    /// every <paramref name="interval"/>, so the sweep runs in the gateway, against its job table and broker, as it does in
+    /// a cluster. A failed ping is reported once, and the next one tries again.
+    /// </summary>
+    private static async Task SweepEveryAsync(Uri sweep, TimeSpan interval, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        using var timer = new PeriodicTimer(interval);
+        var failing = false;
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var ping = new CloudEvent
+            {
+                Id = Guid.NewGuid().ToString("N"),
+                Type = "dev.knative.sources.ping",
+                Source = new Uri("/apis/v1/namespaces/default/pingsources/gedge-sweeper", UriKind.Relative),
+                Time = DateTimeOffset.UtcNow,
+                DataContentType = "application/json",
+                Data = JsonDocument.Parse("""{"sweep":"expired-leases"}""").RootElement,
+            };
+            try
+            {
+                using var content = ping.ToHttpContent(ContentMode.Binary, s_formatter);
+                using var response = await http.PostAsync(sweep, content, cancellationToken).ConfigureAwait(false);
+                response.EnsureSuccessStatusCode();
+                using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+                var taken = answer.RootElement.GetProperty("takenBack").GetInt32();
+                if (taken > 0)
+                {
+                    await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"gedge: the sweep took back {taken} job(s) whose stage had stopped")).ConfigureAwait(false);
+                }
+
+                failing = false;
+            }
+            catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException
+                || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                if (!failing)
+                {
+                    await output.WriteLineAsync($"gedge: a sweep failed ({e.Message}); the next one tries again").ConfigureAwait(false);
+                }
+
+                failing = true;
+            }
         }
     }
 
@@ -95,6 +219,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         Directory.CreateDirectory(Logs);
         var ports = AllocatePorts(options.Port);
         var urls = ports.ToDictionary(p => p.Key, p => new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{p.Value}/")));
+        Urls = urls;
         await output.WriteLineAsync($"gedge: starting the local cluster in {Root}; each process logs to {Logs}{Path.DirectorySeparatorChar}NAME.log").ConfigureAwait(false);
 
         _jobTable = await JobTableServer.StartAsync(Root, Logs, cancellationToken).ConfigureAwait(false);
@@ -110,6 +235,7 @@ internal sealed class LocalCluster : IAsyncDisposable
             environment[$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Services)}__{function.ServiceName()}"] = urls[function.ServiceName()].ToString();
         }
 
+        var apiKey = LocalApiKey.Resolve(Root);
         var starting = new List<(ClusterProcess Process, Uri Url)>();
         foreach (var (name, url) in urls)
         {
@@ -127,6 +253,14 @@ internal sealed class LocalCluster : IAsyncDisposable
                 // The source of the events a function sends is its own address, as a Knative Service's would be.
                 [$"Stages__{nameof(StageOptions.EventSource)}"] = url.ToString(),
             };
+            if (name == ClusterFunction.Gateway.ServiceName())
+            {
+                foreach (var (variable, value) in apiKey.GatewayEnvironment)
+                {
+                    processEnvironment[variable] = value;
+                }
+            }
+
             var process = ClusterProcess.Start(name, DotnetHost, [GedgeAssembly, .. arguments], processEnvironment, Path.Combine(Logs, name + ".log"));
             _processes.Add(process);
             starting.Add((process, url));
@@ -151,6 +285,11 @@ internal sealed class LocalCluster : IAsyncDisposable
         await output.WriteLineAsync($"  {"job table",-12} {_jobTable.Description}").ConfigureAwait(false);
         await output.WriteLineAsync($"  {"storage",-12} {(string.IsNullOrWhiteSpace(s3) ? Storage : $"S3 at {s3}")}").ConfigureAwait(false);
         await output.WriteLineAsync($"  {"logs",-12} {Logs}").ConfigureAwait(false);
+        foreach (var line in apiKey.ReadyLines(urls[ClusterFunction.Gateway.ServiceName()]))
+        {
+            await output.WriteLineAsync(line).ConfigureAwait(false);
+        }
+
         await output.WriteLineAsync($"submit a video with: ./gedge submit VIDEO --server {urls[ClusterFunction.Gateway.ServiceName()]}").ConfigureAwait(false);
         await output.WriteLineAsync("stop with Ctrl+C").ConfigureAwait(false);
         return _processes;

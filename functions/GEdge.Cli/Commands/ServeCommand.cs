@@ -1,5 +1,7 @@
 using System.CommandLine;
 using GEdge.Cli.Cluster;
+using GEdge.Stages;
+using Microsoft.Extensions.Configuration;
 
 namespace GEdge.Cli.Commands;
 
@@ -31,10 +33,23 @@ internal static class ServeCommand
             port, duplicate,
         };
         command.SetAction((parse, cancellationToken) => LocalCluster.RunAsync(
-            new LocalClusterOptions(parse.GetValue(port), parse.GetValue(duplicate), LocalClusterOptions.DefaultRoot),
+            new LocalClusterOptions(parse.GetValue(port), parse.GetValue(duplicate), LocalClusterOptions.DefaultRoot)
+            {
+                SweepInterval = SweepInterval(),
+            },
             Console.Out,
             Console.Error,
             cancellationToken));
         return command;
+    }
+
+    // Sweeper__Interval, as the embedded host reads it; serve is configured by its environment like the processes it starts.
+    private static TimeSpan SweepInterval()
+    {
+        var configured = new ConfigurationBuilder().AddEnvironmentVariables().Build()
+            .GetSection(SweeperOptions.SectionName).Get<SweeperOptions>() ?? new SweeperOptions();
+        return configured.Interval > TimeSpan.Zero
+            ? configured.Interval
+            : throw new ArgumentOutOfRangeException(nameof(SweeperOptions.Interval), configured.Interval, $"{SweeperOptions.SectionName}__{nameof(SweeperOptions.Interval)} must be positive.");
     }
 }

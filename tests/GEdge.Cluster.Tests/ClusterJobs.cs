@@ -1,0 +1,219 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using GEdge.Gateway;
+using GEdge.JobTable;
+using GEdge.Pipeline.Tests;
+
+namespace GEdge.Cluster.Tests;
+
+/// <summary>What the reliability and load tests do with the cluster: submit, watch jobs in the table, find processes.</summary>
+public partial class ClusterFixture
+{
+    /// <summary>Submits a video through the gateway's jobs API, as a user does, and returns the new job's id.</summary>
+    public async Task<long> SubmitAsync(string video, CancellationToken cancellationToken = default)
+    {
+        await using var file = File.OpenRead(video);
+        using var content = new StreamContent(file);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var created = await Api.PostAsync($"api/jobs?name={Uri.EscapeDataString(Path.GetFileName(video))}", content, cancellationToken);
+        Assert.True(created.IsSuccessStatusCode, $"the upload of {video} was refused: {(int)created.StatusCode} {await created.Content.ReadAsStringAsync(cancellationToken)}");
+        var job = await created.Content.ReadFromJsonAsync(GatewayJsonContext.Default.JobView, cancellationToken);
+        return long.Parse(job!.Job[JobFields.Id], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Polls the job table (every 20 ms by default, so a stage's short status is seen) until <paramref name="until"/> holds.</summary>
+    public async Task<Job> WaitForJobAsync(long id, Func<Job, bool> until, TimeSpan timeout, TimeSpan? pollInterval = null)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            var job = await Jobs.GetAsync(id);
+            if (job is not null && until(job))
+            {
+                return job;
+            }
+
+            try
+            {
+                await Task.Delay(pollInterval ?? TimeSpan.FromMilliseconds(20), deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"job {id} did not get there within {timeout}; it is {job?.Status} (iteration {job?.Iteration}, error {job?.Error}).{Environment.NewLine}{Output()}");
+            }
+        }
+    }
+
+    /// <summary>Waits until job <paramref name="id"/> is in Exit and returns it.</summary>
+    public Task<Job> WaitForJobExitAsync(long id, TimeSpan timeout, TimeSpan? pollInterval = null) =>
+        WaitForJobAsync(id, job => job.Status == JobStatus.Exit, timeout, pollInterval);
+
+    /// <summary>
+    /// Whether a job's intermediates are gone: the stage that ends a job removes them just after it moves the job to Exit,
+    /// so this waits a little for it.
+    /// </summary>
+    public async Task<bool> WorkFolderRemovedAsync(long id)
+    {
+        for (var i = 0; i < 100 && Directory.Exists(WorkFolder(id)); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        return !Directory.Exists(WorkFolder(id));
+    }
+
+    /// <summary>Where a job's results are in the cluster's storage folder.</summary>
+    public string ResultsFolder(Job job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        return Path.Combine(Storage, "results", job.User, job.Id.ToString(CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Where a job's intermediates are while it runs.</summary>
+    public string WorkFolder(long id) => Path.Combine(Storage, "work", "jobs", id.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>The pid of the running <c>gedge function NAME</c> process of this cluster (found by its command line and port).</summary>
+    public int FunctionPid(string name)
+    {
+        string[] wanted = ["function", name, "--urls", Services[name].ToString()];
+        foreach (var folder in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            string[] arguments;
+            try
+            {
+                arguments = File.ReadAllText(Path.Combine(folder, "cmdline")).Split('\0');
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            for (var i = 0; i + wanted.Length <= arguments.Length; i++)
+            {
+                if (arguments.AsSpan(i, wanted.Length).SequenceEqual(wanted))
+                {
+                    return pid;
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"no running {name} process of this cluster.{Environment.NewLine}{Output()}");
+    }
+
+    /// <summary>The pid of the cluster's redis-server, from its pid file.</summary>
+    public int JobTableServerPid() =>
+        int.Parse(File.ReadAllText(Path.Combine(Root, ".gedge", "cluster", "redis", "redis-server.pid")).Trim(), CultureInfo.InvariantCulture);
+
+    /// <summary>Sends <paramref name="signal"/> (KILL, TERM) to a process, as <c>kill -SIGNAL PID</c>.</summary>
+    public static async Task SignalAsync(int pid, string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)])!;
+        await kill.WaitForExitAsync();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    /// <summary>Waits until serve has printed a line containing <paramref name="text"/> at least <paramref name="count"/> times.</summary>
+    public async Task<IReadOnlyList<string>> WaitForServeLinesAsync(string text, int count, TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            List<string> lines;
+            lock (_output)
+            {
+                lines = _output.Where(line => line.Contains(text, StringComparison.Ordinal)).ToList();
+            }
+
+            if (lines.Count >= count)
+            {
+                return lines;
+            }
+
+            try
+            {
+                await Task.Delay(50, deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"serve did not print '{text}' {count} times within {timeout}:{Environment.NewLine}{Output()}");
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A cluster set for failures: a stage's lease runs 8 s (renewed every second), serve sweeps every second, and a stage
+/// told to stop gives its job back after half a second; so a dead worker's job is taken back in seconds, not minutes.
+/// </summary>
+public sealed class ReliabilityClusterFixture : ClusterFixture
+{
+    protected override IReadOnlyDictionary<string, string> ServeEnvironment => new Dictionary<string, string>
+    {
+        ["Stages__Lease"] = "00:00:08",
+        ["Stages__LeaseRenewal"] = "00:00:01",
+        ["Stages__ShutdownGrace"] = "00:00:00.5",
+        ["Sweeper__Interval"] = "00:00:01",
+    };
+}
+
+/// <summary>Clips the reliability and load tests make from road.mp4 with ffmpeg, once per test run.</summary>
+public static class TestClips
+{
+    private static readonly string s_folder = Directory.CreateTempSubdirectory("gedge-clips-").FullName;
+    private static readonly Lazy<Task<string>> s_long = new(() => MakeAsync("road-x8.mp4", ["-stream_loop", "7", "-i", Road, "-c", "copy"]));
+    private static readonly Lazy<Task<string>> s_short = new(() => MakeAsync(
+        "road-1s-360p.mp4", ["-i", Road, "-t", "1", "-vf", "scale=640:360", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"]));
+
+    /// <summary>The sample clip, 1.5 s of 1280x720 at 25 fps with audio.</summary>
+    public static string Road => Path.Combine(AppContext.BaseDirectory, "assets", "road.mp4");
+
+    /// <summary>road.mp4 eight times over (stream copy: 304 frames, about 12 s): each stage runs long enough to be killed in.</summary>
+    public static Task<string> LongAsync() => s_long.Value;
+
+    /// <summary>The first second of road.mp4 at 640x360 (25 frames): a job that takes a moment, for load.</summary>
+    public static Task<string> ShortAsync() => s_short.Value;
+
+    private static async Task<string> MakeAsync(string name, IReadOnlyList<string> arguments)
+    {
+        var path = Path.Combine(s_folder, name);
+        var start = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true };
+        foreach (var argument in (string[])["-y", "-v", "error", .. arguments, path])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var ffmpeg = Process.Start(start)!;
+        var error = await ffmpeg.StandardError.ReadToEndAsync();
+        await ffmpeg.WaitForExitAsync();
+        Assert.True(ffmpeg.ExitCode == 0, $"ffmpeg could not make {name}: {error}");
+        return path;
+    }
+}
+
+/// <summary>What a finished job's results say, to compare a disturbed run with an undisturbed one.</summary>
+public sealed record JobResultsFacts(MediaFacts Video, string Frames, string Classes, string Model)
+{
+    public static async Task<JobResultsFacts> ReadAsync(string folder)
+    {
+        Assert.Equal(["annotated.mp4", "detections.json", "summary.json"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        using var detections = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "detections.json")));
+        using var summary = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "summary.json")));
+        return new JobResultsFacts(
+            await MediaFacts.ProbeAsync(Path.Combine(folder, "annotated.mp4")),
+            detections.RootElement.GetProperty("frames").GetRawText(),
+            summary.RootElement.GetProperty("classes").GetRawText(),
+            detections.RootElement.GetProperty("model").GetRawText());
+    }
+}

@@ -1,0 +1,164 @@
+using System.Globalization;
+using GEdge.JobTable;
+using StackExchange.Redis;
+
+namespace GEdge.Cluster.Tests;
+
+/// <summary>
+/// Crashes, restarts and failures on the local cluster of separate processes, as edge nodes have them: a stage process
+/// killed outright (and started again by serve, as a kubelet would), a stage told to stop, redis-server killed under load,
+/// and a stage that fails every time. A job finishes exactly once, or ends in Exit with its reason.
+/// </summary>
+[Collection(OneClusterAtATime.Name)]
+public sealed class ReliabilityTests(ReliabilityClusterFixture cluster) : IClassFixture<ReliabilityClusterFixture>
+{
+    private static readonly TimeSpan s_jobTimeout = TimeSpan.FromMinutes(4);
+
+    [Theory]
+    [InlineData("preprocess", JobStatus.Preprocessing)]
+    [InlineData("infer", JobStatus.Inferencing)]
+    [InlineData("postprocess", JobStatus.Postprocessing)]
+    public async Task AStageProcessKilledMidJob_IsStartedAgain_AndTheJobCompletesOnItsSecondAttempt_WithTheSameResults(string stage, JobStatus working)
+    {
+        var video = await TestClips.LongAsync();
+        var undisturbed = await UndisturbedAsync(video);
+        var id = await cluster.SubmitAsync(video);
+        await cluster.WaitForJobAsync(id, job => job.Status == working, s_jobTimeout);
+        var killed = cluster.FunctionPid(stage);
+
+        await ClusterFixture.SignalAsync(killed, "KILL");
+
+        await cluster.WaitForServeLinesAsync($"gedge: {stage} exited with code", 1, TimeSpan.FromSeconds(30));
+        var started = (await cluster.WaitForServeLinesAsync($"gedge: {stage} started again (pid ", 1, TimeSpan.FromSeconds(30)))[^1];
+        var job = await cluster.WaitForJobExitAsync(id, s_jobTimeout);
+        Assert.Null(job.Error);
+        Assert.Equal(1, job.Iteration);
+        Assert.StartsWith($"{working} stopped: its lease ran out", job.LastError, StringComparison.Ordinal);
+        var history = (await cluster.Jobs.GetHistoryAsync(id)).Select(t => t.Status).ToList();
+        Assert.Equal(2, history.Count(s => s == working));
+        Assert.Contains(working, history);
+        Assert.Equal(JobStateMachine.ConsumedBy(working), history[history.IndexOf(working) + 1]);
+        Assert.Equal(JobStatus.Exit, history[^1]);
+        var restarted = cluster.FunctionPid(stage);
+        Assert.NotEqual(killed, restarted);
+        Assert.Contains($"(pid {restarted})", started, StringComparison.Ordinal);
+        Assert.Equal(undisturbed, await JobResultsFacts.ReadAsync(cluster.ResultsFolder(job)));
+        Assert.True(await cluster.WorkFolderRemovedAsync(id), "the job's intermediates were left behind");
+    }
+
+    [Fact]
+    public async Task AStageProcessToldToStop_GivesItsJobBack_AndTheJobCompletesWithoutAFailedAttempt()
+    {
+        var video = await TestClips.LongAsync();
+        var undisturbed = await UndisturbedAsync(video);
+        var id = await cluster.SubmitAsync(video);
+        await cluster.WaitForJobAsync(id, job => job.Status == JobStatus.Preprocessing, s_jobTimeout);
+        var stopped = cluster.FunctionPid("preprocess");
+        var restartsBefore = (await cluster.WaitForServeLinesAsync("gedge: preprocess started again", 0, TimeSpan.Zero)).Count;
+
+        // SIGTERM, as a kubelet sends before it removes a pod: the stage has half a second (Stages__ShutdownGrace) to finish.
+        await ClusterFixture.SignalAsync(stopped, "TERM");
+
+        var job = await cluster.WaitForJobExitAsync(id, s_jobTimeout);
+        Assert.Null(job.Error);
+        Assert.Equal(0, job.Iteration);
+        Assert.Null(job.LastError);
+        Assert.Null(job.GivenBack);
+        var history = (await cluster.Jobs.GetHistoryAsync(id)).Select(t => t.Status).ToList();
+        Assert.Equal(
+            [JobStatus.Enqueue, JobStatus.Preprocessing, JobStatus.Enqueue, JobStatus.Preprocessing, JobStatus.Preprocessing_complete],
+            history.Take(5));
+        Assert.Single(await cluster.WaitForLogLinesAsync("preprocess", $"Job {id} given back by its Preprocessing stage: Preprocessing was stopped: its process was told to stop", 1));
+        Assert.Single(await cluster.WaitForLogLinesAsync("gateway", $"{id} taken back from Preprocessing to Enqueue (iteration 0): Preprocessing given back by its stage", 1));
+        await cluster.WaitForServeLinesAsync("gedge: preprocess started again", restartsBefore + 1, TimeSpan.FromSeconds(30));
+        Assert.NotEqual(stopped, cluster.FunctionPid("preprocess"));
+        Assert.Equal(undisturbed, await JobResultsFacts.ReadAsync(cluster.ResultsFolder(job)));
+    }
+
+    [Fact]
+    public async Task AStageThatFailsEveryTime_EndsTheJobInExit_AfterExactlyTheIterationLimit_WithTheReason()
+    {
+        // A real fault, not a hook: where this job's results go is a file, so Postprocess cannot write them, every time.
+        var id = await cluster.SubmitAsync(TestClips.Road);
+        var created = (await cluster.Jobs.GetAsync(id))!;
+        var results = cluster.ResultsFolder(created);
+        Directory.CreateDirectory(Path.GetDirectoryName(results)!);
+        await File.WriteAllTextAsync(results, "not a folder");
+
+        var job = await cluster.WaitForJobExitAsync(id, s_jobTimeout);
+
+        Assert.Equal(3, job.Iteration);
+        Assert.StartsWith("Postprocessing failed: ", job.Error, StringComparison.Ordinal);
+        Assert.Equal(job.Error, job.LastError);
+        var history = (await cluster.Jobs.GetHistoryAsync(id)).Select(t => t.Status).ToList();
+        Assert.Equal(3, history.Count(s => s == JobStatus.Postprocessing));
+        Assert.Equal(3, history.Count(s => s == JobStatus.Inferencing_complete));
+        Assert.Equal([JobStatus.Postprocessing, JobStatus.Exit], history[^2..]);
+        Assert.Equal(1, history.Count(s => s == JobStatus.Preprocessing));
+        Assert.Equal(3, (await cluster.WaitForLogLinesAsync("postprocess", $"{id} Postprocessing attempt failed", 3)).Count);
+        Assert.True(await cluster.WorkFolderRemovedAsync(id), "the failed job's intermediates were left behind");
+        Assert.Equal("not a folder", await File.ReadAllTextAsync(results));
+    }
+
+    [Fact]
+    public async Task RedisServerKilledAndStartedAgainDuringTenJobs_LosesNone_AndDuplicatesNone()
+    {
+        var video = TestClips.Road;
+        var undisturbed = await UndisturbedAsync(video);
+        var database = cluster.Redis.GetDatabase();
+        var before = (long)await database.StringGetAsync("gedge:jobs:next-id");
+        var killedPid = cluster.JobTableServerPid();
+        var restartsBefore = (await cluster.WaitForServeLinesAsync("gedge: the job table server is serving again", 0, TimeSpan.Zero)).Count;
+
+        var ids = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => cluster.SubmitAsync(video)));
+        // Killed while the jobs are on their way: some in a stage, some waiting, none finished.
+        await cluster.WaitForJobAsync(ids[0], job => JobStateMachine.IsWorking(job.Status) || job.Status == JobStatus.Exit, s_jobTimeout);
+        await ClusterFixture.SignalAsync(killedPid, "KILL");
+        await cluster.WaitForServeLinesAsync("gedge: the job table server is serving again", restartsBefore + 1, TimeSpan.FromMinutes(1));
+
+        var jobs = new List<Job>();
+        foreach (var id in ids)
+        {
+            jobs.Add(await cluster.WaitForJobExitAsync(id, s_jobTimeout));
+        }
+
+        Assert.NotEqual(killedPid, cluster.JobTableServerPid());
+        Assert.All(jobs, job => Assert.Null(job.Error));
+        Assert.Equal(ids.Order(), jobs.Select(j => j.Id).Order());
+        // None lost and none duplicated: exactly ten jobs were made, each ran to Exit once, each with its own results.
+        Assert.Equal(before + 10, (long)await database.StringGetAsync("gedge:jobs:next-id"));
+        Assert.Equal(Enumerable.Range((int)before + 1, 10).Select(i => (long)i), ids.Order());
+        foreach (var job in jobs)
+        {
+            var history = (await cluster.Jobs.GetHistoryAsync(job.Id)).Select(t => t.Status).ToList();
+            Assert.Equal(1, history.Count(s => s == JobStatus.Exit));
+            Assert.Equal(1, history.Count(s => s == JobStatus.Postprocessing_complete));
+            Assert.Equal(undisturbed, await JobResultsFacts.ReadAsync(cluster.ResultsFolder(job)));
+        }
+    }
+
+    // One undisturbed run of each clip on this cluster: what a disturbed run must give.
+    private static readonly Dictionary<string, Task<JobResultsFacts>> s_undisturbed = new(StringComparer.Ordinal);
+
+    private Task<JobResultsFacts> UndisturbedAsync(string video)
+    {
+        lock (s_undisturbed)
+        {
+            if (!s_undisturbed.TryGetValue(video, out var facts))
+            {
+                facts = RunAsync();
+                s_undisturbed[video] = facts;
+            }
+
+            return facts;
+        }
+
+        async Task<JobResultsFacts> RunAsync()
+        {
+            var id = await cluster.SubmitAsync(video);
+            var job = await cluster.WaitForJobExitAsync(id, s_jobTimeout);
+            Assert.True(job.Error is null && job.Iteration == 0, $"the undisturbed run of {video} failed: {job.Error} (iteration {job.Iteration})");
+            return await JobResultsFacts.ReadAsync(cluster.ResultsFolder(job));
+        }
+    }
+}
