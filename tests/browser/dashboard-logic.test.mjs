@@ -1,0 +1,174 @@
+// The dashboard's pure logic (functions/GEdge.Gateway/Dashboard/wwwroot/dashboard/jobs.js), on Node's test runner:
+// `node --test tests/browser/`. GEdge.Cluster.Tests' DashboardLogicTests runs it with the other tests.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  classColor,
+  describeJob,
+  detectionSeries,
+  formatSeconds,
+  keyFromFragment,
+  problemMessage,
+  STATUSES,
+  stepStates,
+  timingEntries,
+  videoName,
+} from '../../functions/GEdge.Gateway/Dashboard/wwwroot/dashboard/jobs.js';
+
+test('the eight statuses are the job table\'s, in order', () => {
+  assert.deepEqual(STATUSES, [
+    'Enqueue', 'Preprocessing', 'Preprocessing_complete', 'Inferencing',
+    'Inferencing_complete', 'Postprocessing', 'Postprocessing_complete', 'Exit',
+  ]);
+});
+
+test('a key comes from the #key= fragment that gedge serve prints, and only from there', () => {
+  assert.equal(keyFromFragment('#key=gedge_abc-DEF_123'), 'gedge_abc-DEF_123');
+  assert.equal(keyFromFragment('#other=1&key=gedge_x'), 'gedge_x');
+  assert.equal(keyFromFragment('#key=gedge_a%2Bb'), 'gedge_a+b');
+  assert.equal(keyFromFragment(''), null);
+  assert.equal(keyFromFragment('#'), null);
+  assert.equal(keyFromFragment('#jobs'), null);
+});
+
+test('steps: done before the status, working or waiting at it, todo after', () => {
+  assert.deepEqual(stepStates('Enqueue', false), ['waiting', 'todo', 'todo', 'todo', 'todo', 'todo', 'todo', 'todo']);
+  assert.deepEqual(stepStates('Inferencing', false), ['done', 'done', 'done', 'current', 'todo', 'todo', 'todo', 'todo']);
+  assert.deepEqual(stepStates('Inferencing_complete', false), ['done', 'done', 'done', 'done', 'waiting', 'todo', 'todo', 'todo']);
+  assert.deepEqual(stepStates('Exit', false), Array(8).fill('done'));
+  assert.deepEqual(stepStates('Exit', true), [...Array(7).fill('done'), 'failed']);
+  assert.deepEqual(stepStates('Unknown', false), Array(8).fill('todo'));
+});
+
+test('a job that failed early shows done only the steps its history went through', () => {
+  const visited = new Set(['Enqueue', 'Preprocessing', 'Exit']);
+  assert.deepEqual(stepStates('Exit', true, visited), ['done', 'done', 'todo', 'todo', 'todo', 'todo', 'todo', 'failed']);
+  assert.deepEqual(stepStates('Exit', false, visited), Array(8).fill('done'));
+  const cancelled = describeJob({
+    job: { id: '3', status: 'Exit', error: 'cancelled by the user' },
+    history: [{ status: 'Enqueue' }, { status: 'Preprocessing' }, { status: 'Preprocessing_complete' }, { status: 'Exit' }],
+  });
+  assert.deepEqual(cancelled.steps, ['done', 'done', 'done', 'todo', 'todo', 'todo', 'todo', 'failed']);
+});
+
+test('a finished job can be opened and deleted, not cancelled', () => {
+  const job = describeJob({
+    job: {
+      id: '7', user: 'local', path: 'uploads/local/7/road.mp4', type: 'mp4', status: 'Exit',
+      start_time: '2026-05-09T10:00:00Z', end_time: '2026-05-09T10:00:09Z', iteration: '0',
+    },
+    history: [{ status: 'Enqueue', time: '2026-05-09T09:59:59Z' }],
+    timings: { total: 9.2, Inferencing: 4.5, Preprocessing: 1.25, Postprocessing: 3.1, queued: 0.05 },
+    results: { video: '/api/jobs/7/video', detections: '/api/jobs/7/detections', summary: '/api/jobs/7/summary' },
+  });
+  assert.equal(job.id, '7');
+  assert.equal(job.name, 'road.mp4');
+  assert.equal(job.step, 7);
+  assert.equal(job.stepText, 'step 8 of 8');
+  assert.equal(job.finished, true);
+  assert.equal(job.failed, false);
+  assert.equal(job.error, null);
+  assert.equal(job.iteration, '0');
+  assert.equal(job.start, '2026-05-09T10:00:00Z');
+  assert.deepEqual(job.timings.map((t) => [t.name, t.label, t.text]), [
+    ['queued', 'Queued', '0.05 s'],
+    ['Preprocessing', 'Preprocess', '1.25 s'],
+    ['Inferencing', 'Infer', '4.50 s'],
+    ['Postprocessing', 'Postprocess', '3.10 s'],
+    ['total', 'Total', '9.20 s'],
+  ]);
+  assert.deepEqual([job.canOpen, job.canCancel, job.canDelete], [true, false, true]);
+  assert.equal(job.results.detections, '/api/jobs/7/detections');
+});
+
+test('a running job can be cancelled; a failed one shows its reason and has no result', () => {
+  const running = describeJob({ job: { id: 8, status: 'Preprocessing_complete', iteration: '1' }, results: {} });
+  assert.equal(running.statusText, 'Preprocessing complete');
+  assert.equal(running.stepText, 'step 3 of 8');
+  assert.deepEqual([running.canOpen, running.canCancel, running.canDelete], [false, true, false]);
+  assert.deepEqual(running.timings, []);
+
+  const failed = describeJob({ job: { id: '9', status: 'Exit', error: 'cancelled by the user' }, results: {} });
+  assert.equal(failed.failed, true);
+  assert.equal(failed.error, 'cancelled by the user');
+  assert.deepEqual(failed.steps.at(-1), 'failed');
+  assert.deepEqual([failed.canOpen, failed.canCancel, failed.canDelete], [false, false, true]);
+});
+
+test('timings the page has no word for still show, after the known ones', () => {
+  assert.deepEqual(timingEntries({ upload: 0.5, total: 2 }).map((t) => t.label), ['Total', 'upload']);
+  assert.deepEqual(timingEntries(null), []);
+});
+
+test('seconds read as people read them', () => {
+  assert.equal(formatSeconds(0.8412), '0.84 s');
+  assert.equal(formatSeconds(12.34), '12.3 s');
+  assert.equal(formatSeconds(125.4), '2 min 05 s');
+  assert.equal(formatSeconds(-1), '');
+  assert.equal(formatSeconds(Number.NaN), '');
+  assert.equal(formatSeconds(undefined), '');
+});
+
+test('the video name is the last segment of the job\'s path', () => {
+  assert.equal(videoName('uploads/alice/12/clip one.mp4'), 'clip one.mp4');
+  assert.equal(videoName('clip.mp4'), 'clip.mp4');
+  assert.equal(videoName(undefined), '');
+});
+
+test('an API error reads as the problem document says, else as the status line', () => {
+  assert.equal(problemMessage(413, 'Payload Too Large', { title: 'Too large', detail: 'The upload is over 1 GB.' }), 'The upload is over 1 GB.');
+  assert.equal(problemMessage(404, 'Not Found', { title: 'No such job' }), 'No such job');
+  assert.equal(problemMessage(502, 'Bad Gateway', null), '502 Bad Gateway');
+});
+
+function frame(index, ...labels) {
+  const ids = { person: 0, car: 2, truck: 7, bus: 5, bicycle: 1 };
+  return { index, time: index / 10, detections: labels.map((label) => ({ label, classId: ids[label], score: 0.9, box: { x: 0, y: 0, width: 1, height: 1 } })) };
+}
+
+test('detections become objects per frame, per class, ranked by how often they were seen', () => {
+  const document = {
+    video: { width: 1280, height: 720, fps: 10, frames: 4 },
+    frames: [frame(0, 'car', 'car', 'person'), frame(1, 'car'), frame(2), frame(3, 'car', 'truck')],
+  };
+  const chart = detectionSeries(document, { maxPoints: 10 });
+  assert.equal(chart.framesPerPoint, 1);
+  assert.equal(chart.frames, 4);
+  assert.deepEqual(chart.times, [0, 0.1, 0.2, 0.3]);
+  assert.deepEqual(chart.series.map((s) => [s.label, s.classId, s.total, s.values]), [
+    ['car', 2, 4, [2, 1, 0, 1]],
+    ['person', 0, 1, [1, 0, 0, 0]],
+    ['truck', 7, 1, [0, 0, 0, 1]],
+  ]);
+});
+
+test('long videos are averaged into at most maxPoints points, the last bucket over the frames it has', () => {
+  const frames = Array.from({ length: 5 }, (_, i) => frame(i, ...(i % 2 === 0 ? ['car'] : [])));
+  const chart = detectionSeries({ video: { fps: 10, frames: 5 }, frames }, { maxPoints: 2 });
+  assert.equal(chart.framesPerPoint, 3);
+  assert.deepEqual(chart.times, [0, 0.3]);
+  // frames 0,1,2 → 2 cars over 3 frames; frames 3,4 → 1 car over 2 frames.
+  assert.deepEqual(chart.series[0].values, [0.67, 0.5]);
+});
+
+test('beyond maxClasses lines, the least seen classes share one line', () => {
+  const document = { frames: [frame(0, 'car', 'car', 'car', 'person', 'person', 'truck', 'bus', 'bicycle')] };
+  const chart = detectionSeries(document, { maxClasses: 3 });
+  assert.deepEqual(chart.series.map((s) => [s.label, s.total]), [['car', 3], ['person', 2], ['other (3 classes)', 3]]);
+  assert.equal(chart.series[2].classId, null);
+});
+
+test('a video with no detections or no frames gives no lines', () => {
+  assert.deepEqual(detectionSeries({ frames: [frame(0), frame(1)] }).series, []);
+  assert.deepEqual(detectionSeries({}), { times: [], framesPerPoint: 1, frames: 0, series: [] });
+});
+
+test('a class has the colour its boxes have in the annotated video (GEdge.Rendering ClassPalette)', () => {
+  // ClassPalette.ColorOf(id) for these ids, as SKColor's R, G, B.
+  assert.equal(classColor(0), 'rgb(255, 122, 25)');
+  assert.equal(classColor(1), 'rgb(75, 54, 217)');
+  assert.equal(classColor(2), 'rgb(29, 178, 0)');
+  assert.equal(classColor(7), 'rgb(54, 217, 116)');
+  assert.equal(classColor(79), 'rgb(217, 54, 157)');
+  assert.equal(classColor(null), 'rgb(128, 128, 128)');
+});
