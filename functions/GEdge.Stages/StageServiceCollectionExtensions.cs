@@ -40,13 +40,17 @@ public static partial class StageServiceCollectionExtensions
 
     /// <summary>
     /// Adds the <see cref="DeliveryFailureRecorder"/>, the dead-letter sink's handler, and the <see cref="StuckJobSweeper"/>
-    /// it shares the taking back of a job with. The host also registers an
+    /// it shares the taking back of a job with (its options from <c>Sweeper</c>). The host also registers an
     /// <see cref="IObjectStore"/> and an <see cref="IEventPublisher"/>, since what the recorder announces it publishes.
     /// </summary>
     public static IServiceCollection AddDeliveryFailureRecorder(this IServiceCollection services)
     {
         services.AddStageCore();
         services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<SweeperOptions>().BindConfiguration(SweeperOptions.SectionName)
+            .Validate(options => options.Interval > TimeSpan.Zero, $"{SweeperOptions.SectionName}:{nameof(SweeperOptions.Interval)} must be positive.")
+            .Validate(options => options.ResendAfter > TimeSpan.Zero, $"{SweeperOptions.SectionName}:{nameof(SweeperOptions.ResendAfter)} must be positive.")
+            .ValidateOnStart();
         services.TryAddSingleton<StuckJobSweeper>();
         services.TryAddSingleton<DeliveryFailureRecorder>();
         return services;
@@ -59,9 +63,6 @@ public static partial class StageServiceCollectionExtensions
     public static IServiceCollection AddStuckJobSweepTimer(this IServiceCollection services)
     {
         services.AddDeliveryFailureRecorder();
-        services.AddOptions<SweeperOptions>().BindConfiguration(SweeperOptions.SectionName)
-            .Validate(options => options.Interval > TimeSpan.Zero, $"{SweeperOptions.SectionName}:{nameof(SweeperOptions.Interval)} must be positive.")
-            .ValidateOnStart();
         services.AddHostedService<StuckJobSweepTimer>();
         return services;
     }

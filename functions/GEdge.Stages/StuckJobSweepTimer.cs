@@ -12,6 +12,12 @@ public sealed record SweeperOptions
 
     /// <summary>The time between sweeps: a minute by default, as the cluster's PingSource (<c>* * * * *</c>) sweeps.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long a job may wait for its next stage before a sweep announces it again (its event may have been lost for
+    /// good). Long beside a normal queue, so a busy cluster is not sent duplicates it would only drop.
+    /// </summary>
+    public TimeSpan ResendAfter { get; init; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>

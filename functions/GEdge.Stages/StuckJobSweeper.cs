@@ -21,14 +21,27 @@ public sealed partial class StuckJobSweeper(
     IEventPublisher publisher,
     IOptions<BucketOptions> buckets,
     IOptions<StageOptions> options,
+    IOptions<SweeperOptions> sweeper,
     TimeProvider time,
     ILogger<StuckJobSweeper> logger)
 {
     /// <summary>The most jobs one sweep takes back; the next sweep takes the rest.</summary>
     public const int BatchSize = 100;
 
-    /// <summary>Takes back every job whose lease has run out; returns how many were taken back.</summary>
+    // The statuses a job waits in for the next stage's event, and the one it waits in for its own stage to close it.
+    private static readonly JobStatus[] s_waiting = [JobStatus.Enqueue, JobStatus.Preprocessing_complete, JobStatus.Inferencing_complete];
+
+    /// <summary>
+    /// Takes back every job whose lease has run out, and re-announces jobs that have waited for their next stage longer
+    /// than <see cref="SweeperOptions.ResendAfter"/>; returns how many were taken back or re-announced.
+    /// </summary>
     public async Task<int> SweepAsync(CancellationToken cancellationToken)
+    {
+        var taken = await TakeBackExpiredAsync(cancellationToken).ConfigureAwait(false);
+        return taken + await ResendWaitingAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<int> TakeBackExpiredAsync(CancellationToken cancellationToken)
     {
         var taken = 0;
         foreach (var job in await jobs.ListExpiredLeasesAsync(time.GetUtcNow(), BatchSize).ConfigureAwait(false))
@@ -44,6 +57,47 @@ public sealed partial class StuckJobSweeper(
         }
 
         return taken;
+    }
+
+    // A job waits in Enqueue or a *_complete status until the event that names it reaches the next stage. Events are
+    // delivered at least once, but one can still be lost for good: a dead-letter sink that was down itself, a broker
+    // restarted with its in-memory queue. Announcing such a job again is safe (the stage claims it by compare-and-set, so
+    // a second delivery of a live event changes nothing); a job its last stage finished but did not close is closed.
+    private async Task<int> ResendWaitingAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var resent = 0;
+        foreach (var status in s_waiting.Append(JobStatus.Postprocessing_complete))
+        {
+            // Oldest jobs first: once one has not waited long enough, the ones after it are mostly younger still.
+            foreach (var job in await jobs.ListByStatusAsync(status, BatchSize).ConfigureAwait(false))
+            {
+                var history = await jobs.GetHistoryAsync(job.Id).ConfigureAwait(false);
+                if (history.Count == 0 || history[^1].Status != status || now - history[^1].Time < sweeper.Value.ResendAfter)
+                {
+                    continue;
+                }
+
+                if (status == JobStatus.Postprocessing_complete)
+                {
+                    if (await jobs.TryTransitionAsync(job.Id, status, JobStatus.Exit).ConfigureAwait(false))
+                    {
+                        LogClosed(logger, job.Id, now - history[^1].Time);
+                        await EndAsync(job, cancellationToken).ConfigureAwait(false);
+                        resent++;
+                    }
+
+                    continue;
+                }
+
+                LogResent(logger, job.Id, status, now - history[^1].Time);
+                await publisher.PublishAsync(
+                    GEdgeEvents.CreateJobStatusChanged(job.Id, status, job.Iteration, options.Value.EventSource), cancellationToken).ConfigureAwait(false);
+                resent++;
+            }
+        }
+
+        return resent;
     }
 
     /// <summary>
@@ -83,6 +137,12 @@ public sealed partial class StuckJobSweeper(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} taken back from {Working} to {Consumed} (iteration {Iteration}): {Reason}")]
     private static partial void LogTakenBack(ILogger logger, long jobId, JobStatus working, JobStatus consumed, int iteration, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} announced again: it has waited in {Status} for {Waited} with no stage taking it")]
+    private static partial void LogResent(ILogger logger, long jobId, JobStatus status, TimeSpan waited);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} closed: its results were written {Waited} ago but the job was left in Postprocessing_complete")]
+    private static partial void LogClosed(ILogger logger, long jobId, TimeSpan waited);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{JobId} ended in Exit from {Working} at the iteration limit: {Reason}")]
     private static partial void LogEnded(ILogger logger, long jobId, JobStatus working, string reason);

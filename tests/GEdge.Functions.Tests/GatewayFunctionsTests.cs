@@ -213,6 +213,25 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
             _gateway.Broker.Published.Select(e => e.Id));
     }
 
+    [Fact]
+    public async Task ASweep_AnnouncesAgainAJobThatWaitedTooLongForItsNextStage_ClosesOneLeftFinished_AndLeavesRecentOnesAlone()
+    {
+        var lost = await JobInAsync(JobStatus.Preprocessing_complete);
+        var finished = await JobInAsync(JobStatus.Postprocessing_complete);
+        _gateway.Clock.Advance(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1));
+        var recent = await JobInAsync(JobStatus.Enqueue);
+
+        var answer = await _gateway.Functions.SweepAsync(new DefaultHttpContext().Request, CancellationToken.None);
+
+        Assert.Equal(new SweepResult(2), Assert.IsType<OkObjectResult>(answer).Value);
+        Assert.Equal([$"job-{lost}-Preprocessing_complete-0", $"job-{finished}-Exit-0"], _gateway.Broker.Published.Select(e => e.Id));
+        Assert.Equal((JobStatus.Preprocessing_complete, 0), ((await _gateway.Jobs.GetAsync(lost))!.Status, (await _gateway.Jobs.GetAsync(lost))!.Iteration));
+        var closed = (await _gateway.Jobs.GetAsync(finished))!;
+        Assert.Equal(JobStatus.Exit, closed.Status);
+        Assert.Null(closed.Error);
+        Assert.Equal(JobStatus.Enqueue, (await _gateway.Jobs.GetAsync(recent))!.Status);
+    }
+
     private static CloudEvent DeadLetter(long jobId, JobStatus status, string code, string? data = null)
     {
         // What a Knative Broker sends its dead-letter sink: the undelivered event, with the error extensions added.
