@@ -129,26 +129,37 @@ public partial class ClusterFixture : IAsyncLifetime
 
         if (_serve is not null)
         {
-            if (!_serve.HasExited)
-            {
-                // SIGTERM, as a terminal's Ctrl+C or a container stop would send: serve stops its processes itself.
-                using var kill = Process.Start("kill", ["-TERM", _serve.Id.ToString(CultureInfo.InvariantCulture)]);
-                await kill!.WaitForExitAsync();
-                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                try
-                {
-                    await _serve.WaitForExitAsync(grace.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    _serve.Kill(entireProcessTree: true);
-                }
-            }
-
+            await StopServeAsync();
             _serve.Dispose();
         }
 
         Directory.Delete(Root, recursive: true);
+    }
+
+    /// <summary>
+    /// Sends serve SIGTERM, as a terminal's Ctrl+C or a container stop would, and waits for it to stop its processes and
+    /// exit (killed after 30 s); its folder and logs stay until disposal. Returns serve's exit code.
+    /// </summary>
+    public async Task<int> StopServeAsync()
+    {
+        var serve = _serve ?? throw new InvalidOperationException("serve was not started.");
+        if (!serve.HasExited)
+        {
+            using var kill = Process.Start("kill", ["-TERM", serve.Id.ToString(CultureInfo.InvariantCulture)]);
+            await kill!.WaitForExitAsync();
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await serve.WaitForExitAsync(grace.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                serve.Kill(entireProcessTree: true);
+                await serve.WaitForExitAsync();
+            }
+        }
+
+        return serve.ExitCode;
     }
 
     /// <summary>What serve printed so far.</summary>

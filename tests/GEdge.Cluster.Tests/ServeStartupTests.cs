@@ -4,7 +4,10 @@ using System.Net.Sockets;
 
 namespace GEdge.Cluster.Tests;
 
-/// <summary>`gedge serve` that cannot start says which process or port is at fault, and why, and exits non-zero.</summary>
+/// <summary>
+/// `gedge serve` that cannot start says which process or port is at fault, and why, and exits non-zero; told to stop, it
+/// stops its processes as a kubelet would.
+/// </summary>
 [Collection(OneClusterAtATime.Name)]
 public sealed class ServeStartupTests : IDisposable
 {
@@ -22,6 +25,30 @@ public sealed class ServeStartupTests : IDisposable
         Assert.StartsWith("gedge: the cluster did not start: broker exited with code 1 while starting. The end of ", serve.Error, StringComparison.Ordinal);
         Assert.Contains("gedge: the broker could not start: Broker:MaxConcurrentDeliveries must be at least 1, not 0.", serve.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("local cluster ready", serve.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_ToldToStop_AsksEveryProcessToStopFirst_AsAKubeletStopsAPod_AndExitsZero()
+    {
+        var cluster = new ClusterFixture();
+        await cluster.InitializeAsync();
+        try
+        {
+            Assert.Equal(0, await cluster.StopServeAsync());
+
+            // A host that SIGTERM reached logs its orderly shutdown; a killed one ends its log mid-run.
+            foreach (var process in new[] { "gateway", "broker", "preprocess", "infer", "postprocess" })
+            {
+                var log = await File.ReadAllTextAsync(Path.Combine(cluster.Logs, process + ".log"));
+                Assert.True(log.Contains("Application is shutting down...", StringComparison.Ordinal), $"{process} was not asked to stop:{Environment.NewLine}{log}");
+            }
+
+            Assert.Contains("gedge: stopping the cluster", cluster.Output(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
     }
 
     [Fact]

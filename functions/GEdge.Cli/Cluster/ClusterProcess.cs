@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace GEdge.Cli.Cluster;
 
@@ -148,6 +149,20 @@ internal sealed class ClusterProcess : IAsyncDisposable
         CultureInfo.InvariantCulture,
         $"{Name} exited with code {ExitCode} {when}. The end of {LogPath}:{Environment.NewLine}{LogTail()}"));
 
+    /// <summary>
+    /// Stops the process as a kubelet stops a container: SIGTERM, up to <paramref name="grace"/> for it to end by itself
+    /// (a function finishes or gives back the stage in hand), then the kill of <see cref="DisposeAsync"/>.
+    /// </summary>
+    public async ValueTask StopAsync(TimeSpan grace)
+    {
+        if (!_exited.Task.IsCompleted && PosixSignals.Terminate(_process.Id))
+        {
+            await WaitForExitAsync(grace).ConfigureAwait(false);
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
     /// <summary>Kills the process and its children, if it still runs, and closes its log.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -195,4 +210,19 @@ internal sealed class ClusterProcess : IAsyncDisposable
             }
         }
     }
+}
+
+/// <summary>
+/// Sends SIGTERM: .NET can kill a process (SIGKILL) but has no call that asks it to stop, so this calls libc's
+/// <c>kill(2)</c> itself.
+/// </summary>
+internal static partial class PosixSignals
+{
+    private const int SigTerm = 15;
+
+    /// <summary>Asks process <paramref name="pid"/> to stop; false where there are no POSIX signals or it is gone.</summary>
+    public static bool Terminate(int pid) => !OperatingSystem.IsWindows() && Kill(pid, SigTerm) == 0;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 }

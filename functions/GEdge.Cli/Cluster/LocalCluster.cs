@@ -34,6 +34,7 @@ internal sealed class LocalCluster : IAsyncDisposable
 {
     private const string BrokerName = "broker";
     private static readonly TimeSpan s_readyTimeout = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan s_stopGrace = TimeSpan.FromSeconds(17);
 
     // As a kubelet's CrashLoopBackOff: a process that ran this long is started again at once; one that died sooner waits
     // a delay that doubles from the first up to the last, so a process that cannot run does not spin.
@@ -104,7 +105,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         return 1;
     }
 
-    /// <summary>Stops every process, functions first, the job table last, so nothing is left writing to it.</summary>
+    /// <summary>Stops every process, functions first (asked to stop, then killed), the job table last, so nothing is left writing to it.</summary>
     public async ValueTask DisposeAsync()
     {
         // No process is started again once the cluster stops.
@@ -118,7 +119,10 @@ internal sealed class LocalCluster : IAsyncDisposable
             // Stopped, or already reported.
         }
 
-        await Task.WhenAll(_processes.Select(p => p.DisposeAsync().AsTask())).ConfigureAwait(false);
+        // SIGTERM first, as a kubelet stops a pod: a function finishes or gives back the stage in hand within its
+        // Stages:ShutdownGrace (15 s), while the job table still runs to record it; this stays under the 20 s the command
+        // line gives serve after its own SIGTERM.
+        await Task.WhenAll(_processes.Select(p => p.StopAsync(s_stopGrace).AsTask())).ConfigureAwait(false);
         if (_jobTable is not null)
         {
             await _jobTable.DisposeAsync().ConfigureAwait(false);
