@@ -9,10 +9,10 @@ namespace GEdge.Deployment.Tests;
 public sealed partial class CrossCheckTests
 {
     /// <summary>
-    /// Variables read by the Azure Functions host (not by G-Edge's code), which every function image needs:
-    /// the worker runtime, and no default home page on <c>/</c>, where CloudEvents arrive.
+    /// Variables read by the Azure Functions host (not by G-Edge's code): the worker runtime, no default home page on
+    /// <c>/</c> (where CloudEvents arrive), and the host's request-body limit, which the gateway's uploads need raised.
     /// </summary>
-    private static readonly string[] s_hostVariables = ["FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsDisableHomepage"];
+    private static readonly string[] s_hostVariables = ["FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsDisableHomepage", "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"];
 
     [Fact]
     public void EveryTrigger_FiltersOnAnEventTypeAndStatusTheCodeDefines()
@@ -111,6 +111,17 @@ public sealed partial class CrossCheckTests
                 s_hostVariables.Contains(name) || keys.Contains(ListEntriesAsOne(name.Replace("__", ":", StringComparison.Ordinal))),
                 $"{service} sets {name}, which no options class reads (section:property from the C# sources)."));
         }
+    }
+
+    [Fact]
+    public void TheGateway_FunctionsHostTakesRequestBodies_AsLargeAsTheGatewaysUploadLimit()
+    {
+        // Otherwise the host refuses an upload the gateway allows, before the gateway sees it (and with a 500, not a 413).
+        var gateway = Manifests.KnativeServices.Single(s => s.Name == "gateway").Json["spec"]!["template"]!["spec"]!["containers"]![0]!;
+        var env = gateway["env"]!.AsArray().Where(e => e!["value"] is not null).ToDictionary(e => (string)e!["name"]!, e => long.Parse((string)e!["value"]!, System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.True(env["Gateway__MaxUploadBytes"] > 100L * 1024 * 1024);
+        Assert.True(env["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"] >= env["Gateway__MaxUploadBytes"]);
     }
 
     [Fact]
