@@ -44,14 +44,14 @@ public sealed partial class JobRemoval(JobTable.JobTable jobs, IObjectStore stor
                 return JobRemovalResult.EndedMeanwhile;
             }
 
-            await store.DeletePrefixAsync(buckets.Value.Work, artifacts.WorkPrefix, cancellationToken).ConfigureAwait(false);
+            await artifacts.DeleteIntermediatesAsync(store, cancellationToken).ConfigureAwait(false);
             LogCancelled(logger, job.Id, job.User);
             return JobRemovalResult.Cancelled;
         }
 
         var (uploadBucket, uploadKey) = JobArtifacts.UploadOf(job);
         await store.DeleteAsync(uploadBucket, uploadKey, cancellationToken).ConfigureAwait(false);
-        await store.DeletePrefixAsync(buckets.Value.Work, artifacts.WorkPrefix, cancellationToken).ConfigureAwait(false);
+        await artifacts.DeleteIntermediatesAsync(store, cancellationToken).ConfigureAwait(false);
         await store.DeletePrefixAsync(buckets.Value.Results, artifacts.ResultPrefix, cancellationToken).ConfigureAwait(false);
         if (!await jobs.DeleteAsync(job.Id).ConfigureAwait(false))
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using GEdge.JobTable;
+using GEdge.Storage;
 
 namespace GEdge.Stages;
 
@@ -61,6 +62,16 @@ public sealed class JobArtifacts(BucketOptions buckets, string user, long jobId)
 
     /// <summary>Per-class counts, stage timings and the job record.</summary>
     public string SummaryKey => ResultPrefix + ResultFiles[2];
+
+    /// <summary>
+    /// Removes the job's intermediates (everything under <see cref="WorkPrefix"/>): what every way a job ends does, done,
+    /// failed, cancelled or swept. Returns how many objects were removed.
+    /// </summary>
+    public Task<int> DeleteIntermediatesAsync(IObjectStore store, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return store.DeletePrefixAsync(Buckets.Work, WorkPrefix, cancellationToken);
+    }
 
     /// <summary>The key of the result file named <paramref name="fileName"/>, one of <see cref="ResultFiles"/>.</summary>
     public string ResultKey(string fileName) =>

@@ -197,7 +197,7 @@ public sealed partial class JobStage(
 
     private async Task<CloudEvent> EndAsync(long jobId, int iteration, JobArtifacts artifacts)
     {
-        var removed = await store.DeletePrefixAsync(artifacts.Buckets.Work, artifacts.WorkPrefix).ConfigureAwait(false);
+        var removed = await artifacts.DeleteIntermediatesAsync(store).ConfigureAwait(false);
         LogEnded(logger, jobId, removed);
         return GEdgeEvents.CreateJobStatusChanged(jobId, JobStatus.Exit, iteration, _options.EventSource);
     }
@@ -209,7 +209,7 @@ public sealed partial class JobStage(
         LogLostJob(logger, jobId, work.Working);
         if (await jobs.GetAsync(jobId).ConfigureAwait(false) is { Status: JobStatus.Exit })
         {
-            await store.DeletePrefixAsync(artifacts.Buckets.Work, artifacts.WorkPrefix).ConfigureAwait(false);
+            await artifacts.DeleteIntermediatesAsync(store).ConfigureAwait(false);
         }
 
         return null;

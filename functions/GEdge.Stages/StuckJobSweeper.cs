@@ -130,7 +130,7 @@ public sealed partial class StuckJobSweeper(
     {
         ArgumentNullException.ThrowIfNull(job);
         var artifacts = new JobArtifacts(buckets.Value, job.User, job.Id);
-        await store.DeletePrefixAsync(artifacts.Buckets.Work, artifacts.WorkPrefix, cancellationToken).ConfigureAwait(false);
+        await artifacts.DeleteIntermediatesAsync(store, cancellationToken).ConfigureAwait(false);
         await publisher.PublishAsync(
             GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Exit, job.Iteration, options.Value.EventSource), cancellationToken).ConfigureAwait(false);
     }
