@@ -84,6 +84,9 @@ internal sealed class LocalCluster : IAsyncDisposable
         }
 
         var gateway = new Uri(cluster.Urls[ClusterFunction.Gateway.ServiceName()], GEdge.Gateway.GatewayServiceCollectionExtensions.SweepPattern.TrimStart('/'));
+        // Ctrl+C in a terminal reaches the children as well as serve: a child that stops for it must not be started again
+        // in the moment before serve itself begins to stop.
+        await using var stopSupervising = stopping.Register(cluster._supervision.Cancel);
         var token = cluster._supervision.Token;
         cluster._supervisors.AddRange(Enumerable.Range(0, running.Count).Select(i => cluster.SuperviseAsync(i, output, token)));
         cluster._supervisors.Add(cluster.SuperviseJobTableAsync(output, token));
