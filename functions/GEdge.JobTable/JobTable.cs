@@ -303,7 +303,9 @@ public sealed partial class JobTable
         RequireId(id);
         var job = await GetAsync(id).ConfigureAwait(false);
         if (job is null)
+        {
             return true;
+        }
 
         RedisKey[] keys =
         [
