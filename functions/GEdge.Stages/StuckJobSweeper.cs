@@ -69,7 +69,8 @@ public sealed partial class StuckJobSweeper(
         var resent = 0;
         foreach (var status in s_waiting.Append(JobStatus.Postprocessing_complete))
         {
-            // Oldest jobs first: once one has not waited long enough, the ones after it are mostly younger still.
+            // Lowest ids first. The index does not order by when a job entered its status (a retried job re-enters it
+            // late), so every listed job's own last move is read from its history.
             foreach (var job in await jobs.ListByStatusAsync(status, BatchSize).ConfigureAwait(false))
             {
                 var history = await jobs.GetHistoryAsync(job.Id).ConfigureAwait(false);

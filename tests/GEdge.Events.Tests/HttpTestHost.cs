@@ -49,29 +49,6 @@ internal sealed class HttpTestHost : IAsyncDisposable
     }
 }
 
-/// <summary>Keeps every log entry, so a test can see what was logged and at which level.</summary>
-internal sealed class RecordingLoggerProvider : ILoggerProvider
-{
-    public ConcurrentQueue<(LogLevel Level, string Category, string Message, Exception? Exception)> Entries { get; } = new();
-
-    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-    public void Dispose()
-    {
-    }
-
-    private sealed class Logger(RecordingLoggerProvider provider, string category) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            provider.Entries.Enqueue((logLevel, category, formatter(state, exception), exception));
-    }
-}
-
 /// <summary>A subscriber that records what it is handed and answers as told.</summary>
 internal sealed class RecordingSubscriber(Func<CloudEvent, CloudEvent?> answer) : IEventSubscriber
 {

@@ -50,8 +50,8 @@ public class GatewayServer : IAsyncLifetime
 
     public ConcurrentQueue<CloudEvent> Announced { get; } = new();
 
-    /// <summary>Every warning and error the server logged, to show when a test fails.</summary>
-    public ConcurrentQueue<string> Logs { get; } = new();
+    /// <summary>Everything the server logged.</summary>
+    internal RecordingLoggerProvider Logs { get; } = new();
 
     public JobTable.JobTable Jobs => _app!.Services.GetRequiredService<JobTable.JobTable>();
 
@@ -79,7 +79,7 @@ public class GatewayServer : IAsyncLifetime
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = Root });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new RecordingLoggerProvider(Logs));
+        builder.Logging.AddProvider(Logs);
         var settings = new Dictionary<string, string?>
         {
             ["JobTable:Embedded:DataPath"] = Path.Combine(Root, "garnet"),
@@ -152,31 +152,6 @@ public class GatewayServer : IAsyncLifetime
         Directory.Exists(Storage)
             ? [.. Directory.EnumerateFiles(Storage, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(Storage, f).Replace('\\', '/')).Order(StringComparer.Ordinal)]
             : [];
-
-    private sealed class RecordingLoggerProvider(ConcurrentQueue<string> entries) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new Logger(entries, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(ConcurrentQueue<string> entries, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                if (IsEnabled(logLevel))
-                {
-                    entries.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
-                }
-            }
-        }
-    }
 
     private sealed class RecordingPublisher(ConcurrentQueue<CloudEvent> published) : IEventPublisher
     {

@@ -159,7 +159,7 @@ public sealed class PipelineFlowTests(PipelineGatewayServer server) : IClassFixt
         var dropped = $"{id} left {stopped} while this stage worked on it";
         using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
         {
-            while (!server.Logs.Any(line => line.Contains(dropped, StringComparison.Ordinal)))
+            while (!server.Logs.Entries.Any(e => e.Message.Contains(dropped, StringComparison.Ordinal)))
             {
                 await Task.Delay(20, deadline.Token);
             }
