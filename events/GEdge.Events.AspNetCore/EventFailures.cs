@@ -1,5 +1,5 @@
 using CloudNative.CloudEvents;
-using GEdge.Storage;
+using GEdge.Contracts;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Logging;

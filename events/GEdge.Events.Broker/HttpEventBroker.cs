@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.Http;
 using CloudNative.CloudEvents.SystemTextJson;
+using GEdge.Contracts;
 using Microsoft.Extensions.Logging;
 using Polly;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using CloudNative.CloudEvents;
-using GEdge.JobTable;
+using GEdge.Contracts;
 
 namespace GEdge.Events;
 

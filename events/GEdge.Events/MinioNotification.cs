@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using GEdge.Storage;
+using GEdge.Contracts;
 
 namespace GEdge.Events;
 

@@ -1,5 +1,5 @@
 using CloudNative.CloudEvents;
-using GEdge.JobTable;
+using GEdge.Contracts;
 
 namespace GEdge.Events;
 
@@ -31,25 +31,43 @@ public sealed record TriggerFilter(IReadOnlyDictionary<string, string> Attribute
 public sealed record EventTrigger(string Name, string Subscriber, TriggerFilter Filter);
 
 /// <summary>
-/// The routing of G-Edge: which function takes which event. The Knative Triggers in <c>knative/</c> declare the same
-/// filters (a test keeps the two in step), and the embedded router routes by these.
+/// The routing of G-Edge: which function takes which event. The stages' triggers are derived from
+/// <see cref="PipelineTopology"/> (each stage's function takes the status its stage consumes); the Knative Triggers in
+/// <c>knative/</c> declare the same filters (a test keeps the two in step), and the embedded router routes by these.
 /// </summary>
 public static class GEdgeTriggers
 {
+    // One trigger per stage, made once, so every lookup of a stage's trigger answers the same instance.
+    private static readonly Dictionary<PipelineStage, EventTrigger> s_stages = PipelineTopology.Stages.ToDictionary(
+        stage => stage,
+        stage => new EventTrigger($"gedge-{stage.Name}", stage.Name, Filter(GEdgeEvents.JobStatusChangedType, stage.Consumes)));
+
     /// <summary>The gateway creates the job when a video has been uploaded.</summary>
     public static EventTrigger Intake { get; } = new("gedge-intake", "gateway", Filter(GEdgeEvents.VideoUploadedType));
 
     /// <summary>Preprocess takes jobs that are enqueued.</summary>
-    public static EventTrigger Preprocess { get; } = new("gedge-preprocess", "preprocess", Filter(GEdgeEvents.JobStatusChangedType, JobStatus.Enqueue));
+    public static EventTrigger Preprocess { get; } = For(PipelineTopology.Preprocess);
 
     /// <summary>Infer takes jobs whose frames are ready.</summary>
-    public static EventTrigger Infer { get; } = new("gedge-infer", "infer", Filter(GEdgeEvents.JobStatusChangedType, JobStatus.Preprocessing_complete));
+    public static EventTrigger Infer { get; } = For(PipelineTopology.Infer);
 
     /// <summary>Postprocess takes jobs whose detections are ready.</summary>
-    public static EventTrigger Postprocess { get; } = new("gedge-postprocess", "postprocess", Filter(GEdgeEvents.JobStatusChangedType, JobStatus.Inferencing_complete));
+    public static EventTrigger Postprocess { get; } = For(PipelineTopology.Postprocess);
 
-    /// <summary>Every trigger, in pipeline order.</summary>
-    public static IReadOnlyList<EventTrigger> All { get; } = [Intake, Preprocess, Infer, Postprocess];
+    /// <summary>Every trigger, in pipeline order: the intake, then one per stage.</summary>
+    public static IReadOnlyList<EventTrigger> All { get; } = [Intake, .. PipelineTopology.Stages.Select(For)];
+
+    /// <summary>
+    /// The trigger of <paramref name="stage"/>: <c>gedge-NAME</c>, to the function <c>NAME</c>, for the status changes
+    /// into the status the stage consumes.
+    /// </summary>
+    public static EventTrigger For(PipelineStage stage)
+    {
+        ArgumentNullException.ThrowIfNull(stage);
+        return s_stages.TryGetValue(stage, out var trigger)
+            ? trigger
+            : throw new ArgumentException($"'{stage.Name}' is not a stage of the pipeline.", nameof(stage));
+    }
 
     private static TriggerFilter Filter(string type, JobStatus? status = null)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GEdge.Contracts;
 using GEdge.JobTable;
 using GEdge.Stages;
 

@@ -1,4 +1,5 @@
 using GEdge.Events;
+using GEdge.Jobs;
 using Microsoft.Extensions.Configuration;
 using GEdge.Infer;
 using GEdge.JobTable.Embedded;

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using GEdge.Stages;
 using GEdge.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -82,6 +84,23 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
         await exit.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         return await Jobs.GetAsync(jobId).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Job {jobId} vanished from the job table.");
+    }
+
+    /// <summary>
+    /// Cancels a job for its user, as <c>DELETE /api/jobs/ID</c> does (<see cref="JobEnding.CancelAsync"/>): it ends in
+    /// Exit with <see cref="JobEnding.CancelledReason"/>, its intermediates removed and its Exit announced. False when the
+    /// job had ended already.
+    /// </summary>
+    public async Task<bool> CancelAsync(long jobId)
+    {
+        if (await Jobs.GetAsync(jobId).ConfigureAwait(false) is not { } job
+            || await _host.Services.GetRequiredService<JobEnding>().CancelAsync(job).ConfigureAwait(false) is not { } exit)
+        {
+            return false;
+        }
+
+        await Router.PublishAsync(exit, CancellationToken.None).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>Copies a finished job's results into a folder: annotated.mp4, detections.json, summary.json.</summary>

@@ -2,6 +2,8 @@ using GEdge.Events;
 using GEdge.Events.AspNetCore;
 using GEdge.Functions.Hosting;
 using GEdge.Gateway;
+using GEdge.Hosting;
+using GEdge.Jobs;
 using GEdge.Stages;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;

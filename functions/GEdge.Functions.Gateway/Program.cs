@@ -1,10 +1,4 @@
 using GEdge.Functions.Hosting;
 using GEdge.Gateway;
-using Microsoft.Azure.Functions.Worker.Builder;
-using Microsoft.Extensions.Hosting;
 
-var builder = FunctionsApplication.CreateBuilder(args);
-builder.ConfigureFunctionsWebApplication();
-builder.UseEventFailures();
-builder.Services.AddGEdgeFunction(builder.Configuration).AddGateway();
-builder.Build().Run();
+GEdgeFunctionApp.Run(args, services => services.AddGateway());

@@ -1,5 +1,6 @@
 using GEdge.Events;
 using GEdge.Functions.Hosting;
+using GEdge.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;

@@ -1,3 +1,5 @@
+using GEdge.Contracts;
+using GEdge.Jobs;
 using GEdge.Stages;
 using GEdge.Storage;
 using Microsoft.AspNetCore.Http;

@@ -1,6 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json.Serialization;
 using GEdge.Events.AspNetCore;
+using GEdge.Hosting;
+using GEdge.Jobs;
 using GEdge.Stages;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
@@ -15,12 +17,6 @@ namespace GEdge.Gateway;
 /// <summary>Registers and maps the gateway function.</summary>
 public static class GatewayServiceCollectionExtensions
 {
-    /// <summary>Where a broker posts the events it could not deliver.</summary>
-    public const string DeadLetterPattern = "/events/dead-letter";
-
-    /// <summary>Where the sweeper's PingSource posts (any event: the ping only says "now").</summary>
-    public const string SweepPattern = "/events/sweep";
-
     /// <summary>
     /// Adds what the gateway needs besides the job table and the object store (which the host adds): the intake and
     /// the upload path, the MinIO webhook, the dead-letter sink's <see cref="DeliveryFailureRecorder"/>, the gateway's
@@ -58,9 +54,10 @@ public static class GatewayServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapCloudEvents<JobIntake>(eventsPattern);
-        endpoints.MapMinioNotifications<JobIntake>();
-        endpoints.MapCloudEvents<DeliveryFailureRecorder>(DeadLetterPattern);
-        endpoints.MapPost(SweepPattern, async (StuckJobSweeper sweeper, CancellationToken cancellationToken) =>
+        endpoints.MapMinioNotifications<JobIntake>("/" + FunctionRoutes.MinioNotifications);
+        endpoints.MapCloudEvents<DeliveryFailureRecorder>("/" + FunctionRoutes.DeadLetters);
+        // Any event: the ping only says "now".
+        endpoints.MapPost("/" + FunctionRoutes.Sweep, async (StuckJobSweeper sweeper, CancellationToken cancellationToken) =>
             Results.Ok(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false))));
         endpoints.MapGatewayApi();
         endpoints.MapDashboard();
@@ -68,8 +65,8 @@ public static class GatewayServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Maps the HTTP API under <c>/api</c>: the session (<see cref="SessionApi"/>), the jobs (<see cref="JobsApi"/>) and
-    /// the OpenAPI document (<see cref="GatewayOpenApi.Path"/>). Endpoints need the authentication and authorization
+    /// Maps the HTTP API under <c>/api</c>: the session (<see cref="SessionApi"/>), the jobs (<see cref="JobsApi"/>), the
+    /// pipeline (<see cref="PipelineApi"/>) and the OpenAPI document (<see cref="GatewayOpenApi.Path"/>). Endpoints need the authentication and authorization
     /// middleware in front of them (a WebApplication adds both; <see cref="GatewayHttpPipeline"/> has them).
     /// </summary>
     public static IEndpointRouteBuilder MapGatewayApi(this IEndpointRouteBuilder endpoints)
@@ -77,6 +74,7 @@ public static class GatewayServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapSessionApi();
         endpoints.MapJobsApi();
+        endpoints.MapPipelineApi();
         endpoints.MapOpenApi(GatewayOpenApi.Path);
         return endpoints;
     }

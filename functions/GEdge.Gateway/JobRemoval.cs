@@ -1,4 +1,7 @@
+using GEdge.Contracts;
+using GEdge.Events;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using GEdge.Stages;
 using GEdge.Storage;
 using Microsoft.Extensions.Logging;
@@ -20,16 +23,20 @@ public enum JobRemovalResult
 }
 
 /// <summary>
-/// <c>DELETE /api/jobs/{id}</c>: cancels a job that has not ended, or deletes one that has. Cancelling ends the job in
-/// Exit with <see cref="CancelledReason"/> (a compare-and-set, so a stage still at work loses its claim and stops at its
-/// next lease renewal or move) and removes its intermediates. Deleting removes its objects first and its record last, so
+/// <c>DELETE /api/jobs/{id}</c>: cancels a job that has not ended, or deletes one that has. Cancelling is
+/// <see cref="JobEnding.CancelAsync"/>: the job ends in Exit with <see cref="JobEnding.CancelledReason"/> (a
+/// compare-and-set, so a stage still at work loses its claim and stops at its next lease renewal or move), its
+/// intermediates are removed and its Exit announced. Deleting removes its objects first and its record last, so
 /// a failure part-way leaves a job that can be deleted again, never objects that nothing points to.
 /// </summary>
-public sealed partial class JobRemoval(JobTable.JobTable jobs, IObjectStore store, IOptions<BucketOptions> buckets, ILogger<JobRemoval> logger)
+public sealed partial class JobRemoval(
+    JobTable.JobTable jobs,
+    JobEnding ending,
+    IEventPublisher publisher,
+    IObjectStore store,
+    IOptions<BucketOptions> buckets,
+    ILogger<JobRemoval> logger)
 {
-    /// <summary>The error a cancelled job ends with.</summary>
-    public const string CancelledReason = "cancelled by the user";
-
     /// <summary>Cancels or deletes <paramref name="job"/>, as its status decides.</summary>
     public async Task<JobRemovalResult> RemoveAsync(Job job, CancellationToken cancellationToken)
     {
@@ -39,12 +46,12 @@ public sealed partial class JobRemoval(JobTable.JobTable jobs, IObjectStore stor
         {
             // A compare-and-set on "not ended": a job that finished meanwhile keeps its results; the caller asked to
             // stop it, not to delete what it made.
-            if (!await jobs.ExitWithErrorAsync(job.Id, CancelledReason).ConfigureAwait(false))
+            if (await ending.CancelAsync(job).ConfigureAwait(false) is not { } exit)
             {
                 return JobRemovalResult.EndedMeanwhile;
             }
 
-            await artifacts.DeleteIntermediatesAsync(store, cancellationToken).ConfigureAwait(false);
+            await publisher.PublishAsync(exit, cancellationToken).ConfigureAwait(false);
             LogCancelled(logger, job.Id, job.User);
             return JobRemovalResult.Cancelled;
         }

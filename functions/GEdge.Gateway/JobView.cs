@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using GEdge.Contracts;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using GEdge.Stages;
 
 namespace GEdge.Gateway;

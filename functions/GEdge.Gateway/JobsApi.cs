@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using GEdge.Stages;
 using GEdge.Storage;
 using Microsoft.AspNetCore.Builder;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using GEdge.Events;
+using GEdge.Jobs;
 using GEdge.Stages;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;

@@ -8,12 +8,16 @@ namespace GEdge.Infer;
 /// <summary>Registers the Infer stage.</summary>
 public static class InferServiceCollectionExtensions
 {
-    /// <summary>Adds the Infer stage and its detector (one session per process), subscribed on <see cref="GEdgeTriggers.Infer"/>.</summary>
+    /// <summary>
+    /// Adds the Infer stage and its detector (one session per process), subscribed on <see cref="GEdgeTriggers.Infer"/>,
+    /// and its readiness check: the model is loaded.
+    /// </summary>
     public static IServiceCollection AddInferStage(this IServiceCollection services)
     {
         services.AddObjectDetector();
+        services.AddHealthChecks().AddCheck<ModelLoadedCheck>("model", tags: [StageServiceCollectionExtensions.ReadinessTag]);
         // The pipeline's model is the detector's, so Preprocess and Infer in one process cannot disagree.
         services.AddSingleton(provider => provider.GetRequiredService<ObjectDetector>().Manifest);
-        return services.AddStage<InferWork>(GEdgeTriggers.Infer);
+        return services.AddStage<InferWork>();
     }
 }

@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using GEdge.Artifacts;
+using GEdge.Contracts;
 using GEdge.JobTable;
 using GEdge.Stages;
 using GEdge.Storage;
@@ -20,13 +22,7 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
     private static readonly byte[] s_newLine = "\n"u8.ToArray();
 
     /// <inheritdoc />
-    public JobStatus Consumes => JobStatus.Preprocessing_complete;
-
-    /// <inheritdoc />
-    public JobStatus Working => JobStatus.Inferencing;
-
-    /// <inheritdoc />
-    public JobStatus Completes => JobStatus.Inferencing_complete;
+    public PipelineStage Stage => PipelineTopology.Infer;
 
     /// <inheritdoc />
     public async Task<IReadOnlyDictionary<string, string>> RunAsync(StageContext context, CancellationToken cancellationToken)
@@ -62,7 +58,7 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
                         done++;
                     }
 
-                    context.Progress.Report(new StageProgress(context.Job.Id, Working, done, manifest.FrameCount));
+                    context.Progress.Report(new StageProgress(context.Job.Id, Stage.Working, done, manifest.FrameCount));
                 }
             }
         }, cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,5 @@
+using GEdge.Contracts;
+
 namespace GEdge.JobTable;
 
 /// <summary>What <see cref="JobTable.FailAttemptAsync"/> did.</summary>

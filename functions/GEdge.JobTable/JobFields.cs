@@ -1,3 +1,5 @@
+using GEdge.Contracts;
+
 namespace GEdge.JobTable;
 
 /// <summary>The field names of a job hash: the eight of the contract, then the job table's own extras.</summary>

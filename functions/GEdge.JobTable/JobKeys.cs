@@ -1,4 +1,5 @@
 using System.Globalization;
+using GEdge.Contracts;
 using StackExchange.Redis;
 
 namespace GEdge.JobTable;

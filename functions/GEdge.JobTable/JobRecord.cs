@@ -1,4 +1,5 @@
 using System.Globalization;
+using GEdge.Contracts;
 
 namespace GEdge.JobTable;
 

@@ -1,3 +1,6 @@
+using System.Text;
+using GEdge.Contracts;
+
 namespace GEdge.JobTable;
 
 /// <summary>
@@ -32,7 +35,7 @@ internal static class JobScripts
     public const long Requeued = 3;
 
     // KEYS: the job, the leases, the status sets in pipeline order, the job's history (JobKeys.ForTransition).
-    private static readonly string s_prelude = JobStateMachine.ToLua() + $$"""
+    private static readonly string s_prelude = StateMachineAsLua() + $$"""
         local unpack = table.unpack or unpack
         local job, leases = KEYS[1], KEYS[2]
         local statusKey = {}
@@ -210,4 +213,30 @@ internal static class JobScripts
         if redis.call('GET', KEYS[5]) == ARGV[1] then redis.call('DEL', KEYS[5]) end
         return 1
         """;
+
+    /// <summary>
+    /// The state machine as Lua locals (<c>statuses</c>, <c>legal</c>, <c>consumed</c>) so the server-side scripts enforce
+    /// exactly the rules <see cref="JobStateMachine"/> states.
+    /// </summary>
+    internal static string StateMachineAsLua()
+    {
+        var lua = new StringBuilder();
+        lua.Append("local statuses = {");
+        lua.AppendJoin(", ", JobStateMachine.Statuses.Select(s => $"'{s}'"));
+        lua.Append("}\n");
+
+        lua.Append("local legal = {\n");
+        foreach (var from in JobStateMachine.Statuses)
+        {
+            lua.Append("  ['").Append(from).Append("'] = {");
+            lua.AppendJoin(", ", JobStateMachine.Statuses.Where(to => JobStateMachine.IsLegal(from, to)).Select(to => $"['{to}'] = true"));
+            lua.Append("},\n");
+        }
+        lua.Append("}\n");
+
+        lua.Append("local consumed = {");
+        lua.AppendJoin(", ", JobStateMachine.WorkingStatuses.Select(w => $"['{w}'] = '{JobStateMachine.ConsumedBy(w)}'"));
+        lua.Append("}\n");
+        return lua.ToString();
+    }
 }

@@ -1,3 +1,4 @@
+using GEdge.Contracts;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;

@@ -1,3 +1,5 @@
+using GEdge.Contracts;
+
 namespace GEdge.JobTable;
 
 /// <summary>Settings of the job table, bound from the "JobTable" configuration section.</summary>

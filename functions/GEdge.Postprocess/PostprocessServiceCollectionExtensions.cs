@@ -12,6 +12,6 @@ public static class PostprocessServiceCollectionExtensions
     public static IServiceCollection AddPostprocessStage(this IServiceCollection services)
     {
         services.AddRendering();
-        return services.AddStage<PostprocessWork>(GEdgeTriggers.Postprocess);
+        return services.AddStage<PostprocessWork>();
     }
 }

@@ -2,7 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using GEdge.Artifacts;
+using GEdge.Contracts;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using GEdge.Rendering;
 using GEdge.Stages;
 using GEdge.Storage;
@@ -17,13 +20,7 @@ namespace GEdge.Postprocess;
 public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter writer) : IStageWork
 {
     /// <inheritdoc />
-    public JobStatus Consumes => JobStatus.Inferencing_complete;
-
-    /// <inheritdoc />
-    public JobStatus Working => JobStatus.Postprocessing;
-
-    /// <inheritdoc />
-    public JobStatus Completes => JobStatus.Postprocessing_complete;
+    public PipelineStage Stage => PipelineTopology.Postprocess;
 
     /// <inheritdoc />
     public async Task<IReadOnlyDictionary<string, string>> RunAsync(StageContext context, CancellationToken cancellationToken)
@@ -55,7 +52,7 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
                     upload.Path,
                     OverlaysAsync(artifacts, json, summary, cancellationToken),
                     videoPath,
-                    new SynchronousProgress(context, job.Id, Working, manifest.FrameCount),
+                    new SynchronousProgress(context, job.Id, Stage.Working, manifest.FrameCount),
                     cancellationToken).ConfigureAwait(false);
                 json.WriteEndArray();
                 json.WriteEndObject();
@@ -70,16 +67,17 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
             await store.UploadFileAsync(artifacts.Buckets.Results, artifacts.DetectionsKey, detectionsPath, cancellationToken).ConfigureAwait(false);
 
             var stageSeconds = new SortedDictionary<string, double>(StringComparer.Ordinal);
-            foreach (var stage in new[] { JobStatus.Preprocessing, JobStatus.Inferencing })
+            foreach (var stage in PipelineTopology.Stages)
             {
-                if (job.Fields.TryGetValue(JobStage.StageSecondsField(stage), out var text)
+                if (stage != Stage
+                    && job.Fields.TryGetValue(JobStage.StageSecondsField(stage.Working), out var text)
                     && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
                 {
-                    stageSeconds[stage.ToString()] = seconds;
+                    stageSeconds[stage.Working.ToString()] = seconds;
                 }
             }
 
-            stageSeconds[JobStatus.Postprocessing.ToString()] = Math.Round(clock.Elapsed.TotalSeconds, 3);
+            stageSeconds[Stage.Working.ToString()] = Math.Round(clock.Elapsed.TotalSeconds, 3);
             var document = new JobSummary(job.Id, manifest.Model, facts, summary.Classes(), stageSeconds, job.ToRecord());
             await store.WriteAsync(artifacts.Buckets.Results, artifacts.SummaryKey, (stream, ct) =>
                 JsonSerializer.SerializeAsync(stream, document, PipelineJsonContext.Default.JobSummary, ct), cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using GEdge.Artifacts;
 using GEdge.Events;
 using GEdge.Stages;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,6 +13,6 @@ public static class PreprocessServiceCollectionExtensions
     {
         services.AddOptions<PreprocessOptions>().BindConfiguration("Preprocess");
         services.AddModelManifest();
-        return services.AddStage<PreprocessWork>(GEdgeTriggers.Preprocess);
+        return services.AddStage<PreprocessWork>();
     }
 }

@@ -2,7 +2,10 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using System.Text.Json;
+using GEdge.Artifacts;
+using GEdge.Contracts;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using GEdge.Media;
 using GEdge.Stages;
 using GEdge.Storage;
@@ -38,13 +41,7 @@ public sealed class PreprocessWork(
     private readonly int _chunkFrames = Math.Max(1, options.Value.ChunkFrames);
 
     /// <inheritdoc />
-    public JobStatus Consumes => JobStatus.Enqueue;
-
-    /// <inheritdoc />
-    public JobStatus Working => JobStatus.Preprocessing;
-
-    /// <inheritdoc />
-    public JobStatus Completes => JobStatus.Preprocessing_complete;
+    public PipelineStage Stage => PipelineTopology.Preprocess;
 
     /// <inheritdoc />
     public async Task<IReadOnlyDictionary<string, string>> RunAsync(StageContext context, CancellationToken cancellationToken)
@@ -138,7 +135,7 @@ public sealed class PreprocessWork(
                         }
 
                         frameCount++;
-                        context.Progress.Report(new StageProgress(context.Job.Id, Working, frameCount, Math.Max(expected, frameCount)));
+                        context.Progress.Report(new StageProgress(context.Job.Id, Stage.Working, frameCount, Math.Max(expected, frameCount)));
                         more = await frames.MoveNextAsync().ConfigureAwait(false);
                     }
                 }, cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,6 @@
+using GEdge.Contracts;
 using GEdge.Events;
-using GEdge.Storage;
-using GEdge.Vision;
+using GEdge.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -11,84 +11,37 @@ namespace GEdge.Stages;
 public static partial class StageServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds what every stage shares: bucket names (<c>Storage:Buckets</c>), stage options (<c>Stages</c>), a progress
-    /// sink that logs when the host brings none, and the job intake (the gateway's handler of <c>video uploaded</c>).
+    /// The tag of the health checks a function's <c>/readyz</c> runs; a stage that needs more than its subscribers built
+    /// to take an event adds a check with it (Infer: its model loaded).
+    /// </summary>
+    public const string ReadinessTag = "ready";
+
+    /// <summary>
+    /// Adds what every stage shares: the job core (<see cref="JobsServiceCollectionExtensions.AddJobCore"/>), a progress
+    /// sink that logs when the host brings none, and the shutdown watch (<see cref="StageShutdown"/>).
     /// </summary>
     public static IServiceCollection AddStageCore(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddOptions<BucketOptions>().BindConfiguration("Storage:Buckets");
-        services.AddOptions<StageOptions>().BindConfiguration("Stages");
+        services.AddJobCore();
         services.TryAddSingleton<IStageProgressSink, LoggingProgressSink>();
-        services.TryAddSingleton<JobIntake>();
-        services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<StageShutdown>();
         return services;
     }
 
     /// <summary>
-    /// Adds the job intake as a subscription on the <see cref="GEdgeTriggers.Intake"/> trigger, and the upload path
-    /// (<see cref="JobSubmissions"/>, which needs the host's <see cref="IEventPublisher"/>).
+    /// Adds a stage's work, run by a <see cref="JobStage"/> subscribed on its stage's trigger
+    /// (<see cref="GEdgeTriggers.For"/> of <see cref="IStageWork.Stage"/>).
     /// </summary>
-    public static IServiceCollection AddIntake(this IServiceCollection services)
-    {
-        services.AddStageCore();
-        services.TryAddSingleton<JobSubmissions>();
-        services.AddSingleton(provider => new Subscription(GEdgeTriggers.Intake, provider.GetRequiredService<JobIntake>()));
-        return services;
-    }
-
-    /// <summary>
-    /// Adds the <see cref="DeliveryFailureRecorder"/>, the dead-letter sink's handler, and the <see cref="StuckJobSweeper"/>
-    /// it shares the taking back of a job with (its options from <c>Sweeper</c>). The host also registers an
-    /// <see cref="IObjectStore"/> and an <see cref="IEventPublisher"/>, since what the recorder announces it publishes.
-    /// </summary>
-    public static IServiceCollection AddDeliveryFailureRecorder(this IServiceCollection services)
-    {
-        services.AddStageCore();
-        services.TryAddSingleton(TimeProvider.System);
-        services.AddOptions<SweeperOptions>().BindConfiguration(SweeperOptions.SectionName)
-            .Validate(options => options.Interval > TimeSpan.Zero, $"{SweeperOptions.SectionName}:{nameof(SweeperOptions.Interval)} must be positive.")
-            .Validate(options => options.ResendAfter > TimeSpan.Zero, $"{SweeperOptions.SectionName}:{nameof(SweeperOptions.ResendAfter)} must be positive.")
-            .ValidateOnStart();
-        services.TryAddSingleton<StuckJobSweeper>();
-        services.TryAddSingleton<DeliveryFailureRecorder>();
-        return services;
-    }
-
-    /// <summary>
-    /// Adds the stuck-job sweeper on a timer (<see cref="StuckJobSweepTimer"/>, every <c>Sweeper:Interval</c>), for a host
-    /// that has no PingSource to drive it: the embedded one. Needs what <see cref="AddDeliveryFailureRecorder"/> needs.
-    /// </summary>
-    public static IServiceCollection AddStuckJobSweepTimer(this IServiceCollection services)
-    {
-        services.AddDeliveryFailureRecorder();
-        services.AddHostedService<StuckJobSweepTimer>();
-        return services;
-    }
-
-    /// <summary>Adds a stage's work, run by a <see cref="JobStage"/> subscribed on <paramref name="trigger"/>.</summary>
-    public static IServiceCollection AddStage<TWork>(this IServiceCollection services, EventTrigger trigger)
+    public static IServiceCollection AddStage<TWork>(this IServiceCollection services)
         where TWork : class, IStageWork
     {
         services.AddStageCore();
         services.TryAddSingleton<TWork>();
-        services.AddSingleton(provider => new Subscription(
-            trigger,
-            ActivatorUtilities.CreateInstance<JobStage>(provider, provider.GetRequiredService<TWork>())));
-        return services;
-    }
-
-    /// <summary>
-    /// Adds the pipeline's model manifest (name and folder from the <c>Detector</c> section, as the detector reads them),
-    /// unless the host registered one already (Infer registers its detector's).
-    /// </summary>
-    public static IServiceCollection AddModelManifest(this IServiceCollection services)
-    {
-        services.TryAddSingleton(provider =>
+        services.AddSingleton(provider =>
         {
-            var configuration = provider.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>();
-            return ModelCatalog.Load(configuration["Detector:Model"] ?? ModelCatalog.DefaultModel, configuration["Detector:ModelsDirectory"]);
+            var work = provider.GetRequiredService<TWork>();
+            return new Subscription(GEdgeTriggers.For(work.Stage), ActivatorUtilities.CreateInstance<JobStage>(provider, work));
         });
         return services;
     }
@@ -109,6 +62,6 @@ public static partial class StageServiceCollectionExtensions
         }
 
         [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} {Stage}: {FramesDone}/{FramesTotal} frames")]
-        private static partial void LogProgress(ILogger logger, long jobId, GEdge.JobTable.JobStatus stage, int framesDone, int framesTotal);
+        private static partial void LogProgress(ILogger logger, long jobId, GEdge.Contracts.JobStatus stage, int framesDone, int framesTotal);
     }
 }

@@ -1,3 +1,4 @@
+using GEdge.Jobs;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 

@@ -24,15 +24,20 @@ public static class S3StorageServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Adds the store the configuration asks for: S3/MinIO when <c>Storage:S3:Endpoint</c> is set (the cluster), the
-    /// local folder of <see cref="StorageServiceCollectionExtensions.AddLocalObjectStore"/> otherwise (the embedded default).
+    /// Adds the object store that separate processes share: S3/MinIO (<c>Storage:S3:*</c>, checked at start), or a folder
+    /// they all see when <c>Storage:Local:Root</c> names one and no S3 endpoint is set (the local cluster; a volume in a
+    /// cluster). Never the embedded default's private folder: a function whose store no other function reads would lose
+    /// jobs, so with neither setting the start fails naming <c>Storage:S3:Endpoint</c>.
     /// </summary>
-    public static IServiceCollection AddObjectStore(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddSharedObjectStore(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        var endpoint = configuration.GetSection(S3StorageOptions.SectionName)[nameof(S3StorageOptions.Endpoint)];
-        return string.IsNullOrWhiteSpace(endpoint) ? services.AddLocalObjectStore() : services.AddS3ObjectStore();
+        var s3Endpoint = configuration[$"{S3StorageOptions.SectionName}:{nameof(S3StorageOptions.Endpoint)}"];
+        var localRoot = configuration[$"{LocalStorageOptions.SectionName}:{nameof(LocalStorageOptions.Root)}"];
+        return string.IsNullOrWhiteSpace(s3Endpoint) && !string.IsNullOrWhiteSpace(localRoot)
+            ? services.AddLocalObjectStore()
+            : services.AddS3ObjectStore();
     }
 
     private sealed class S3StorageOptionsValidator : IValidateOptions<S3StorageOptions>

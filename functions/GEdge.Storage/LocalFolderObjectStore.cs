@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
+using GEdge.Contracts;
 using Microsoft.Extensions.Options;
 
 namespace GEdge.Storage;
@@ -7,6 +8,9 @@ namespace GEdge.Storage;
 /// <summary>Options of the embedded default store: a folder holding one sub-folder per bucket.</summary>
 public sealed record LocalStorageOptions
 {
+    /// <summary>The configuration section these options are bound from.</summary>
+    public const string SectionName = "Storage:Local";
+
     /// <summary>The folder that holds the buckets.</summary>
     public string Root { get; init; } = Path.Combine(".gedge", "storage");
 }

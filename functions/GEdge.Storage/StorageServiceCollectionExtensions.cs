@@ -10,7 +10,7 @@ public static class StorageServiceCollectionExtensions
     public static IServiceCollection AddLocalObjectStore(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddOptions<LocalStorageOptions>().BindConfiguration("Storage:Local");
+        services.AddOptions<LocalStorageOptions>().BindConfiguration(LocalStorageOptions.SectionName);
         services.TryAddSingleton<IObjectStore, LocalFolderObjectStore>();
         return services;
     }

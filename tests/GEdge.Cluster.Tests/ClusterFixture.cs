@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
+using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.JobTable;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -216,13 +217,26 @@ public partial class ClusterFixture : IAsyncLifetime
     public static async Task<(int ExitCode, string Output, string Error)> RunGedgeAsync(
         IReadOnlyList<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {
+        using var process = StartGedge(arguments, workingDirectory, environment);
+        return await FinishGedgeAsync(process);
+    }
+
+    /// <summary>Starts <c>dotnet gedge.dll ARGS</c> in <paramref name="workingDirectory"/>; <see cref="FinishGedgeAsync"/> waits for it.</summary>
+    public static Process StartGedge(IReadOnlyList<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
+    {
         var start = GedgeStart(arguments, workingDirectory);
         foreach (var (variable, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[variable] = value;
         }
 
-        using var process = Process.Start(start)!;
+        return Process.Start(start)!;
+    }
+
+    /// <summary>Waits (three minutes at most) for a process <see cref="StartGedge"/> started, and returns what it said.</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> FinishGedgeAsync(Process process)
+    {
+        ArgumentNullException.ThrowIfNull(process);
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.JobTable;
 using GEdge.Pipeline.Tests;

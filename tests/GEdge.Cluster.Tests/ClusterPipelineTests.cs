@@ -8,10 +8,13 @@ using System.Text.RegularExpressions;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.Http;
 using CloudNative.CloudEvents.SystemTextJson;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.Gateway;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using GEdge.Pipeline.Tests;
+using GEdge.Stages;
 
 namespace GEdge.Cluster.Tests;
 
@@ -33,6 +36,45 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
     private readonly string _scratch = Directory.CreateTempSubdirectory("gedge-cluster-test-").FullName;
 
     public void Dispose() => Directory.Delete(_scratch, recursive: true);
+
+    [Fact]
+    public async Task Run_CtrlCMidJob_EndsTheJobAsACancelThroughTheApiDoes_AndLeavesNoIntermediates()
+    {
+        var storage = Path.Combine(_scratch, "storage");
+        // gedge run on the cluster's job table, so the test can watch the job and read it after the process is gone.
+        using var run = ClusterFixture.StartGedge(
+            ["run", await TestClips.LongAsync(), "--user", "ctrl-c", "--out", Path.Combine(_scratch, "out")],
+            _scratch,
+            new Dictionary<string, string> { ["JobTable__ConnectionString"] = cluster.JobTableConnectionString, ["Storage__Local__Root"] = storage });
+        var id = await JobOfAsync("ctrl-c");
+        await cluster.WaitForJobAsync(id, job => job.Status == JobStatus.Inferencing, TimeSpan.FromMinutes(2));
+        var work = Path.Combine(storage, "work", "jobs", id.ToString(CultureInfo.InvariantCulture));
+        Assert.True(Directory.Exists(work), "a job in Inferencing has its frames in the work bucket");
+
+        await ClusterFixture.SignalAsync(run.Id, "INT");
+
+        var (exitCode, _, error) = await ClusterFixture.FinishGedgeAsync(run);
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"gedge: job {id} cancelled.", error, StringComparison.Ordinal);
+        var job = (await cluster.Jobs.GetAsync(id))!;
+        Assert.Equal((JobStatus.Exit, JobEnding.CancelledReason), (job.Status, job.Error));
+        Assert.False(Directory.Exists(work) && Directory.EnumerateFiles(work, "*", SearchOption.AllDirectories).Any(), "the cancelled job's intermediates were left behind");
+    }
+
+    // The id of the one job of a user, once gedge run has made it.
+    private async Task<long> JobOfAsync(string user)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        while (true)
+        {
+            if ((await cluster.Jobs.ListByUserAsync(user, 0, 1)).Jobs is [var job])
+            {
+                return job.Id;
+            }
+
+            await Task.Delay(20, deadline.Token);
+        }
+    }
 
     [Fact]
     public async Task Submit_RunsTheJobThroughTheFourFunctionProcesses_AndGivesWhatGedgeRunGives()

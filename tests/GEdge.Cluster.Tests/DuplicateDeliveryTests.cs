@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.JobTable;
 

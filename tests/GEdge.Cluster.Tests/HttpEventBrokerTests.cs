@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.SystemTextJson;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.Events.AspNetCore;
 using GEdge.Events.Broker;

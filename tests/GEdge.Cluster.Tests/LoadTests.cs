@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using GEdge.Contracts;
 using GEdge.JobTable;
 using Xunit.Abstractions;
 

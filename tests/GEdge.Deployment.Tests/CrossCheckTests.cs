@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using GEdge.Contracts;
 using GEdge.Events;
-using GEdge.JobTable;
 
 namespace GEdge.Deployment.Tests;
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.Http;
 using CloudNative.CloudEvents.SystemTextJson;
+using GEdge.Contracts;
 using GEdge.Events.AspNetCore;
 using GEdge.JobTable;
 using GEdge.Storage;

@@ -2,6 +2,7 @@ using System.Net.Mime;
 using System.Text;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.SystemTextJson;
+using GEdge.Contracts;
 using GEdge.JobTable;
 
 namespace GEdge.Events.Tests;

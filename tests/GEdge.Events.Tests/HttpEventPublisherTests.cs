@@ -1,4 +1,5 @@
 using System.Net;
+using GEdge.Contracts;
 using GEdge.Events.AspNetCore;
 using GEdge.JobTable;
 using Microsoft.Extensions.Configuration;

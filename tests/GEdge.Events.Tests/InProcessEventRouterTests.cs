@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using CloudNative.CloudEvents;
+using GEdge.Contracts;
 using GEdge.JobTable;
 using Microsoft.Extensions.Logging.Abstractions;
 

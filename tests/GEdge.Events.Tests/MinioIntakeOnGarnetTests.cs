@@ -1,12 +1,13 @@
 using System.Net;
+using GEdge.Contracts;
 using GEdge.Events.AspNetCore;
 using GEdge.JobTable.Embedded;
+using GEdge.Jobs;
 using GEdge.Stages;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
-using Jobs = GEdge.JobTable;
 
 namespace GEdge.Events.Tests;
 
@@ -39,11 +40,11 @@ public sealed class MinioIntakeOnGarnetTests : IAsyncLifetime
     [Fact]
     public async Task TheSameNotificationDeliveredThreeTimes_MakesOneJob()
     {
-        var jobs = new Jobs.JobTable(
+        var jobs = new GEdge.JobTable.JobTable(
             _connection!,
-            Options.Create(new Jobs.JobTableOptions { KeyPrefix = "events-" + Guid.NewGuid().ToString("N") }),
+            Options.Create(new GEdge.JobTable.JobTableOptions { KeyPrefix = "events-" + Guid.NewGuid().ToString("N") }),
             TimeProvider.System,
-            NullLogger<Jobs.JobTable>.Instance);
+            NullLogger<GEdge.JobTable.JobTable>.Instance);
         var intake = new JobIntake(jobs, Options.Create(new StageOptions()), NullLogger<JobIntake>.Instance);
         var broker = new RecordingPublisher();
         await using var host = await HttpTestHost.StartAsync(
@@ -63,7 +64,7 @@ public sealed class MinioIntakeOnGarnetTests : IAsyncLifetime
         Assert.Equal(1, page.Total);
         Assert.Equal("videos/alice/clip one.mp4", job.Path);
         Assert.Equal("mp4", job.Type);
-        Assert.Equal(Jobs.JobStatus.Enqueue, job.Status);
+        Assert.Equal(JobStatus.Enqueue, job.Status);
         // Until Preprocess claims the job, every redelivery announces it again, as the same event.
         Assert.Equal(3, broker.Published.Count);
         Assert.All(broker.Published, e => Assert.Equal($"job-{job.Id}-Enqueue-0", e.Id));

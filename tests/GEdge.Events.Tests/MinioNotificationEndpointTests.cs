@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using GEdge.Contracts;
 using GEdge.Events.AspNetCore;
 using GEdge.JobTable;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,3 +1,4 @@
+using GEdge.Contracts;
 using GEdge.JobTable;
 
 namespace GEdge.Events.Tests;

@@ -1,6 +1,8 @@
 using CloudNative.CloudEvents;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using GEdge.Stages;
 
 namespace GEdge.Functions.Tests;

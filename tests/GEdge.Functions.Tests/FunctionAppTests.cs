@@ -3,6 +3,7 @@ using System.Text.Json;
 using GEdge.Events;
 using GEdge.Events.AspNetCore;
 using GEdge.Functions.Hosting;
+using GEdge.Hosting;
 using GEdge.JobTable;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -32,43 +33,30 @@ public sealed class FunctionAppTests
     public void TheGatewaysRoutes_AreTheOnesItsOtherHostsMap()
     {
         Assert.Equal(EventEndpointRouteBuilderExtensions.MinioNotificationsPattern, "/" + FunctionRoutes.MinioNotifications);
-        Assert.Equal(GEdge.Gateway.GatewayServiceCollectionExtensions.DeadLetterPattern, "/" + FunctionRoutes.DeadLetters);
     }
 
     [Fact]
     public void Liveness_Answers200()
     {
-        var result = Assert.IsType<OkObjectResult>(ProbeFunctions.Liveness(new DefaultHttpContext().Request));
+        var result = Assert.IsType<ContentResult>(ProbeFunctions.Liveness(new DefaultHttpContext().Request));
 
-        Assert.Equal("alive", result.Value);
+        Assert.Equal((StatusCodes.Status200OK, "alive\n"), (result.StatusCode, result.Content));
     }
 
     [Fact]
-    public void Readiness_Answers200_OnceTheSubscribersAreBuilt()
+    public async Task Readiness_Answers503WithTheReason_WhileTheSubscribersCannotBeBuilt()
     {
-        using var services = new ServiceCollection()
-            .AddSingleton(new Subscription(GEdgeTriggers.Preprocess, new RecordingSubscriber(_ => null)))
-            .AddSingleton<EventSubscribers>()
-            .BuildServiceProvider();
+        var services = new ServiceCollection().AddLogging();
+        services.AddSingleton<Subscription>(_ => throw new InvalidOperationException("No models folder with manifests was found."));
+        services.AddSingleton<EventSubscribers>();
+        services.AddFunctionProbes();
+        await using var provider = services.BuildServiceProvider();
 
-        var result = new ProbeFunctions(services, NullLogger<ProbeFunctions>.Instance).Readiness(new DefaultHttpContext().Request);
+        var result = await new ProbeFunctions(provider).ReadinessAsync(new DefaultHttpContext().Request, CancellationToken.None);
 
-        Assert.Equal("ready", Assert.IsType<OkObjectResult>(result).Value);
-    }
-
-    [Fact]
-    public void Readiness_Answers503WithTheReason_WhileTheSubscribersCannotBeBuilt()
-    {
-        using var services = new ServiceCollection()
-            .AddSingleton<Subscription>(_ => throw new InvalidOperationException("No models folder with manifests was found."))
-            .AddSingleton<EventSubscribers>()
-            .BuildServiceProvider();
-
-        var result = new ProbeFunctions(services, NullLogger<ProbeFunctions>.Instance).Readiness(new DefaultHttpContext().Request);
-
-        var answer = Assert.IsType<ObjectResult>(result);
+        var answer = Assert.IsType<ContentResult>(result);
         Assert.Equal(StatusCodes.Status503ServiceUnavailable, answer.StatusCode);
-        Assert.Equal("not ready: No models folder with manifests was found.", answer.Value);
+        Assert.Contains("subscribers: Unhealthy: could not be built: No models folder with manifests was found.\n", answer.Content, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -79,7 +67,7 @@ public sealed class FunctionAppTests
 
         var failure = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<JobTableOptions>>().Value);
 
-        Assert.Equal("JobTable:ConnectionString is not set: a function app needs the cluster's Redis server.", Assert.Single(failure.Failures));
+        Assert.Equal("JobTable:ConnectionString is not set: a function needs the cluster's Redis server, which it shares with the others.", Assert.Single(failure.Failures));
     }
 
     [Fact]

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using CloudNative.CloudEvents;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using GEdge.Stages;
 using GEdge.Storage;
 using Microsoft.AspNetCore.Http;

@@ -1,6 +1,7 @@
 using GEdge.Functions.Gateway;
 using GEdge.Functions.Hosting;
 using GEdge.Gateway;
+using GEdge.Hosting;
 using GEdge.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,11 +1,13 @@
 using System.Text.Json;
 using CloudNative.CloudEvents;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.Functions.Gateway;
 using GEdge.Functions.Hosting;
 using GEdge.Functions.Infer;
 using GEdge.Functions.Postprocess;
 using GEdge.Functions.Preprocess;
+using GEdge.Hosting;
 using GEdge.JobTable;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;

@@ -163,7 +163,7 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
         Assert.StartsWith("3.", root.GetProperty("openapi").GetString(), StringComparison.Ordinal);
         var paths = root.GetProperty("paths");
         Assert.Equal(
-            ["/api/jobs", "/api/jobs/{id}", "/api/jobs/{id}/detections", "/api/jobs/{id}/summary", "/api/jobs/{id}/video", "/api/session"],
+            ["/api/jobs", "/api/jobs/{id}", "/api/jobs/{id}/detections", "/api/jobs/{id}/summary", "/api/jobs/{id}/video", "/api/pipeline", "/api/session"],
             paths.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.Equal(["delete", "get"], paths.GetProperty("/api/jobs/{id}").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.Equal(["get", "post"], paths.GetProperty("/api/jobs").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
@@ -178,6 +178,7 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
         Assert.Contains("401", list.GetProperty("responses").EnumerateObject().Select(r => r.Name));
         Assert.Equal(["limit", "offset"], list.GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()).Order(StringComparer.Ordinal));
         Assert.False(paths.GetProperty("/api/session").GetProperty("post").TryGetProperty("security", out _));
+        Assert.False(paths.GetProperty("/api/pipeline").GetProperty("get").TryGetProperty("security", out _));
         var video = paths.GetProperty("/api/jobs/{id}/video").GetProperty("get").GetProperty("responses");
         Assert.True(video.GetProperty("206").GetProperty("content").TryGetProperty("video/mp4", out _));
         var upload = paths.GetProperty("/api/jobs").GetProperty("post");

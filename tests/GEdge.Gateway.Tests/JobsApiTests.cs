@@ -3,9 +3,12 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.Gateway;
 using GEdge.JobTable;
+using GEdge.Jobs;
+using GEdge.Stages;
 
 namespace GEdge.Gateway.Tests;
 
@@ -30,6 +33,24 @@ public sealed class JobsApiTests(GatewayServer server) : IClassFixture<GatewaySe
         // Enums are written as their names.
         var raw = await response.Content.ReadAsStringAsync();
         Assert.Contains("\"status\":\"Enqueue\"", raw, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ThePipeline_NeedsNoKey_AndIsTheTopologyTheStatesAndStagesAreDerivedFrom()
+    {
+        using var client = server.ClientWith(null);
+
+        using var response = await client.GetAsync("api/pipeline");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        // Exactly what the dashboard's logic test takes as the gateway's answer (tests/browser/dashboard-logic.test.mjs).
+        Assert.Equal(
+            """{"statuses":["Enqueue","Preprocessing","Preprocessing_complete","Inferencing","Inferencing_complete","Postprocessing","Postprocessing_complete","Exit"]""" +
+            ""","stages":[{"name":"preprocess","consumes":"Enqueue","working":"Preprocessing","completes":"Preprocessing_complete"},""" +
+            """{"name":"infer","consumes":"Preprocessing_complete","working":"Inferencing","completes":"Inferencing_complete"},""" +
+            """{"name":"postprocess","consumes":"Inferencing_complete","working":"Postprocessing","completes":"Postprocessing_complete"}]}""",
+            await response.Content.ReadAsStringAsync());
+        Assert.Equal(Enum.GetNames<JobStatus>(), PipelineView.Current.Statuses.Select(status => status.ToString()));
     }
 
     [Fact]
@@ -146,7 +167,7 @@ public sealed class JobsApiTests(GatewayServer server) : IClassFixture<GatewaySe
 
         Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
         var cancelled = (await cancel.Content.ReadFromJsonAsync(GatewayJsonContext.Default.JobView))!;
-        Assert.Equal(("Exit", JobRemoval.CancelledReason), (cancelled.Job[JobFields.Status], cancelled.Job[JobFields.Error]));
+        Assert.Equal(("Exit", JobEnding.CancelledReason), (cancelled.Job[JobFields.Status], cancelled.Job[JobFields.Error]));
         Assert.Equal([JobStatus.Enqueue, JobStatus.Exit], cancelled.History.Select(t => t.Status));
         Assert.Empty(cancelled.Results);
         Assert.Null(await server.Store.StatAsync(server.Buckets.Work, work));

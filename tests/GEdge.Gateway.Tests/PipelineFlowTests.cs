@@ -2,8 +2,11 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.JobTable;
+using GEdge.Jobs;
+using GEdge.Stages;
 
 namespace GEdge.Gateway.Tests;
 
@@ -167,7 +170,7 @@ public sealed class PipelineFlowTests(PipelineGatewayServer server) : IClassFixt
 
         Assert.DoesNotContain(server.StoredFiles(), f => f.StartsWith($"work/jobs/{id}/", StringComparison.Ordinal) || f.StartsWith($"results/dave/{id}/", StringComparison.Ordinal));
         var job = (await server.Jobs.GetAsync(id))!;
-        Assert.Equal((JobStatus.Exit, JobRemoval.CancelledReason), (job.Status, job.Error));
+        Assert.Equal((JobStatus.Exit, JobEnding.CancelledReason), (job.Status, job.Error));
         Assert.Equal(history, (await server.Jobs.GetHistoryAsync(id)).Select(t => t.Status));
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GEdge.Contracts;
 using GEdge.JobTable.Embedded;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;

@@ -1,5 +1,7 @@
 using System.Text.RegularExpressions;
-using static GEdge.JobTable.JobStatus;
+using GEdge.Contracts;
+using GEdge.JobTable;
+using static GEdge.Contracts.JobStatus;
 
 namespace GEdge.JobTable.Tests;
 
@@ -81,9 +83,9 @@ public sealed partial class JobStateMachineTests
     }
 
     [Fact]
-    public void ToLua_ListsExactlyTheLegalMovesAndTheConsumedStatuses()
+    public void StateMachineAsLua_ListsExactlyTheLegalMovesAndTheConsumedStatuses()
     {
-        var lua = JobStateMachine.ToLua();
+        var lua = JobScripts.StateMachineAsLua();
 
         var legal = new HashSet<(JobStatus, JobStatus)>();
         foreach (Match row in LegalRow().Matches(lua))

@@ -1,4 +1,5 @@
 using System.Globalization;
+using GEdge.Contracts;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

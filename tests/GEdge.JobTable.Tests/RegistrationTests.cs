@@ -1,3 +1,4 @@
+using GEdge.Contracts;
 using GEdge.JobTable.Embedded;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GEdge.Contracts;
 using GEdge.JobTable;
 
 namespace GEdge.Pipeline.Tests;

@@ -1,3 +1,4 @@
+using GEdge.Artifacts;
 using GEdge.Stages;
 using GEdge.Vision;
 

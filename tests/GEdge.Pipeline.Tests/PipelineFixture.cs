@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using GEdge.Cli;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Stages;

@@ -1,3 +1,5 @@
+using GEdge.Contracts;
+
 namespace GEdge.Storage.Tests;
 
 /// <summary>The store contract on the embedded default, a folder per bucket, plus what only a folder does.</summary>

@@ -1,3 +1,4 @@
+using GEdge.Contracts;
 using GEdge.Storage;
 
 namespace GEdge.Storage.Tests;

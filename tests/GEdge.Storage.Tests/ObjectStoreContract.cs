@@ -1,4 +1,5 @@
 using System.Text;
+using GEdge.Contracts;
 
 namespace GEdge.Storage.Tests;
 

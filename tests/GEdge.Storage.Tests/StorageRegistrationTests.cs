@@ -13,7 +13,7 @@ public sealed class StorageRegistrationTests : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Fact]
-    public void AddObjectStore_WithoutAnS3Endpoint_UsesTheLocalFolder()
+    public void AddSharedObjectStore_WithoutAnS3Endpoint_UsesTheLocalFolder()
     {
         using var services = Build(new() { ["Storage:Local:Root"] = _root });
 
@@ -21,7 +21,7 @@ public sealed class StorageRegistrationTests : IDisposable
     }
 
     [Fact]
-    public void AddObjectStore_WithAnS3Endpoint_UsesS3_AsOneSharedStore()
+    public void AddSharedObjectStore_WithAnS3Endpoint_UsesS3_AsOneSharedStore()
     {
         using var services = Build(new()
         {
@@ -36,7 +36,16 @@ public sealed class StorageRegistrationTests : IDisposable
     }
 
     [Fact]
-    public void AddObjectStore_WhenTheS3SecretIsMissing_FailsNamingTheSetting()
+    public void AddSharedObjectStore_WithNeitherAnS3EndpointNorALocalRoot_FailsNamingTheEndpoint_RatherThanUseAPrivateFolder()
+    {
+        using var services = Build([]);
+
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<S3StorageOptions>>().Value);
+        Assert.Contains("Storage:S3:Endpoint is not set", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddSharedObjectStore_WhenTheS3SecretIsMissing_FailsNamingTheSetting()
     {
         using var services = Build(new() { ["Storage:S3:Endpoint"] = "minio.gedge.svc:9000", ["Storage:S3:AccessKey"] = "gedge" });
 
@@ -67,7 +76,7 @@ public sealed class StorageRegistrationTests : IDisposable
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(configuration);
         services.AddLogging();
-        services.AddObjectStore(configuration);
+        services.AddSharedObjectStore(configuration);
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 }

@@ -9,17 +9,30 @@ import {
   formatSeconds,
   keyFromFragment,
   problemMessage,
-  STATUSES,
+  pipelineModel,
   stepStates,
   timingEntries,
   videoName,
 } from '../../functions/GEdge.Gateway/Dashboard/wwwroot/dashboard/jobs.js';
 
-test('the eight statuses are the job table\'s, in order', () => {
-  assert.deepEqual(STATUSES, [
+// What GET /api/pipeline answers (GEdge.Gateway.Tests' JobsApiTests checks the gateway answers exactly this).
+const PIPELINE = pipelineModel({
+  statuses: [
     'Enqueue', 'Preprocessing', 'Preprocessing_complete', 'Inferencing',
     'Inferencing_complete', 'Postprocessing', 'Postprocessing_complete', 'Exit',
-  ]);
+  ],
+  stages: [
+    { name: 'preprocess', consumes: 'Enqueue', working: 'Preprocessing', completes: 'Preprocessing_complete' },
+    { name: 'infer', consumes: 'Preprocessing_complete', working: 'Inferencing', completes: 'Inferencing_complete' },
+    { name: 'postprocess', consumes: 'Inferencing_complete', working: 'Postprocessing', completes: 'Postprocessing_complete' },
+  ],
+});
+
+test('the pipeline the gateway describes gives the steps, the working statuses and the timing labels', () => {
+  assert.equal(PIPELINE.statuses.length, 8);
+  assert.deepEqual([...PIPELINE.working], ['Preprocessing', 'Inferencing', 'Postprocessing']);
+  assert.deepEqual(PIPELINE.timingLabels.map(([, label]) => label), ['Queued', 'Preprocess', 'Infer', 'Postprocess', 'Total']);
+  assert.deepEqual(pipelineModel(null).statuses, []);
 });
 
 test('a key comes from the #key= fragment that gedge serve prints, and only from there', () => {
@@ -32,19 +45,19 @@ test('a key comes from the #key= fragment that gedge serve prints, and only from
 });
 
 test('steps: done before the status, working or waiting at it, todo after', () => {
-  assert.deepEqual(stepStates('Enqueue', false), ['waiting', 'todo', 'todo', 'todo', 'todo', 'todo', 'todo', 'todo']);
-  assert.deepEqual(stepStates('Inferencing', false), ['done', 'done', 'done', 'current', 'todo', 'todo', 'todo', 'todo']);
-  assert.deepEqual(stepStates('Inferencing_complete', false), ['done', 'done', 'done', 'done', 'waiting', 'todo', 'todo', 'todo']);
-  assert.deepEqual(stepStates('Exit', false), Array(8).fill('done'));
-  assert.deepEqual(stepStates('Exit', true), [...Array(7).fill('done'), 'failed']);
-  assert.deepEqual(stepStates('Unknown', false), Array(8).fill('todo'));
+  assert.deepEqual(stepStates(PIPELINE, 'Enqueue', false), ['waiting', 'todo', 'todo', 'todo', 'todo', 'todo', 'todo', 'todo']);
+  assert.deepEqual(stepStates(PIPELINE, 'Inferencing', false), ['done', 'done', 'done', 'current', 'todo', 'todo', 'todo', 'todo']);
+  assert.deepEqual(stepStates(PIPELINE, 'Inferencing_complete', false), ['done', 'done', 'done', 'done', 'waiting', 'todo', 'todo', 'todo']);
+  assert.deepEqual(stepStates(PIPELINE, 'Exit', false), Array(8).fill('done'));
+  assert.deepEqual(stepStates(PIPELINE, 'Exit', true), [...Array(7).fill('done'), 'failed']);
+  assert.deepEqual(stepStates(PIPELINE, 'Unknown', false), Array(8).fill('todo'));
 });
 
 test('a job that failed early shows done only the steps its history went through', () => {
   const visited = new Set(['Enqueue', 'Preprocessing', 'Exit']);
-  assert.deepEqual(stepStates('Exit', true, visited), ['done', 'done', 'todo', 'todo', 'todo', 'todo', 'todo', 'failed']);
-  assert.deepEqual(stepStates('Exit', false, visited), Array(8).fill('done'));
-  const cancelled = describeJob({
+  assert.deepEqual(stepStates(PIPELINE, 'Exit', true, visited), ['done', 'done', 'todo', 'todo', 'todo', 'todo', 'todo', 'failed']);
+  assert.deepEqual(stepStates(PIPELINE, 'Exit', false, visited), Array(8).fill('done'));
+  const cancelled = describeJob(PIPELINE, {
     job: { id: '3', status: 'Exit', error: 'cancelled by the user' },
     history: [{ status: 'Enqueue' }, { status: 'Preprocessing' }, { status: 'Preprocessing_complete' }, { status: 'Exit' }],
   });
@@ -52,7 +65,7 @@ test('a job that failed early shows done only the steps its history went through
 });
 
 test('a finished job can be opened and deleted, not cancelled', () => {
-  const job = describeJob({
+  const job = describeJob(PIPELINE, {
     job: {
       id: '7', user: 'local', path: 'uploads/local/7/road.mp4', type: 'mp4', status: 'Exit',
       start_time: '2026-05-09T10:00:00Z', end_time: '2026-05-09T10:00:09Z', iteration: '0',
@@ -82,13 +95,13 @@ test('a finished job can be opened and deleted, not cancelled', () => {
 });
 
 test('a running job can be cancelled; a failed one shows its reason and has no result', () => {
-  const running = describeJob({ job: { id: 8, status: 'Preprocessing_complete', iteration: '1' }, results: {} });
+  const running = describeJob(PIPELINE, { job: { id: 8, status: 'Preprocessing_complete', iteration: '1' }, results: {} });
   assert.equal(running.statusText, 'Preprocessing complete');
   assert.equal(running.stepText, 'step 3 of 8');
   assert.deepEqual([running.canOpen, running.canCancel, running.canDelete], [false, true, false]);
   assert.deepEqual(running.timings, []);
 
-  const failed = describeJob({ job: { id: '9', status: 'Exit', error: 'cancelled by the user' }, results: {} });
+  const failed = describeJob(PIPELINE, { job: { id: '9', status: 'Exit', error: 'cancelled by the user' }, results: {} });
   assert.equal(failed.failed, true);
   assert.equal(failed.error, 'cancelled by the user');
   assert.deepEqual(failed.steps.at(-1), 'failed');
@@ -96,8 +109,8 @@ test('a running job can be cancelled; a failed one shows its reason and has no r
 });
 
 test('timings the page has no word for still show, after the known ones', () => {
-  assert.deepEqual(timingEntries({ upload: 0.5, total: 2 }).map((t) => t.label), ['Total', 'upload']);
-  assert.deepEqual(timingEntries(null), []);
+  assert.deepEqual(timingEntries(PIPELINE, { upload: 0.5, total: 2 }).map((t) => t.label), ['Total', 'upload']);
+  assert.deepEqual(timingEntries(PIPELINE, null), []);
 });
 
 test('seconds read as people read them', () => {

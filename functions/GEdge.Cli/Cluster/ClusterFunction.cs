@@ -1,41 +1,41 @@
+using GEdge.Contracts;
+using GEdge.Gateway;
+using GEdge.Hosting;
+using GEdge.Infer;
+using GEdge.Postprocess;
+using GEdge.Preprocess;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
 namespace GEdge.Cli.Cluster;
 
-/// <summary>The functions of G-Edge, each a Knative Service in a cluster and a process in the local one.</summary>
-internal enum ClusterFunction
+/// <summary>
+/// A function of G-Edge as <c>gedge function NAME</c> runs it: its Knative Service name, what it adds to a function
+/// process (the same call its Azure Functions app's Program.cs makes), and its endpoints besides the probes.
+/// </summary>
+internal sealed record ClusterFunction(string Name, Func<IServiceCollection, IServiceCollection> AddServices, Action<WebApplication> MapEndpoints)
 {
-    /// <summary>Uploads, 'video uploaded' events, MinIO notifications, the jobs API and the dead-letter sink.</summary>
-    Gateway,
+    // What each stage adds to its process; its name, trigger and endpoint follow from PipelineTopology.
+    private static readonly Dictionary<PipelineStage, Func<IServiceCollection, IServiceCollection>> s_stages = new()
+    {
+        [PipelineTopology.Preprocess] = services => services.AddPreprocessStage(),
+        [PipelineTopology.Infer] = services => services.AddInferStage(),
+        [PipelineTopology.Postprocess] = services => services.AddPostprocessStage(),
+    };
 
-    /// <summary>Decode and letterbox (CPU).</summary>
-    Preprocess,
+    /// <summary>Uploads, 'video uploaded' events, MinIO notifications, the jobs API, the dashboard and the dead-letter sink.</summary>
+    public static ClusterFunction Gateway { get; } = new("gateway", services => services.AddGateway(), app => app.MapGateway());
 
-    /// <summary>The detector (GPU where there is one).</summary>
-    Infer,
-
-    /// <summary>Boxes, encoding, detections and summary (CPU).</summary>
-    Postprocess,
-}
-
-/// <summary>Names of the functions as the Knative manifests and the command line spell them.</summary>
-internal static class ClusterFunctions
-{
-    /// <summary>Every function, in pipeline order.</summary>
-    public static IReadOnlyList<ClusterFunction> All { get; } = Enum.GetValues<ClusterFunction>();
-
-    /// <summary>The Knative Service name of a function (<c>infer</c>).</summary>
-    public static string ServiceName(this ClusterFunction function) => function.ToString().ToLowerInvariant();
+    /// <summary>Every function: the gateway, then the stages in pipeline order.</summary>
+    public static IReadOnlyList<ClusterFunction> All { get; } =
+    [
+        Gateway,
+        .. PipelineTopology.Stages.Select(stage => new ClusterFunction(stage.Name, s_stages[stage], app => app.MapStageFunction(stage))),
+    ];
 
     /// <summary>The function a Knative Service name names; null for none.</summary>
-    public static ClusterFunction? Parse(string name)
-    {
-        foreach (var function in All)
-        {
-            if (function.ServiceName() == name)
-            {
-                return function;
-            }
-        }
+    public static ClusterFunction? Named(string name) => All.FirstOrDefault(function => function.Name == name);
 
-        return null;
-    }
+    /// <inheritdoc />
+    public override string ToString() => Name;
 }

@@ -1,12 +1,5 @@
-using GEdge.Events;
-using GEdge.Events.AspNetCore;
 using GEdge.Events.Broker;
-using GEdge.Gateway;
-using GEdge.Infer;
-using GEdge.JobTable;
-using GEdge.Postprocess;
-using GEdge.Preprocess;
-using GEdge.Storage.S3;
+using GEdge.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -29,8 +22,8 @@ internal static class FunctionHost
         var builder = CreateBuilder(urls);
         builder.Services.AddClusterFunction(function, builder.Configuration);
         var app = builder.Build();
-        app.MapProbes();
-        app.MapClusterFunction(function);
+        app.MapFunctionProbes();
+        function.MapEndpoints(app);
         return app;
     }
 
@@ -46,63 +39,17 @@ internal static class FunctionHost
         builder.Services.AddEventBroker();
         builder.Services.AddHealthChecks();
         var app = builder.Build();
-        app.MapProbes();
+        app.MapFunctionProbes();
         app.MapEventBroker();
         return app;
     }
 
     /// <summary>
-    /// Adds one function's services: the shared job table (a function never hosts one), the object store the
-    /// configuration names, readiness checks, and the function itself.
+    /// Adds one function's services: what every function has (<see cref="FunctionServiceCollectionExtensions.AddGEdgeFunction"/>,
+    /// as the Azure Functions apps add it) and the function's own part, the same call its app's Program.cs makes.
     /// </summary>
-    public static IServiceCollection AddClusterFunction(this IServiceCollection services, ClusterFunction function, IConfiguration configuration)
-    {
-        services.AddJobTable(configuration);
-        services.AddOptions<JobTableOptions>().Validate(
-            options => !string.IsNullOrWhiteSpace(options.ConnectionString),
-            $"{JobTableOptions.SectionName}:{nameof(JobTableOptions.ConnectionString)} must name the job table's Redis server: a function shares it with the others.");
-        // S3/MinIO when Storage:S3:Endpoint is set, the local folder (Storage:Local:Root) otherwise.
-        services.AddObjectStore(configuration);
-        var readiness = services.AddJobTableReadiness();
-        switch (function)
-        {
-            case ClusterFunction.Gateway:
-                services.AddGateway();
-                break;
-            case ClusterFunction.Preprocess:
-                services.AddPreprocessStage();
-                break;
-            case ClusterFunction.Infer:
-                services.AddInferStage();
-                readiness.AddCheck<ModelLoadedCheck>("model", tags: [Readiness.ReadyTag]);
-                break;
-            case ClusterFunction.Postprocess:
-                services.AddPostprocessStage();
-                break;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(function), function, "Not a G-Edge function.");
-        }
-
-        return services;
-    }
-
-    /// <summary>
-    /// Maps one function's endpoints: the gateway's (<see cref="GatewayServiceCollectionExtensions.MapGateway"/>), or a
-    /// stage's <c>POST /</c>, which hands the event to its <see cref="Stages.JobStage"/> and replies with the next one.
-    /// </summary>
-    public static void MapClusterFunction(this WebApplication app, ClusterFunction function)
-    {
-        if (function == ClusterFunction.Gateway)
-        {
-            app.MapGateway();
-            return;
-        }
-
-        // Resolving the stage now loads what it needs (the model manifest, Infer's session): a process that cannot
-        // load them fails at start, not at its first event.
-        var stage = app.Services.GetServices<Subscription>().Single();
-        app.MapCloudEvents("/", stage.Handler);
-    }
+    public static IServiceCollection AddClusterFunction(this IServiceCollection services, ClusterFunction function, IConfiguration configuration) =>
+        function.AddServices(services.AddGEdgeFunction(configuration));
 
     private static WebApplicationBuilder CreateBuilder(IReadOnlyList<string> urls)
     {

@@ -5,7 +5,9 @@ using CloudNative.CloudEvents.Http;
 using CloudNative.CloudEvents.SystemTextJson;
 using GEdge.Events.AspNetCore;
 using GEdge.Events.Broker;
+using GEdge.Hosting;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using GEdge.Stages;
 
 namespace GEdge.Cli.Cluster;
@@ -83,7 +85,7 @@ internal sealed class LocalCluster : IAsyncDisposable
             return 0;
         }
 
-        var gateway = new Uri(cluster.Urls[ClusterFunction.Gateway.ServiceName()], GEdge.Gateway.GatewayServiceCollectionExtensions.SweepPattern.TrimStart('/'));
+        var gateway = new Uri(cluster.Urls[ClusterFunction.Gateway.Name], GEdge.Hosting.FunctionRoutes.Sweep);
         // Ctrl+C in a terminal reaches the children as well as serve: a child that stops for it must not be started again
         // in the moment before serve itself begins to stop.
         await using var stopSupervising = stopping.Register(cluster._supervision.Cancel);
@@ -237,9 +239,9 @@ internal sealed class LocalCluster : IAsyncDisposable
             ["Storage__Local__Root"] = Storage,
             [$"{EventSinkOptions.SectionName}__{nameof(EventSinkOptions.Sink)}"] = urls[BrokerName].ToString(),
         };
-        foreach (var function in ClusterFunctions.All)
+        foreach (var function in ClusterFunction.All)
         {
-            environment[$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Services)}__{function.ServiceName()}"] = urls[function.ServiceName()].ToString();
+            environment[$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Services)}__{function.Name}"] = urls[function.Name].ToString();
         }
 
         var apiKey = LocalApiKey.Resolve(Root);
@@ -260,7 +262,7 @@ internal sealed class LocalCluster : IAsyncDisposable
                 // The source of the events a function sends is its own address, as a Knative Service's would be.
                 [$"Stages__{nameof(StageOptions.EventSource)}"] = url.ToString(),
             };
-            if (name == ClusterFunction.Gateway.ServiceName())
+            if (name == ClusterFunction.Gateway.Name)
             {
                 foreach (var (variable, value) in apiKey.GatewayEnvironment)
                 {
@@ -292,12 +294,12 @@ internal sealed class LocalCluster : IAsyncDisposable
         await output.WriteLineAsync($"  {"job table",-12} {_jobTable.Description}").ConfigureAwait(false);
         await output.WriteLineAsync($"  {"storage",-12} {(string.IsNullOrWhiteSpace(s3) ? Storage : $"S3 at {s3}")}").ConfigureAwait(false);
         await output.WriteLineAsync($"  {"logs",-12} {Logs}").ConfigureAwait(false);
-        foreach (var line in apiKey.ReadyLines(urls[ClusterFunction.Gateway.ServiceName()]))
+        foreach (var line in apiKey.ReadyLines(urls[ClusterFunction.Gateway.Name]))
         {
             await output.WriteLineAsync(line).ConfigureAwait(false);
         }
 
-        await output.WriteLineAsync($"submit a video with: ./gedge submit VIDEO --server {urls[ClusterFunction.Gateway.ServiceName()]}").ConfigureAwait(false);
+        await output.WriteLineAsync($"submit a video with: ./gedge submit VIDEO --server {urls[ClusterFunction.Gateway.Name]}").ConfigureAwait(false);
         await output.WriteLineAsync("stop with Ctrl+C").ConfigureAwait(false);
         return _processes;
     }
@@ -311,7 +313,7 @@ internal sealed class LocalCluster : IAsyncDisposable
     /// <summary>The gateway on <paramref name="port"/>, the broker and the stages on the next ports; all free ones for 0.</summary>
     private static Dictionary<string, int> AllocatePorts(int port)
     {
-        string[] names = [ClusterFunction.Gateway.ServiceName(), BrokerName, .. ClusterFunctions.All.Skip(1).Select(f => f.ServiceName())];
+        string[] names = [ClusterFunction.Gateway.Name, BrokerName, .. ClusterFunction.All.Skip(1).Select(f => f.Name)];
         var ports = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < names.Length; i++)
         {
@@ -334,7 +336,7 @@ internal sealed class LocalCluster : IAsyncDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(s_readyTimeout);
-        var probe = new Uri(url, Readiness.ReadinessPath);
+        var probe = new Uri(url, FunctionRoutes.Readiness);
         var delay = TimeSpan.FromMilliseconds(50);
         var last = "no answer yet";
         try

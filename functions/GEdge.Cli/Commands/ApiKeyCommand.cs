@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using GEdge.Cli.Cluster;
+using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.Storage;
 

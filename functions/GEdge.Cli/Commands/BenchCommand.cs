@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using GEdge.Contracts;
 using GEdge.JobTable;
 using GEdge.Media;
 using GEdge.Rendering;

@@ -11,8 +11,8 @@ internal static class FunctionCommand
 {
     public static Command CreateFunction()
     {
-        var name = new Argument<string>("name") { Description = "The function: gateway, preprocess, infer or postprocess." };
-        name.AcceptOnlyFromAmong([.. ClusterFunctions.All.Select(f => f.ServiceName())]);
+        var name = new Argument<string>("name") { Description = $"The function: {string.Join(", ", ClusterFunction.All)}." };
+        name.AcceptOnlyFromAmong([.. ClusterFunction.All.Select(f => f.Name)]);
         var urls = UrlsOption();
         var parent = ParentOption();
         var command = new Command(
@@ -24,9 +24,9 @@ internal static class FunctionCommand
         };
         command.SetAction((parse, cancellationToken) =>
         {
-            var function = ClusterFunctions.Parse(parse.GetRequiredValue(name))!.Value;
+            var function = ClusterFunction.Named(parse.GetRequiredValue(name))!;
             return ServiceRunner.RunAsync(
-                $"{function.ServiceName()} function",
+                $"{function.Name} function",
                 () => FunctionHost.CreateFunction(function, Split(parse.GetRequiredValue(urls))),
                 parse.GetValue(parent),
                 cancellationToken);

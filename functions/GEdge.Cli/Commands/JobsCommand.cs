@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using GEdge.Contracts;
 using GEdge.JobTable;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using GEdge.Artifacts;
+using GEdge.Contracts;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using GEdge.Stages;
 using GEdge.Storage;
 
@@ -50,7 +53,8 @@ internal static class RunCommand
         catch (OperationCanceledException)
         {
             progress.Finish();
-            await pipeline.Jobs.ExitWithErrorAsync(jobId, "Cancelled by the user.").ConfigureAwait(false);
+            // Ctrl+C is the user cancelling the job: the same ending as a cancel through the API.
+            await pipeline.CancelAsync(jobId).ConfigureAwait(false);
             return Fail($"job {jobId} cancelled.");
         }
 

@@ -46,6 +46,9 @@ async function jsonOrNull(response) {
   }
 }
 
+/** The pipeline: `{statuses, stages}` (no key needed). */
+export const pipeline = () => call('GET', '/api/pipeline');
+
 /** `{user}` of the signed-in session; 401 when there is none. */
 export const session = () => call('GET', '/api/session');
 

@@ -1,7 +1,7 @@
 // The dashboard: sign-in, the job table kept live by polling, the upload form, and a finished job's result.
 // Job data only ever reaches the page as text (textContent, attributes), never as markup.
 import * as api from './api.js';
-import { describeJob, keyFromFragment, statusText, STATUSES } from './jobs.js';
+import { describeJob, keyFromFragment, pipelineModel, statusText } from './jobs.js';
 import { drawDetectionsChart } from './detections-chart.js';
 
 const POLL_MS = 1000;
@@ -48,6 +48,7 @@ const ui = {
 };
 
 const state = {
+  pipeline: pipelineModel(null),
   user: null,
   offset: 0,
   pollTimer: 0,
@@ -76,6 +77,13 @@ async function start() {
   ui.pageOlder.addEventListener('click', () => turnPage(PAGE_SIZE));
   ui.resultClose.addEventListener('click', closeResult);
 
+  // The statuses and stages the step bars show come from the gateway, once: the page keeps no list of its own.
+  try {
+    state.pipeline = pipelineModel(await api.pipeline());
+  } catch (error) {
+    showSignIn(error.message);
+    return;
+  }
   if (await signInFromFragment()) {
     return;
   }
@@ -248,7 +256,7 @@ function renderJobs(page) {
 
   const seen = new Set();
   views.forEach((view, index) => {
-    const job = describeJob(view);
+    const job = describeJob(state.pipeline, view);
     seen.add(job.id);
     let row = state.rows.get(job.id);
     if (row === undefined) {
@@ -282,7 +290,7 @@ function createRow(id) {
   row.dataset.jobId = id;
   const steps = row.querySelector('.steps');
   steps.setAttribute('aria-hidden', 'true');
-  for (const status of STATUSES) {
+  for (const status of state.pipeline.statuses) {
     const step = document.createElement('li');
     step.title = statusText(status);
     step.dataset.status = status;
@@ -428,7 +436,7 @@ async function onUpload(event) {
     const view = await api.upload(file, (fraction) => {
       ui.uploadProgress.value = Math.round(fraction * 100);
     });
-    const job = describeJob(view);
+    const job = describeJob(state.pipeline, view);
     ui.uploadProgress.value = 100;
     ui.uploadStatus.dataset.state = 'done';
     ui.uploadStatus.dataset.jobId = job.id;

@@ -1,29 +1,29 @@
 // What the dashboard shows of a job, worked out from the API's documents: no DOM here, so Node's test runner can
 // check it (tests/browser/dashboard-logic.test.mjs).
 
-/** The eight statuses of the job table, in the order a job passes through them. */
-export const STATUSES = Object.freeze([
-  'Enqueue',
-  'Preprocessing',
-  'Preprocessing_complete',
-  'Inferencing',
-  'Inferencing_complete',
-  'Postprocessing',
-  'Postprocessing_complete',
-  'Exit',
-]);
+/**
+ * The pipeline as the page uses it, made from what `GET /api/pipeline` answers (`{statuses, stages}`, each stage
+ * `{name, consumes, working, completes}`): the statuses in the order a job passes through them, the ones in which a
+ * stage is working on the job (the others are waiting for the next stage, or the end), and the stage timings the API
+ * may give, in the order they happen, with the words the page shows. The page keeps no list of its own.
+ */
+export function pipelineModel(pipeline) {
+  const statuses = Array.isArray(pipeline?.statuses) ? pipeline.statuses.map(String) : [];
+  const stages = Array.isArray(pipeline?.stages) ? pipeline.stages : [];
+  return Object.freeze({
+    statuses: Object.freeze(statuses),
+    working: new Set(stages.map((stage) => String(stage.working))),
+    timingLabels: Object.freeze([
+      ['queued', 'Queued'],
+      ...stages.map((stage) => [String(stage.working), capitalized(String(stage.name))]),
+      ['total', 'Total'],
+    ]),
+  });
+}
 
-/** The statuses in which a stage is working on the job (the others are waiting for the next stage, or the end). */
-const WORKING = new Set(['Preprocessing', 'Inferencing', 'Postprocessing']);
-
-/** The stage timings the API may give, in the order they happen, with the words the page shows. */
-const TIMING_LABELS = Object.freeze([
-  ['queued', 'Queued'],
-  ['Preprocessing', 'Preprocess'],
-  ['Inferencing', 'Infer'],
-  ['Postprocessing', 'Postprocess'],
-  ['total', 'Total'],
-]);
+function capitalized(text) {
+  return text.length === 0 ? text : text[0].toUpperCase() + text.slice(1);
+}
 
 /** A status as words: `Preprocessing_complete` → `Preprocessing complete`. */
 export function statusText(status) {
@@ -52,9 +52,9 @@ export function videoName(path) {
  * `failed` (the job ended with an error: the step it ended in) or `todo`. A failed job jumps to Exit from wherever it
  * was, so its steps are done only where its history (`visited`, the statuses it entered) says it went.
  */
-export function stepStates(status, failed, visited = null) {
-  const at = STATUSES.indexOf(status);
-  return STATUSES.map((step, i) => {
+export function stepStates(pipeline, status, failed, visited = null) {
+  const at = pipeline.statuses.indexOf(status);
+  return pipeline.statuses.map((step, i) => {
     if (at < 0 || i > at) {
       return 'todo';
     }
@@ -64,7 +64,7 @@ export function stepStates(status, failed, visited = null) {
     if (status === 'Exit') {
       return failed ? 'failed' : 'done';
     }
-    return WORKING.has(status) ? 'current' : 'waiting';
+    return pipeline.working.has(status) ? 'current' : 'waiting';
   });
 }
 
@@ -84,13 +84,13 @@ export function formatSeconds(seconds) {
 }
 
 /** The known timings, in the order they happen, then any the page has no word for. */
-export function timingEntries(timings) {
+export function timingEntries(pipeline, timings) {
   if (timings === null || typeof timings !== 'object') {
     return [];
   }
   const entries = [];
   const known = new Set();
-  for (const [name, label] of TIMING_LABELS) {
+  for (const [name, label] of pipeline.timingLabels) {
     known.add(name);
     if (typeof timings[name] === 'number') {
       entries.push({ name, label, seconds: timings[name], text: formatSeconds(timings[name]) });
@@ -104,12 +104,12 @@ export function timingEntries(timings) {
   return entries;
 }
 
-/** A JobView (`{job, history, timings, results}`) as the page shows it. */
-export function describeJob(view) {
+/** A JobView (`{job, history, timings, results}`) as the page shows it, on the pipeline of {@link pipelineModel}. */
+export function describeJob(pipeline, view) {
   const job = view?.job ?? {};
   const status = job.status ?? '';
   const error = typeof job.error === 'string' && job.error.length > 0 ? job.error : null;
-  const step = STATUSES.indexOf(status);
+  const step = pipeline.statuses.indexOf(status);
   const finished = status === 'Exit';
   const results = view?.results ?? {};
   const video = typeof results.video === 'string' ? results.video : null;
@@ -119,15 +119,15 @@ export function describeJob(view) {
     status,
     statusText: statusText(status),
     step,
-    steps: stepStates(status, error !== null, visitedStatuses(view?.history)),
-    stepText: step < 0 ? statusText(status) : `step ${step + 1} of ${STATUSES.length}`,
+    steps: stepStates(pipeline, status, error !== null, visitedStatuses(view?.history)),
+    stepText: step < 0 ? statusText(status) : `step ${step + 1} of ${pipeline.statuses.length}`,
     error,
     failed: finished && error !== null,
     finished,
     iteration: job.iteration ?? '',
     start: job.start_time ?? null,
     end: job.end_time ?? null,
-    timings: timingEntries(view?.timings),
+    timings: timingEntries(pipeline, view?.timings),
     results: {
       video,
       detections: typeof results.detections === 'string' ? results.detections : null,

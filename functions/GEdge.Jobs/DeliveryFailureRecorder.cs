@@ -1,13 +1,14 @@
 using System.Buffers.Text;
 using System.Text;
 using CloudNative.CloudEvents;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace GEdge.Stages;
+namespace GEdge.Jobs;
 
 /// <summary>What <see cref="DeliveryFailureRecorder"/> did with a dead-lettered event.</summary>
 public enum DeliveryFailureOutcome
@@ -38,6 +39,8 @@ public enum DeliveryFailureOutcome
 /// </summary>
 public sealed partial class DeliveryFailureRecorder(
     JobTable.JobTable jobs,
+    JobEnding ending,
+    IEventPublisher publisher,
     StuckJobSweeper sweeper,
     TimeProvider time,
     ILogger<DeliveryFailureRecorder> logger) : IEventSubscriber
@@ -78,13 +81,13 @@ public sealed partial class DeliveryFailureRecorder(
         if (job.Status == change.Status && !JobStateMachine.IsTerminal(job.Status))
         {
             // Nobody claimed the job and the broker has given up, so nobody ever will.
-            if (!await jobs.ExitWithErrorAsync(job.Id, reason, change.Status).ConfigureAwait(false))
+            if (await ending.EndWithErrorAsync(job, reason, change.Status).ConfigureAwait(false) is not { } exit)
             {
                 return DeliveryFailureOutcome.AlreadyMovedOn;
             }
 
             LogEnded(logger, job.Id, change.Status, failure);
-            await sweeper.EndAsync(job, cancellationToken).ConfigureAwait(false);
+            await publisher.PublishAsync(exit, cancellationToken).ConfigureAwait(false);
             return DeliveryFailureOutcome.JobEnded;
         }
 
@@ -148,7 +151,6 @@ public sealed partial class DeliveryFailureRecorder(
         return data;
     }
 
-    // The end of a job, as JobStage ends one: intermediates removed, and the Exit announced.
     [LoggerMessage(Level = LogLevel.Error, Message = "{Bucket}/{Key} uploaded by {User} never became a job: {Failure}")]
     private static partial void LogUploadLost(ILogger logger, string bucket, string key, string user, string failure);
 

@@ -1,21 +1,18 @@
 using System.Collections.Frozen;
-using System.Text;
 
-namespace GEdge.JobTable;
+namespace GEdge.Contracts;
 
-/// <summary>The legal status moves of a job; the job table's Lua scripts are generated from this table.</summary>
+/// <summary>
+/// The legal status moves of a job, derived from <see cref="PipelineTopology"/>; the job table's Lua scripts are generated
+/// from this table.
+/// </summary>
 public static class JobStateMachine
 {
     private static readonly JobStatus[] s_statuses = Enum.GetValues<JobStatus>();
 
     // Each working status, with the status its stage claims from and the status it completes into.
-    private static readonly FrozenDictionary<JobStatus, (JobStatus Consumed, JobStatus Completion)> s_stages =
-        new Dictionary<JobStatus, (JobStatus, JobStatus)>
-        {
-            [JobStatus.Preprocessing] = (JobStatus.Enqueue, JobStatus.Preprocessing_complete),
-            [JobStatus.Inferencing] = (JobStatus.Preprocessing_complete, JobStatus.Inferencing_complete),
-            [JobStatus.Postprocessing] = (JobStatus.Inferencing_complete, JobStatus.Postprocessing_complete),
-        }.ToFrozenDictionary();
+    private static readonly FrozenDictionary<JobStatus, PipelineStage> s_stages =
+        PipelineTopology.Stages.ToFrozenDictionary(stage => stage.Working);
 
     private static readonly JobStatus[] s_working = [.. s_stages.Keys.Order()];
 
@@ -40,36 +37,10 @@ public static class JobStateMachine
     public static bool IsTerminal(JobStatus status) => Defined(status) == JobStatus.Exit;
 
     /// <summary>The status a stage claims from to enter <paramref name="working"/> (Preprocessing consumes Enqueue).</summary>
-    public static JobStatus ConsumedBy(JobStatus working) => Stage(working).Consumed;
+    public static JobStatus ConsumedBy(JobStatus working) => Stage(working).Consumes;
 
     /// <summary>The status a stage moves to when it finishes <paramref name="working"/> (Preprocessing completes into Preprocessing_complete).</summary>
-    public static JobStatus CompletionOf(JobStatus working) => Stage(working).Completion;
-
-    /// <summary>
-    /// The same table as Lua locals (<c>statuses</c>, <c>legal</c>, <c>consumed</c>) so the server-side scripts enforce
-    /// exactly the rules the C# side states.
-    /// </summary>
-    internal static string ToLua()
-    {
-        var lua = new StringBuilder();
-        lua.Append("local statuses = {");
-        lua.AppendJoin(", ", s_statuses.Select(s => $"'{s}'"));
-        lua.Append("}\n");
-
-        lua.Append("local legal = {\n");
-        foreach (var from in s_statuses)
-        {
-            lua.Append("  ['").Append(from).Append("'] = {");
-            lua.AppendJoin(", ", s_statuses.Where(to => s_next[from].Contains(to)).Select(to => $"['{to}'] = true"));
-            lua.Append("},\n");
-        }
-        lua.Append("}\n");
-
-        lua.Append("local consumed = {");
-        lua.AppendJoin(", ", s_working.Select(w => $"['{w}'] = '{s_stages[w].Consumed}'"));
-        lua.Append("}\n");
-        return lua.ToString();
-    }
+    public static JobStatus CompletionOf(JobStatus working) => Stage(working).Completes;
 
     private static FrozenDictionary<JobStatus, FrozenSet<JobStatus>> BuildTable()
     {
@@ -84,13 +55,15 @@ public static class JobStateMachine
         }
 
         // A failed attempt puts the job back where its stage picks it up again.
-        foreach (var (working, stage) in s_stages)
-            next[working].Add(stage.Consumed);
+        foreach (var stage in PipelineTopology.Stages)
+        {
+            next[stage.Working].Add(stage.Consumes);
+        }
 
         return next.ToFrozenDictionary(p => p.Key, p => p.Value.ToFrozenSet());
     }
 
-    private static (JobStatus Consumed, JobStatus Completion) Stage(JobStatus working) =>
+    private static PipelineStage Stage(JobStatus working) =>
         s_stages.TryGetValue(Defined(working), out var stage)
             ? stage
             : throw new ArgumentException(

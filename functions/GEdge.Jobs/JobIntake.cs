@@ -1,11 +1,12 @@
 using CloudEvents = CloudNative.CloudEvents;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace GEdge.Stages;
+namespace GEdge.Jobs;
 
 /// <summary>
 /// Turns a <c>video uploaded</c> event into a job (idempotently: one object, one job) and replies with the job's

@@ -1,11 +1,12 @@
 using System.Globalization;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace GEdge.Stages;
+namespace GEdge.Jobs;
 
 /// <summary>
 /// Takes back jobs whose working stage has gone quiet: a stage renews its lease while it works, so a lease that ran out
@@ -17,9 +18,8 @@ namespace GEdge.Stages;
 /// </summary>
 public sealed partial class StuckJobSweeper(
     JobTable.JobTable jobs,
-    IObjectStore store,
+    JobEnding ending,
     IEventPublisher publisher,
-    IOptions<BucketOptions> buckets,
     IOptions<StageOptions> options,
     IOptions<SweeperOptions> sweeper,
     TimeProvider time,
@@ -28,8 +28,8 @@ public sealed partial class StuckJobSweeper(
     /// <summary>The most jobs one sweep takes back; the next sweep takes the rest.</summary>
     public const int BatchSize = 100;
 
-    // The statuses a job waits in for the next stage's event, and the one it waits in for its own stage to close it.
-    private static readonly JobStatus[] s_waiting = [JobStatus.Enqueue, JobStatus.Preprocessing_complete, JobStatus.Inferencing_complete];
+    // The statuses a job waits in for the next stage's event, and last the one it waits in for its own stage to close it.
+    private static readonly JobStatus[] s_waiting = [.. PipelineTopology.Stages.Select(stage => stage.Consumes), PipelineTopology.Last.Completes];
 
     /// <summary>
     /// Takes back every job whose lease has run out, and re-announces jobs that have waited for their next stage longer
@@ -67,7 +67,7 @@ public sealed partial class StuckJobSweeper(
     {
         var now = time.GetUtcNow();
         var resent = 0;
-        foreach (var status in s_waiting.Append(JobStatus.Postprocessing_complete))
+        foreach (var status in s_waiting)
         {
             // Lowest ids first. The index does not order by when a job entered its status (a retried job re-enters it
             // late), so every listed job's own last move is read from its history.
@@ -79,12 +79,12 @@ public sealed partial class StuckJobSweeper(
                     continue;
                 }
 
-                if (status == JobStatus.Postprocessing_complete)
+                if (status == PipelineTopology.Last.Completes)
                 {
-                    if (await jobs.TryTransitionAsync(job.Id, status, JobStatus.Exit).ConfigureAwait(false))
+                    if (await ending.CloseAsync(job).ConfigureAwait(false) is { } exit)
                     {
                         LogClosed(logger, job.Id, now - history[^1].Time);
-                        await EndAsync(job, cancellationToken).ConfigureAwait(false);
+                        await publisher.PublishAsync(exit, cancellationToken).ConfigureAwait(false);
                         resent++;
                     }
 
@@ -108,32 +108,23 @@ public sealed partial class StuckJobSweeper(
     public async Task<FailureResult> TakeBackAsync(Job job, string reason, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
-        var outcome = await jobs.FailAttemptAsync(job.Id, job.Status, reason).ConfigureAwait(false);
+        var (outcome, announcement) = await ending.FailAttemptAsync(job, job.Status, reason).ConfigureAwait(false);
         switch (outcome.Result)
         {
             case FailureResult.Retried or FailureResult.Requeued:
-                var consumed = JobStateMachine.ConsumedBy(job.Status);
-                LogTakenBack(logger, job.Id, job.Status, consumed, outcome.Job!.Iteration, reason);
-                await publisher.PublishAsync(
-                    GEdgeEvents.CreateJobStatusChanged(job.Id, consumed, outcome.Job.Iteration, options.Value.EventSource), cancellationToken).ConfigureAwait(false);
+                LogTakenBack(logger, job.Id, job.Status, JobStateMachine.ConsumedBy(job.Status), outcome.Job!.Iteration, reason);
                 break;
             case FailureResult.Exited:
                 LogEnded(logger, job.Id, job.Status, reason);
-                await EndAsync(outcome.Job!, cancellationToken).ConfigureAwait(false);
                 break;
         }
 
-        return outcome.Result;
-    }
+        if (announcement is not null)
+        {
+            await publisher.PublishAsync(announcement, cancellationToken).ConfigureAwait(false);
+        }
 
-    /// <summary>Removes an ended job's intermediates and announces its <see cref="JobStatus.Exit"/>.</summary>
-    public async Task EndAsync(Job job, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(job);
-        var artifacts = new JobArtifacts(buckets.Value, job.User, job.Id);
-        await artifacts.DeleteIntermediatesAsync(store, cancellationToken).ConfigureAwait(false);
-        await publisher.PublishAsync(
-            GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Exit, job.Iteration, options.Value.EventSource), cancellationToken).ConfigureAwait(false);
+        return outcome.Result;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} taken back from {Working} to {Consumed} (iteration {Iteration}): {Reason}")]

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace GEdge.Stages;
+namespace GEdge.Jobs;
 
 /// <summary>How often the stuck-job sweeper runs where this process drives it, bound from the <c>Sweeper</c> section.</summary>
 public sealed record SweeperOptions

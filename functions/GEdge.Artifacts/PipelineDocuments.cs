@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using GEdge.Vision;
 
-namespace GEdge.Stages;
+namespace GEdge.Artifacts;
 
 /// <summary>What the probe found out about an uploaded video.</summary>
 public sealed record SourceVideo(

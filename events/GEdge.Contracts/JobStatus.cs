@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace GEdge.JobTable;
+namespace GEdge.Contracts;
 
 /// <summary>The eight states of a job, stored in the job hash by their exact names.</summary>
 [SuppressMessage("Naming", "CA1707:Identifiers should not contain underscores",

@@ -1,11 +1,12 @@
 using System.Globalization;
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace GEdge.Stages;
+namespace GEdge.Jobs;
 
 /// <summary>The job an upload started, and the upload's object key.</summary>
 public sealed record JobSubmission(Job Job, string Bucket, string Key);
@@ -26,7 +27,7 @@ public sealed class JobNotAnnouncedException(long jobId, Exception inner)
 public sealed partial class JobSubmissions(
     IObjectStore store,
     JobIntake intake,
-    JobTable.JobTable jobs,
+    JobEnding ending,
     IEventPublisher publisher,
     IOptions<BucketOptions> buckets,
     TimeProvider time,
@@ -55,8 +56,9 @@ public sealed partial class JobSubmissions(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // Unannounced, the job would wait in Enqueue forever and the user would upload again: end it, say why.
-                await jobs.ExitWithErrorAsync(job.Id, $"The job could not be announced to the broker: {e.Message}").ConfigureAwait(false);
+                // Unannounced, the job would wait in Enqueue forever and the user would upload again: end it, say why. Its
+                // Exit cannot be announced either (the broker is what failed), and nobody waits for it.
+                await ending.EndWithErrorAsync(job, $"The job could not be announced to the broker: {e.Message}").ConfigureAwait(false);
                 throw new JobNotAnnouncedException(job.Id, e);
             }
         }

@@ -2,7 +2,7 @@ using System.Globalization;
 using GEdge.JobTable;
 using GEdge.Storage;
 
-namespace GEdge.Stages;
+namespace GEdge.Jobs;
 
 /// <summary>Bucket names, bound from configuration section <c>Storage:Buckets</c>.</summary>
 public sealed record BucketOptions

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace GEdge.Storage;
+namespace GEdge.Contracts;
 
 /// <summary>
 /// Validation of bucket names and object keys. Keys never come from user input unchecked: a key is a sequence of

@@ -1,6 +1,7 @@
 using GEdge.Events;
+using GEdge.Jobs;
 
-namespace GEdge.Functions.Hosting;
+namespace GEdge.Hosting;
 
 /// <summary>
 /// The subscribers this function app registered (its <see cref="Subscription"/>s: <c>AddPreprocessStage()</c>,
@@ -17,6 +18,10 @@ public sealed class EventSubscribers(IEnumerable<Subscription> subscriptions)
         ArgumentNullException.ThrowIfNull(trigger);
         return Array.Find(_subscriptions, subscription => subscription.Trigger.Name == trigger.Name)?.Handler
             ?? throw new InvalidOperationException(
-                $"This function app has no subscriber on trigger '{trigger.Name}'; it has {(_subscriptions.Length == 0 ? "none" : string.Join(", ", _subscriptions.Select(s => $"'{s.Trigger.Name}'")))}.");
+                $"This function app has no subscriber on trigger '{trigger.Name}'; it has {this}.");
     }
+
+    /// <summary>The triggers subscribed to, as <c>'gedge-infer'</c>, or <c>none</c>.</summary>
+    public override string ToString() =>
+        _subscriptions.Length == 0 ? "none" : string.Join(", ", _subscriptions.Select(s => $"'{s.Trigger.Name}'"));
 }

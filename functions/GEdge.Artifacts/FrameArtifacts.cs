@@ -1,8 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using GEdge.Jobs;
 using GEdge.Storage;
 
-namespace GEdge.Stages;
+namespace GEdge.Artifacts;
 
 /// <summary>Reading the artifacts one stage leaves for the next, streamed.</summary>
 public static class FrameArtifacts

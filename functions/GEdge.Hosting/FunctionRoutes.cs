@@ -1,4 +1,4 @@
-namespace GEdge.Functions.Hosting;
+namespace GEdge.Hosting;
 
 /// <summary>
 /// The HTTP routes of the function apps, as Knative reaches them. Every host.json sets <c>extensions.http.routePrefix</c>

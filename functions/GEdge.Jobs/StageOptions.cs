@@ -1,0 +1,24 @@
+namespace GEdge.Jobs;
+
+/// <summary>Options every stage shares, bound from configuration section <c>Stages</c>.</summary>
+public sealed record StageOptions
+{
+    /// <summary>How long a claim holds the job before the sweeper may take it back.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How often a working stage renews its lease; well inside <see cref="Lease"/>.</summary>
+    public TimeSpan LeaseRenewal { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The source attribute of the events this process sends (its Knative Service's address).</summary>
+    public Uri EventSource { get; init; } = new("/gedge", UriKind.Relative);
+
+    /// <summary>
+    /// How long a stage told to stop (SIGTERM) may go on with the job in hand before it gives the job back; less than the
+    /// host's shutdown timeout (30 s by default) and than the 20 s <c>gedge</c> gives a command to end after SIGTERM, so the
+    /// giving back happens before either gives up.
+    /// </summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(15);
+}
+
+/// <summary>Input that no retry will fix (not a video, an unsupported codec): the job ends at once, with this reason.</summary>
+public sealed class UnprocessableInputException(string reason, Exception? inner = null) : Exception(reason, inner);
