@@ -4,7 +4,6 @@ using GEdge.Functions.Hosting;
 using GEdge.Gateway;
 using GEdge.Hosting;
 using GEdge.Jobs;
-using GEdge.Stages;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;

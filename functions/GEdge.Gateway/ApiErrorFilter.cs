@@ -1,6 +1,5 @@
 using GEdge.Contracts;
 using GEdge.Jobs;
-using GEdge.Stages;
 using GEdge.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -3,7 +3,6 @@ using System.Text.Json.Serialization;
 using GEdge.Events.AspNetCore;
 using GEdge.Hosting;
 using GEdge.Jobs;
-using GEdge.Stages;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Claims;
 using GEdge.JobTable;
 using GEdge.Jobs;
-using GEdge.Stages;
 using GEdge.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

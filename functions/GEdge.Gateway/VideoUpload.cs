@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Globalization;
 using GEdge.Events;
 using GEdge.Jobs;
-using GEdge.Stages;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;

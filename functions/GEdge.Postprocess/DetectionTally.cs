@@ -1,5 +1,4 @@
 using GEdge.Artifacts;
-using GEdge.Stages;
 
 namespace GEdge.Postprocess;
 

@@ -14,7 +14,6 @@ using GEdge.Gateway;
 using GEdge.JobTable;
 using GEdge.Jobs;
 using GEdge.Pipeline.Tests;
-using GEdge.Stages;
 
 namespace GEdge.Cluster.Tests;
 

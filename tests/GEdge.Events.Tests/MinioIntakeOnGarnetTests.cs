@@ -3,7 +3,6 @@ using GEdge.Contracts;
 using GEdge.Events.AspNetCore;
 using GEdge.JobTable.Embedded;
 using GEdge.Jobs;
-using GEdge.Stages;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;

@@ -3,7 +3,6 @@ using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Jobs;
-using GEdge.Stages;
 
 namespace GEdge.Functions.Tests;
 

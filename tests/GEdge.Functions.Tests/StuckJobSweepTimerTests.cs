@@ -2,7 +2,6 @@ using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Jobs;
-using GEdge.Stages;
 using GEdge.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

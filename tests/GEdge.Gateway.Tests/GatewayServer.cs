@@ -11,7 +11,6 @@ using GEdge.JobTable.Embedded;
 using GEdge.Jobs;
 using GEdge.Postprocess;
 using GEdge.Preprocess;
-using GEdge.Stages;
 using GEdge.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

@@ -8,7 +8,6 @@ using GEdge.Events;
 using GEdge.Gateway;
 using GEdge.JobTable;
 using GEdge.Jobs;
-using GEdge.Stages;
 
 namespace GEdge.Gateway.Tests;
 

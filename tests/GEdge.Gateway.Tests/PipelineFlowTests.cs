@@ -6,7 +6,6 @@ using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.JobTable;
 using GEdge.Jobs;
-using GEdge.Stages;
 
 namespace GEdge.Gateway.Tests;
 

@@ -1,5 +1,4 @@
 using GEdge.Artifacts;
-using GEdge.Stages;
 using GEdge.Vision;
 
 namespace GEdge.Pipeline.Tests;

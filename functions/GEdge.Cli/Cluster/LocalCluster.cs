@@ -8,7 +8,6 @@ using GEdge.Events.Broker;
 using GEdge.Hosting;
 using GEdge.JobTable;
 using GEdge.Jobs;
-using GEdge.Stages;
 
 namespace GEdge.Cli.Cluster;
 

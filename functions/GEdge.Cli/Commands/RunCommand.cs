@@ -5,7 +5,6 @@ using GEdge.Artifacts;
 using GEdge.Contracts;
 using GEdge.JobTable;
 using GEdge.Jobs;
-using GEdge.Stages;
 using GEdge.Storage;
 
 namespace GEdge.Cli.Commands;

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using GEdge.Cli.Cluster;
 using GEdge.Jobs;
-using GEdge.Stages;
 using Microsoft.Extensions.Configuration;
 
 namespace GEdge.Cli.Commands;
