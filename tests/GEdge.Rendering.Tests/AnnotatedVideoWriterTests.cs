@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GEdge.Media;
 using GEdge.Vision;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -154,9 +155,10 @@ public sealed class AnnotatedVideoWriterTests : IDisposable
         var outputFolder = Directory.CreateDirectory(_scratch.PathOf("out"));
         var output = Path.Combine(outputFolder.FullName, "crashed.mp4");
 
-        var failure = await Assert.ThrowsAsync<VideoRenderingException>(() =>
+        var failure = await Assert.ThrowsAsync<MediaException>(() =>
             _writer.WriteAsync(TestVideos.Road, KillEncoderAt(5, outputFolder.FullName), output));
 
+        Assert.Equal(MediaErrorKind.ProcessFailed, failure.Kind);
         Assert.Equal("encoder", failure.Process);
         Assert.Equal(137, failure.ExitCode); // 128 + SIGKILL
         Assert.StartsWith("The ffmpeg encoder exited with code 137 while annotating", failure.Message, StringComparison.Ordinal);
