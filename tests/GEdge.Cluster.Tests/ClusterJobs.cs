@@ -5,7 +5,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using GEdge.Gateway;
 using GEdge.JobTable;
-using GEdge.Pipeline.Tests;
 
 namespace GEdge.Cluster.Tests;
 

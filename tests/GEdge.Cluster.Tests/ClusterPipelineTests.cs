@@ -11,7 +11,6 @@ using CloudNative.CloudEvents.SystemTextJson;
 using GEdge.Events;
 using GEdge.Gateway;
 using GEdge.JobTable;
-using GEdge.Pipeline.Tests;
 
 namespace GEdge.Cluster.Tests;
 

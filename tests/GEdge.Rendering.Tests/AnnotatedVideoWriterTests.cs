@@ -9,7 +9,7 @@ namespace GEdge.Rendering.Tests;
 
 public sealed class AnnotatedVideoWriterTests : IDisposable
 {
-    private readonly Scratch _scratch = new();
+    private readonly TempFolder _scratch = new();
     private readonly AnnotatedVideoWriter _writer = new(Options.Create(new AnnotatedVideoOptions()), NullLogger<AnnotatedVideoWriter>.Instance);
 
     public void Dispose() => _scratch.Dispose();
@@ -146,7 +146,7 @@ public sealed class AnnotatedVideoWriterTests : IDisposable
         Assert.Empty(outputFolder.EnumerateFileSystemInfos());
 
         // The decoder's command line names the source, the encoder's the output: both live under the scratch folder.
-        Assert.Empty(FfmpegProcessesWorkingOn(_scratch.FullName));
+        Assert.Empty(FfmpegProcessesWorkingOn(_scratch.Path));
     }
 
     [Fact]

@@ -43,7 +43,7 @@ public sealed class SourceVideoTests
     [Fact]
     public async Task Probe_NotAVideo_SaysItIsText()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempFolder("gedge-rendering-tests-");
         var text = scratch.PathOf("notes.mp4");
         await File.WriteAllTextAsync(text, "these are notes, not a video");
 

@@ -7,8 +7,8 @@ public sealed class FfmpegProcessTests
     [Fact]
     public async Task Failure_CarriesTheExitCodeAndTheEndOfFfmpegsStderr()
     {
-        using var folder = new TempFolder();
-        var missing = folder.File("missing.mp4");
+        using var folder = new TempFolder("gedge-vision-");
+        var missing = folder.PathOf("missing.mp4");
         using var ffmpeg = FfmpegProcess.Start("decoder", missing, ["-hide_banner", "-nostdin", "-loglevel", "error", "-i", missing, "-f", "null", "-"]);
 
         var exitCode = await ffmpeg.WaitForExitAsync(CancellationToken.None);
