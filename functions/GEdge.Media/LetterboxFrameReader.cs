@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
@@ -109,15 +108,14 @@ public sealed partial class LetterboxFrameReader
         var arguments = BuildArguments(path, filterGraph, Input.ChannelOrder);
         LogStarting(path, letterbox.SourceWidth, letterbox.SourceHeight, Input.Width, Input.Height, filterGraph);
 
-        using var process = FfmpegProcess.Start(arguments, path);
-
         // Timestamps come from the same pass: showinfo prints each frame's pts_time on stderr before ffmpeg writes the frame
-        // to stdout, and a background task turns those lines into a queue consumed in step with the frames. Only when a
-        // frame has no timestamp (showinfo says NOPTS) is it computed from the probed frame rate.
+        // to stdout, and the process's stderr reader turns those lines into a queue consumed in step with the frames. Only
+        // when a frame has no timestamp (showinfo says NOPTS) is it computed from the probed frame rate.
         var timestamps = Channel.CreateUnbounded<TimeSpan?>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var errors = new Queue<string>(ErrorLinesKept);
-        var stderrTask = Task.Run(() => ReadDiagnosticsAsync(process.StandardError, timestamps.Writer, errors), CancellationToken.None);
-        var stdout = process.StandardOutput.BaseStream;
+        using var process = FfmpegProcess.Start("letterbox decoder", path, arguments, FfmpegPipes.Output,
+            line => Diagnose(line, timestamps.Writer), ErrorLinesKept);
+        var stderrTask = CompleteAfterAsync(process.StandardErrorCompletion, timestamps.Writer);
+        var stdout = process.Output;
         var completed = false;
         try
         {
@@ -141,7 +139,7 @@ public sealed partial class LetterboxFrameReader
                     ArrayPool<byte>.Shared.Return(buffer);
                     if (read > 0)
                     {
-                        await FailAsync(process, stderrTask, errors, path, $"ffmpeg stopped in the middle of frame {index} ({read} of {frameBytes} bytes)").ConfigureAwait(false);
+                        await FailAsync(process, stderrTask, path, $"ffmpeg stopped in the middle of frame {index} ({read} of {frameBytes} bytes)").ConfigureAwait(false);
                     }
 
                     break;
@@ -152,28 +150,21 @@ public sealed partial class LetterboxFrameReader
                 yield return new LetterboxedFrame(buffer, frameBytes, index, timestamp, letterbox);
             }
 
-            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            var exitCode = await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
             await stderrTask.ConfigureAwait(false);
-            if (process.ExitCode != 0)
+            if (exitCode != 0)
             {
-                await FailAsync(process, stderrTask, errors, path, $"ffmpeg exited with code {process.ExitCode}").ConfigureAwait(false);
+                await FailAsync(process, stderrTask, path, $"ffmpeg exited with code {exitCode}").ConfigureAwait(false);
             }
 
             completed = true;
         }
         finally
         {
-            if (!completed && !process.HasExited)
+            if (!completed)
             {
                 // The consumer stopped early, was cancelled or failed: nobody reads the pipe any more, so end ffmpeg now.
-                try
-                {
-                    process.Kill(entireProcessTree: true);
-                }
-                catch (InvalidOperationException)
-                {
-                    // It exited on its own between the check and the kill.
-                }
+                process.Kill();
             }
 
             await stderrTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -191,49 +182,44 @@ public sealed partial class LetterboxFrameReader
         return null;
     }
 
-    private static async Task FailAsync(Process process, Task stderrTask, Queue<string> errors, string path, string what)
+    private static async Task FailAsync(FfmpegProcess process, Task stderrTask, string path, string what)
     {
-        await process.WaitForExitAsync().ConfigureAwait(false);
+        await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
         await stderrTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        string detail;
-        lock (errors)
-        {
-            detail = errors.Count == 0 ? "no error message" : string.Join("; ", errors);
-        }
-
+        var errors = process.StandardErrorLines;
+        var detail = errors.Count == 0 ? "no error message" : string.Join("; ", errors);
         throw new MediaException(path, MediaErrorKind.DecodeFailed, $"{Path.GetFileName(path)} could not be decoded: {what}: {detail}.");
     }
 
-    private async Task ReadDiagnosticsAsync(StreamReader stderr, ChannelWriter<TimeSpan?> timestamps, Queue<string> errors)
+    private static async Task CompleteAfterAsync(Task stderr, ChannelWriter<TimeSpan?> timestamps)
     {
         try
         {
-            while (await stderr.ReadLineAsync().ConfigureAwait(false) is { } line)
-            {
-                if (TryParseShowinfo(line, out var timestamp))
-                {
-                    timestamps.TryWrite(timestamp);
-                }
-                else if (line.Contains("[error]", StringComparison.Ordinal) || line.Contains("[fatal]", StringComparison.Ordinal))
-                {
-                    var text = FfmpegProcess.WithoutContext(line);
-                    LogFfmpegError(text);
-                    lock (errors)
-                    {
-                        if (errors.Count == ErrorLinesKept)
-                        {
-                            errors.Dequeue();
-                        }
-
-                        errors.Enqueue(text);
-                    }
-                }
-            }
+            await stderr.ConfigureAwait(false);
         }
         finally
         {
             timestamps.TryComplete();
         }
+    }
+
+    // Each stderr line: a showinfo frame's timestamp is queued, an error is logged and kept for a failure message.
+    private string? Diagnose(string line, ChannelWriter<TimeSpan?> timestamps)
+    {
+        if (TryParseShowinfo(line, out var timestamp))
+        {
+            timestamps.TryWrite(timestamp);
+            return null;
+        }
+
+        if (line.Contains("[error]", StringComparison.Ordinal) || line.Contains("[fatal]", StringComparison.Ordinal))
+        {
+            var text = FfmpegProcess.WithoutContext(line);
+            LogFfmpegError(text);
+            return text;
+        }
+
+        return null;
     }
 
     /// <summary>Parses a showinfo frame line (<c>[Parsed_showinfo_3 @ 0x..] [info] n:  12 pts: 6144 pts_time:0.48 ...</c>).</summary>

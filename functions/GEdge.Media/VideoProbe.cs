@@ -30,7 +30,16 @@ public static class VideoProbe
     /// <see cref="VerifyDecodesAsync"/> alongside, so the check costs no time of its own.
     /// </summary>
     /// <exception cref="MediaException">The file is missing, empty, not media, or has no picture.</exception>
-    public static async Task<MediaInfo> AnalyseAsync(string path, CancellationToken cancellationToken = default)
+    public static async Task<MediaInfo> AnalyseAsync(string path, CancellationToken cancellationToken = default) =>
+        Describe(path, await FfprobeAsync(path, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>
+    /// All that ffprobe reports of a file, as FFMpegCore parses it, its failures told as for <see cref="AnalyseAsync"/>:
+    /// for a caller that needs more of the streams than <see cref="MediaInfo"/> carries (the annotated copy's colour tags
+    /// and audio codecs).
+    /// </summary>
+    /// <exception cref="MediaException">The file is missing, empty or not media, or ffprobe is missing.</exception>
+    public static async Task<IMediaAnalysis> FfprobeAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var file = new FileInfo(path);
@@ -44,10 +53,9 @@ public static class VideoProbe
             throw new MediaException(path, MediaErrorKind.Empty, $"{file.Name} is empty (0 bytes): the upload has no content.");
         }
 
-        IMediaAnalysis analysis;
         try
         {
-            analysis = await FFProbe.AnalyseAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return await FFProbe.AnalyseAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (FFProbeProcessException e)
         {
@@ -55,18 +63,16 @@ public static class VideoProbe
         }
         catch (FFProbeException e) when (e.InnerException is InstanceFileNotFoundException)
         {
-            throw FfmpegProcess.ToolMissing(path, GlobalFFOptions.GetFFProbeBinaryPath(), e);
+            throw FfmpegProcess.ToolMissing(path, "ffprobe", GlobalFFOptions.GetFFProbeBinaryPath(), e);
         }
         catch (Win32Exception e)
         {
-            throw FfmpegProcess.ToolMissing(path, GlobalFFOptions.GetFFProbeBinaryPath(), e);
+            throw FfmpegProcess.ToolMissing(path, "ffprobe", GlobalFFOptions.GetFFProbeBinaryPath(), e);
         }
         catch (FFMpegException e)
         {
             throw new MediaException(path, MediaErrorKind.NotMedia, $"{file.Name} is not a video or image ffprobe can read: {e.Message}", e);
         }
-
-        return Describe(path, analysis);
     }
 
     /// <summary>Probes a file that must be a video: a still image is rejected.</summary>
@@ -190,21 +196,26 @@ public static class VideoProbe
             arguments.AddRange(["-map", "1:v:0", "-frames:v", "1", "-f", "framecrc", "-"]);
         }
 
-        using var process = FfmpegProcess.Start(arguments, path);
-        var errorTask = process.StandardError.ReadToEndAsync(cancellationToken);
-        var outputTask = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        try
+        // -v error keeps stderr to a few lines for the two frames; all of them are kept, as any may name the cause.
+        var errors = new List<string>();
+        using var process = FfmpegProcess.Start("decode check", path, arguments, FfmpegPipes.Output, line =>
         {
-            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
+            var text = line.Trim();
+            if (text.Length > 0)
+            {
+                errors.Add(text);
+            }
+
+            return text;
+        });
+        string output;
+        using (var reader = new StreamReader(process.Output))
         {
-            process.Kill(entireProcessTree: true);
-            throw;
+            // Disposing the process kills it when this is cancelled.
+            output = await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var errors = (await errorTask.ConfigureAwait(false)).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var output = await outputTask.ConfigureAwait(false);
+        var exitCode = await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         var decoded = 0;
         foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -215,7 +226,7 @@ public static class VideoProbe
         }
 
         var expected = info.IsStillImage ? 1 : 2;
-        if (decoded >= expected && process.ExitCode == 0)
+        if (decoded >= expected && exitCode == 0)
         {
             return;
         }

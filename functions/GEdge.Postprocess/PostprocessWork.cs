@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Threading.Channels;
 using GEdge.Artifacts;
 using GEdge.Contracts;
 using GEdge.JobTable;
@@ -19,6 +20,9 @@ namespace GEdge.Postprocess;
 /// </summary>
 public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter writer) : IStageWork
 {
+    // Overlays read ahead of the frame being drawn: enough that neither side waits on the other's every step.
+    private const int OverlaysInFlight = 32;
+
     /// <inheritdoc />
     public PipelineStage Stage => PipelineTopology.Postprocess;
 
@@ -39,23 +43,34 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
             var facts = new VideoFacts(manifest.Video.Width, manifest.Video.Height, manifest.Video.Fps, manifest.FrameCount);
             var summary = new DetectionTally();
             await using (var upload = await store.GetLocalFileAsync(bucket, key, cancellationToken).ConfigureAwait(false))
-            await using (var detectionsFile = File.Create(detectionsPath))
-            await using (var json = new Utf8JsonWriter(detectionsFile))
             {
-                json.WriteStartObject();
-                json.WriteNumber("jobId", job.Id);
-                json.WriteString("model", manifest.Model);
-                json.WritePropertyName("video");
-                JsonSerializer.Serialize(json, facts, PipelineJsonContext.Default.VideoFacts);
-                json.WriteStartArray("frames");
-                var video = await writer.WriteAsync(
-                    upload.Path,
-                    OverlaysAsync(artifacts, json, summary, cancellationToken),
-                    videoPath,
-                    new SynchronousProgress(context, job.Id, Stage.Working, manifest.FrameCount),
-                    cancellationToken).ConfigureAwait(false);
-                json.WriteEndArray();
-                json.WriteEndObject();
+                // Infer's lines are read once: the serializer pulls them as the document's frames and hands each one's
+                // overlay, through a small channel, to the writer that draws it. Both stream, so memory does not grow
+                // with the video's length.
+                var overlays = Channel.CreateBounded<FrameOverlay>(new BoundedChannelOptions(OverlaysInFlight) { SingleReader = true, SingleWriter = true });
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var detectionsDocument = new DetectionsDocument(job.Id, manifest.Model, facts, FramesAsync(artifacts, overlays.Writer, summary, stop.Token));
+                var detections = Task.Run(() => WriteDetectionsAsync(detectionsPath, detectionsDocument, overlays.Writer, stop.Token), stop.Token);
+                AnnotatedVideo video;
+                try
+                {
+                    video = await writer.WriteAsync(
+                        upload.Path,
+                        overlays.Reader.ReadAllAsync(stop.Token),
+                        videoPath,
+                        new SynchronousProgress(context, job.Id, Stage.Working, manifest.FrameCount),
+                        cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // The writer stopped (or saw the detections fail, whose exception it then throws): stop reading them too.
+                    await stop.CancelAsync().ConfigureAwait(false);
+                    await detections.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    throw;
+                }
+
+                // The writer read the overlays to their end, which comes once detections.json is written and closed.
+                await detections.ConfigureAwait(false);
                 if (video.FrameCount != manifest.FrameCount || summary.Frames != manifest.FrameCount)
                 {
                     throw new InvalidDataException(
@@ -95,23 +110,36 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
         }
     }
 
-    // Infer's lines become the writer's overlays; on the way each one is copied into detections.json and counted.
-    private async IAsyncEnumerable<FrameOverlay> OverlaysAsync(
+    private static async Task WriteDetectionsAsync(string path, DetectionsDocument document, ChannelWriter<FrameOverlay> overlays, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using (var file = File.Create(path))
+            {
+                await JsonSerializer.SerializeAsync(file, document, DetectionsJsonContext.Default.DetectionsDocument, cancellationToken).ConfigureAwait(false);
+            }
+
+            overlays.TryComplete();
+        }
+        catch (Exception e)
+        {
+            overlays.TryComplete(e);
+            throw;
+        }
+    }
+
+    // Infer's lines, as the document's frames; on the way each one is counted and its overlay handed to the writer.
+    private async IAsyncEnumerable<FrameDetections> FramesAsync(
         JobArtifacts artifacts,
-        Utf8JsonWriter json,
+        ChannelWriter<FrameOverlay> overlays,
         DetectionTally tally,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await foreach (var frame in FrameArtifacts.ReadDetectionsAsync(store, artifacts, cancellationToken).ConfigureAwait(false))
         {
-            JsonSerializer.Serialize(json, frame, PipelineJsonContext.Default.FrameDetections);
             tally.Add(frame);
-            if (json.BytesPending > 1 << 16)
-            {
-                await json.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            yield return new FrameOverlay(frame.Index, frame.Detections);
+            await overlays.WriteAsync(new FrameOverlay(frame.Index, frame.Detections), cancellationToken).ConfigureAwait(false);
+            yield return frame;
         }
     }
 

@@ -21,6 +21,9 @@ public sealed partial class AnnotatedVideoWriter
     // Three buffers keep all three parties busy: ffmpeg decodes into one, one is being painted, one is being encoded.
     private const int FramesInFlight = 3;
 
+    // What a failed process was doing, in its exception's message ("... exited with code 1 while annotating <path>").
+    private const string Annotating = "annotating";
+
     private static readonly string[] s_x264Presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"];
 
     private readonly AnnotatedVideoOptions _options;
@@ -44,7 +47,7 @@ public sealed partial class AnnotatedVideoWriter
     /// <param name="outputPath">The MP4 to write; it appears only once complete, and is replaced if it exists.</param>
     /// <param name="progress">Told the number of frames encoded so far, after each frame.</param>
     /// <param name="cancellationToken">Kills both ffmpeg processes and leaves no output.</param>
-    /// <exception cref="VideoRenderingException">ffprobe or ffmpeg failed; the message carries ffmpeg's last error lines.</exception>
+    /// <exception cref="MediaException">ffprobe or ffmpeg failed; the message carries ffmpeg's last error lines.</exception>
     /// <exception cref="InvalidDataException">The overlays are out of order or name frames the video does not have.</exception>
     public async Task<AnnotatedVideo> WriteAsync(
         string sourcePath,
@@ -91,8 +94,8 @@ public sealed partial class AnnotatedVideoWriter
 
     private async Task<int> RenderAsync(SourceVideo video, IAsyncEnumerable<FrameOverlay> overlays, string outputPath, IProgress<int>? progress, CancellationToken cancellationToken)
     {
-        using var decoder = FfmpegChild.Start("decoder", video.Path, FfmpegCommands.Decode(video), redirectInput: false, redirectOutput: true);
-        using var encoder = FfmpegChild.Start("encoder", video.Path, FfmpegCommands.Encode(video, _options, outputPath), redirectInput: true, redirectOutput: false);
+        using var decoder = FfmpegProcess.Start("decoder", video.Path, FfmpegCommands.Decode(video), FfmpegPipes.Output);
+        using var encoder = FfmpegProcess.Start("encoder", video.Path, FfmpegCommands.Encode(video, _options, outputPath), FfmpegPipes.Input);
         LogStarted(video.Path, video.Width, video.Height, video.FrameRate, video.AudioCodecs.Count, decoder.Id, encoder.Id);
 
         var layout = FrameLayout.For(video.Width, video.Height);
@@ -135,7 +138,7 @@ public sealed partial class AnnotatedVideoWriter
         var exitCode = await encoder.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         if (exitCode != 0)
         {
-            throw encoder.Failure(video.Path, exitCode);
+            throw encoder.Failure(exitCode, Annotating);
         }
 
         return frames;
@@ -146,7 +149,7 @@ public sealed partial class AnnotatedVideoWriter
         SourceVideo video,
         FrameLayout layout,
         YuvMatrix matrix,
-        FfmpegChild decoder,
+        FfmpegProcess decoder,
         IAsyncEnumerable<FrameOverlay> overlays,
         DetectionPainter painter,
         ChannelReader<byte[]> free,
@@ -182,7 +185,7 @@ public sealed partial class AnnotatedVideoWriter
 
                 if (index == 0)
                 {
-                    throw new VideoRenderingException(video.Path, $"{video.Path} decoded to no frames at all: there is nothing to annotate.");
+                    throw new MediaException(video.Path, MediaErrorKind.DecodeFailed, $"{video.Path} decoded to no frames at all: there is nothing to annotate.");
                 }
 
                 if (await pending.BeyondAsync(index).ConfigureAwait(false) is { } extra)
@@ -202,18 +205,18 @@ public sealed partial class AnnotatedVideoWriter
         }
     }
 
-    private static async Task EndOfFramesAsync(SourceVideo video, FrameLayout layout, FfmpegChild decoder, int index, int partialBytes, CancellationToken cancellationToken)
+    private static async Task EndOfFramesAsync(SourceVideo video, FrameLayout layout, FfmpegProcess decoder, int index, int partialBytes, CancellationToken cancellationToken)
     {
         // The decoder closed its output, so it is exiting: its exit code says whether the video ended or broke.
         var exitCode = await decoder.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         if (exitCode != 0 && !decoder.WasKilled)
         {
-            throw decoder.Failure(video.Path, exitCode);
+            throw decoder.Failure(exitCode, Annotating);
         }
 
         if (partialBytes > 0)
         {
-            throw new VideoRenderingException(video.Path,
+            throw new MediaException(video.Path, MediaErrorKind.DecodeFailed,
                 $"The ffmpeg decoder's output ended {partialBytes} bytes into frame {index} of {video.Path} (a {layout.Width}x{layout.Height} {layout.PixelFormat} frame is {layout.FrameBytes} bytes).");
         }
     }
@@ -222,7 +225,7 @@ public sealed partial class AnnotatedVideoWriter
     private static async Task EncodeAsync(
         SourceVideo video,
         FrameLayout layout,
-        FfmpegChild encoder,
+        FfmpegProcess encoder,
         ChannelReader<byte[]> painted,
         ChannelWriter<byte[]> free,
         IProgress<int>? progress,
@@ -251,7 +254,7 @@ public sealed partial class AnnotatedVideoWriter
                 var exitCode = await encoder.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
                 if (exitCode != 0 && !encoder.WasKilled)
                 {
-                    throw encoder.Failure(video.Path, exitCode, e);
+                    throw encoder.Failure(exitCode, Annotating, e);
                 }
 
                 throw;

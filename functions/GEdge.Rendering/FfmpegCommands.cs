@@ -6,7 +6,7 @@ namespace GEdge.Rendering;
 /// The ffmpeg command lines of the Postprocess stage. The annotated video and the ffmpeg-only benchmark take their
 /// encoder and audio arguments from the same methods, so the benchmark compares like with like.
 /// </summary>
-internal static class FfmpegCommands
+public static class FfmpegCommands
 {
     // Audio codecs the MP4 muxer takes as they are and that common players decode. Anything else (PCM, FLAC, Vorbis,
     // and whatever a user's camera invents) is re-encoded to AAC: the original's sound matters, its exact bits do not.

@@ -6,15 +6,14 @@ namespace GEdge.Rendering;
 public static class RenderingServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds <see cref="AnnotatedVideoWriter"/> and <see cref="PostprocessBenchmark"/> (singletons: they hold only their
-    /// settings), with <see cref="AnnotatedVideoOptions"/> bound from the <c>Rendering</c> section; the defaults need none.
+    /// Adds <see cref="AnnotatedVideoWriter"/> (a singleton: it holds only its settings), with
+    /// <see cref="AnnotatedVideoOptions"/> bound from the <c>Rendering</c> section; the defaults need none.
     /// </summary>
     public static IServiceCollection AddRendering(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddOptions<AnnotatedVideoOptions>().BindConfiguration(AnnotatedVideoOptions.SectionName);
         services.AddSingleton<AnnotatedVideoWriter>();
-        services.AddSingleton<PostprocessBenchmark>();
         return services;
     }
 }

@@ -1,6 +1,4 @@
-using System.ComponentModel;
 using FFMpegCore;
-using FFMpegCore.Exceptions;
 using GEdge.Media;
 
 namespace GEdge.Rendering;
@@ -15,7 +13,7 @@ namespace GEdge.Rendering;
 /// <param name="Color">The YCbCr matrix, range, primaries and transfer the original is tagged with.</param>
 /// <param name="SampleAspectRatio">The pixel aspect ratio (<c>N:D</c>) when it is not square, else null.</param>
 /// <param name="AudioCodecs">The codec of each audio stream, in file order; empty when the original is silent.</param>
-internal sealed record SourceVideo(
+public sealed record SourceVideo(
     string Path,
     int VideoStreamIndex,
     int Width,
@@ -26,37 +24,17 @@ internal sealed record SourceVideo(
     string? SampleAspectRatio,
     IReadOnlyList<string> AudioCodecs)
 {
-    /// <summary>Probes the original with ffprobe (through FFMpegCore, which honours the configured binary folder).</summary>
-    /// <exception cref="VideoRenderingException">ffprobe is missing, the file is not media, or it has no usable video.</exception>
-    public static async Task<SourceVideo> ProbeAsync(string path, CancellationToken cancellationToken)
-    {
-        IMediaAnalysis analysis;
-        try
-        {
-            analysis = await FFProbe.AnalyseAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-        catch (FFProbeProcessException e)
-        {
-            throw new VideoRenderingException(path, $"ffprobe could not read {path}: {string.Join(" ", e.StandardError)}", e);
-        }
-        catch (Win32Exception e)
-        {
-            throw new VideoRenderingException(path, $"ffprobe could not be started ({GlobalFFOptions.GetFFProbeBinaryPath()}): install ffmpeg or point FFMpegCore's BinaryFolder at it.", e);
-        }
-        catch (FFMpegException e)
-        {
-            throw new VideoRenderingException(path, $"ffprobe could not read {path}: {e.Message}", e);
-        }
-
-        return Describe(path, analysis);
-    }
+    /// <summary>Probes the original with ffprobe (through <see cref="VideoProbe"/>, which honours the configured binary folder).</summary>
+    /// <exception cref="MediaException">ffprobe is missing, the file is not media, or it has no usable video.</exception>
+    public static async Task<SourceVideo> ProbeAsync(string path, CancellationToken cancellationToken) =>
+        Describe(path, await VideoProbe.FfprobeAsync(path, cancellationToken).ConfigureAwait(false));
 
     internal static SourceVideo Describe(string path, IMediaAnalysis analysis)
     {
         var video = analysis.PrimaryVideoStream;
         if (video is null || video.Width is not > 0 || video.Height is not > 0)
         {
-            throw new VideoRenderingException(path, $"{path} has no video stream with a known picture size to draw on.");
+            throw new MediaException(path, MediaErrorKind.NoVideoStream, $"{path} has no video stream with a known picture size to draw on.");
         }
 
         FFProbeStream? raw = null;
@@ -74,7 +52,7 @@ internal sealed record SourceVideo(
         }
 
         var frameRate = ChooseFrameRate(FrameRate.TryParse(raw?.FrameRate), FrameRate.TryParse(raw?.AvgFrameRate))
-            ?? throw new VideoRenderingException(path, $"{path} states no frame rate (r_frame_rate {raw?.FrameRate}, avg_frame_rate {raw?.AvgFrameRate}).");
+            ?? throw new MediaException(path, MediaErrorKind.NoFrameRate, $"{path} states no frame rate (r_frame_rate {raw?.FrameRate}, avg_frame_rate {raw?.AvgFrameRate}).");
 
         // ffmpeg turns frames upright while decoding, so a portrait phone video arrives with width and height swapped.
         var quarterTurn = Math.Abs(video.Rotation) % 180 == 90;
@@ -110,4 +88,4 @@ internal sealed record SourceVideo(
 }
 
 /// <summary>Colour tags as ffprobe names them (<c>bt709</c>, <c>tv</c>, ...); null where the file does not say.</summary>
-internal sealed record ColorTags(string? Space, string? Range, string? Primaries, string? Transfer);
+public sealed record ColorTags(string? Space, string? Range, string? Primaries, string? Transfer);

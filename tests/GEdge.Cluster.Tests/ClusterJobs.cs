@@ -6,7 +6,6 @@ using System.Text.Json;
 using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.JobTable;
-using GEdge.Pipeline.Tests;
 
 namespace GEdge.Cluster.Tests;
 

@@ -13,7 +13,6 @@ using GEdge.Events;
 using GEdge.Gateway;
 using GEdge.JobTable;
 using GEdge.Jobs;
-using GEdge.Pipeline.Tests;
 
 namespace GEdge.Cluster.Tests;
 

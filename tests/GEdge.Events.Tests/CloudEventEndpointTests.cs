@@ -11,6 +11,7 @@ using GEdge.JobTable;
 using GEdge.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace GEdge.Events.Tests;
 
@@ -164,7 +165,7 @@ public sealed class CloudEventEndpointTests
         var problem = await ProblemAsync(response);
         Assert.Equal("HandlerFailed", problem.Reason);
         Assert.DoesNotContain("storage unavailable", problem.Detail, StringComparison.Ordinal);
-        var logged = Assert.Single(host.Logs.Entries, e => e.Level == LogLevel.Error);
+        var logged = Assert.Single(host.Logs.Collector.GetSnapshot(), e => e.Level == LogLevel.Error);
         Assert.Same(failure, logged.Exception);
         Assert.Equal("Handling event job-4-Enqueue-0 posted to / failed; answering 500 so it is delivered again", logged.Message);
     }

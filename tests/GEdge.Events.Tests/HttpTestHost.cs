@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace GEdge.Events.Tests;
 
@@ -13,7 +14,7 @@ internal sealed class HttpTestHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private HttpTestHost(WebApplication app, RecordingLoggerProvider logs)
+    private HttpTestHost(WebApplication app, FakeLoggerProvider logs)
     {
         _app = app;
         Logs = logs;
@@ -22,7 +23,7 @@ internal sealed class HttpTestHost : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public RecordingLoggerProvider Logs { get; }
+    public FakeLoggerProvider Logs { get; }
 
     public static async Task<HttpTestHost> StartAsync(
         Action<WebApplication> map,
@@ -32,7 +33,7 @@ internal sealed class HttpTestHost : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration.AddInMemoryCollection(configuration ?? new Dictionary<string, string?>());
-        var logs = new RecordingLoggerProvider();
+        var logs = new FakeLoggerProvider();
         builder.Logging.ClearProviders().AddProvider(logs).SetMinimumLevel(LogLevel.Information);
         services?.Invoke(builder.Services);
         var app = builder.Build();

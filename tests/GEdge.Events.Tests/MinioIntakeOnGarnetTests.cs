@@ -1,7 +1,6 @@
 using System.Net;
 using GEdge.Contracts;
 using GEdge.Events.AspNetCore;
-using GEdge.JobTable.Embedded;
 using GEdge.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -16,13 +15,12 @@ namespace GEdge.Events.Tests;
 /// </summary>
 public sealed class MinioIntakeOnGarnetTests : IAsyncLifetime
 {
-    private readonly string _dataPath = Path.Combine(Path.GetTempPath(), "gedge-events-tests", Guid.NewGuid().ToString("N"));
-    private EmbeddedGarnetServer? _garnet;
+    private GarnetTestServer? _garnet;
     private ConnectionMultiplexer? _connection;
 
     public async Task InitializeAsync()
     {
-        _garnet = EmbeddedGarnetServer.Start(new EmbeddedGarnetOptions { DataPath = _dataPath });
+        _garnet = GarnetTestServer.Start();
         _connection = await ConnectionMultiplexer.ConnectAsync(_garnet.ConnectionString);
     }
 
@@ -32,8 +30,6 @@ public sealed class MinioIntakeOnGarnetTests : IAsyncLifetime
             await _connection.DisposeAsync();
         if (_garnet is not null)
             await _garnet.DisposeAsync();
-        if (Directory.Exists(_dataPath))
-            Directory.Delete(_dataPath, recursive: true);
     }
 
     [Fact]

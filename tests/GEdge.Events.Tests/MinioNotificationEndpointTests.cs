@@ -5,6 +5,7 @@ using GEdge.Events.AspNetCore;
 using GEdge.JobTable;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace GEdge.Events.Tests;
 
@@ -96,7 +97,7 @@ public sealed class MinioNotificationEndpointTests
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Empty(gateway.Intake.Received);
-        Assert.Contains(gateway.Host.Logs.Entries, e => e.Level == LogLevel.Warning
+        Assert.Contains(gateway.Host.Logs.Collector.GetSnapshot(), e => e.Level == LogLevel.Warning
             && e.Message == "Refused a MinIO notification: no token is configured (Gateway:MinioWebhook:AuthToken)");
     }
 
@@ -113,7 +114,7 @@ public sealed class MinioNotificationEndpointTests
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         Assert.Empty(gateway.Intake.Received);
-        Assert.Contains(gateway.Host.Logs.Entries, e => e.Level == LogLevel.Information && e.Message == logged);
+        Assert.Contains(gateway.Host.Logs.Collector.GetSnapshot(), e => e.Level == LogLevel.Information && e.Message == logged);
     }
 
     [Theory]
@@ -157,7 +158,7 @@ public sealed class MinioNotificationEndpointTests
         using var response = await gateway.Host.Client.SendAsync(MinioNotificationBody.Request(MinioNotificationBody.Json("alice%2Fclip.mp4")));
 
         Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
-        Assert.Contains(gateway.Host.Logs.Entries, e => e.Level == LogLevel.Error && e.Exception is TimeoutException);
+        Assert.Contains(gateway.Host.Logs.Collector.GetSnapshot(), e => e.Level == LogLevel.Error && e.Exception is TimeoutException);
     }
 
     [Fact]

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 
 namespace GEdge.Functions.Tests;
@@ -87,7 +88,7 @@ public sealed class FunctionAppTests
         http.Features.Set<Microsoft.AspNetCore.Http.Features.IHttpResponseFeature>(new StartedResponse());
 
         var failure = await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            IntegrationPipeline.InvokeAsync(http, () => throw new InvalidOperationException("the reply could not be written"), new RecordingLoggerProvider()));
+            IntegrationPipeline.InvokeAsync(http, () => throw new InvalidOperationException("the reply could not be written"), new FakeLoggerProvider()));
 
         Assert.Equal("the reply could not be written", failure.Message);
     }

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Mvc.Abstractions;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace GEdge.Functions.Tests;
 
@@ -25,7 +26,7 @@ internal static class FunctionCalls
     private static readonly JsonEventFormatter s_formatter = new();
 
     /// <summary>A POST carrying <paramref name="cloudEvent"/> in <paramref name="mode"/>, encoded by the CloudEvents SDK's own HTTP binding.</summary>
-    public static async Task<HttpContext> EventRequestAsync(CloudEvent cloudEvent, ContentMode mode, RecordingLoggerProvider? logs = null)
+    public static async Task<HttpContext> EventRequestAsync(CloudEvent cloudEvent, ContentMode mode, FakeLoggerProvider? logs = null)
     {
         using var content = cloudEvent.ToHttpContent(mode, s_formatter);
         var context = NewContext(logs);
@@ -39,7 +40,7 @@ internal static class FunctionCalls
     }
 
     /// <summary>A POST with the given body and headers, for requests that are not (valid) CloudEvents.</summary>
-    public static HttpContext RawRequest(string body, string? contentType, IReadOnlyDictionary<string, string>? headers = null, RecordingLoggerProvider? logs = null)
+    public static HttpContext RawRequest(string body, string? contentType, IReadOnlyDictionary<string, string>? headers = null, FakeLoggerProvider? logs = null)
     {
         var context = NewContext(logs);
         context.Request.ContentType = contentType;
@@ -84,11 +85,11 @@ internal static class FunctionCalls
         return await response.ToCloudEventAsync(s_formatter, GEdgeEvents.ExtensionAttributes);
     }
 
-    private static DefaultHttpContext NewContext(RecordingLoggerProvider? logs)
+    private static DefaultHttpContext NewContext(FakeLoggerProvider? logs)
     {
         // The results write through services (their loggers), as they do inside the worker.
         var services = new ServiceCollection()
-            .AddLogging(logging => logging.AddProvider(logs ?? new RecordingLoggerProvider()))
+            .AddLogging(logging => logging.AddProvider(logs ?? new FakeLoggerProvider()))
             .BuildServiceProvider();
         var context = new DefaultHttpContext { RequestServices = services };
         context.Request.Method = HttpMethods.Post;

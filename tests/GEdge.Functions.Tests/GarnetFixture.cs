@@ -1,5 +1,3 @@
-using GEdge.JobTable.Embedded;
-
 namespace GEdge.Functions.Tests;
 
 /// <summary>
@@ -8,14 +6,13 @@ namespace GEdge.Functions.Tests;
 /// </summary>
 public sealed class GarnetFixture : IAsyncLifetime
 {
-    private readonly string _dataPath = Path.Combine(Path.GetTempPath(), "gedge-functions-tests", Guid.NewGuid().ToString("N"));
-    private EmbeddedGarnetServer? _server;
+    private GarnetTestServer? _server;
 
     public string ConnectionString => _server?.ConnectionString ?? throw new InvalidOperationException("The Garnet server has not started.");
 
     public Task InitializeAsync()
     {
-        _server = EmbeddedGarnetServer.Start(new EmbeddedGarnetOptions { DataPath = _dataPath });
+        _server = GarnetTestServer.Start();
         return Task.CompletedTask;
     }
 
@@ -23,8 +20,6 @@ public sealed class GarnetFixture : IAsyncLifetime
     {
         if (_server is not null)
             await _server.DisposeAsync();
-        if (Directory.Exists(_dataPath))
-            Directory.Delete(_dataPath, recursive: true);
     }
 }
 
@@ -33,14 +28,4 @@ public sealed class GarnetFixture : IAsyncLifetime
 public sealed class OneGarnetServer : ICollectionFixture<GarnetFixture>
 {
     public const string Name = "One Garnet server";
-}
-
-/// <summary>A clock the test moves, shared by the job table (lease deadlines) and the dead-letter recorder.</summary>
-internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
-{
-    private DateTimeOffset _now = start;
-
-    public override DateTimeOffset GetUtcNow() => _now;
-
-    public void Advance(TimeSpan by) => _now += by;
 }

@@ -8,6 +8,7 @@ using GEdge.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace GEdge.Functions.Tests;
 
@@ -102,7 +103,7 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
         Assert.Empty(await ToListAsync(_gateway.Store.ListAsync("work", $"jobs/{id}/")));
         var exit = Assert.Single(_gateway.Broker.Published);
         Assert.Equal(new JobStatusChanged(id, JobStatus.Exit), GEdgeEvents.ReadJobStatusChanged(exit));
-        Assert.Contains(_gateway.Logs.Entries, e => e.Level == LogLevel.Error && e.Message.StartsWith($"{id} moved to Exit", StringComparison.Ordinal));
+        Assert.Contains(_gateway.Logs.Collector.GetSnapshot(), e => e.Level == LogLevel.Error && e.Message.StartsWith($"{id} moved to Exit", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -167,7 +168,7 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
 
         Assert.Equal(StatusCodes.Status202Accepted, http.Response.StatusCode);
         Assert.Contains(
-            _gateway.Logs.Entries,
+            _gateway.Logs.Collector.GetSnapshot(),
             e => e.Level == LogLevel.Error
                 && e.Message == "uploads/alice/clip.mp4 uploaded by alice never became a job: delivery to http://gateway.gedge.svc.cluster.local failed with HTTP 500");
         Assert.Equal(0, (await _gateway.Jobs.ListByUserAsync("alice", 0, 10)).Total);

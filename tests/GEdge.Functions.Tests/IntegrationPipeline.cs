@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace GEdge.Functions.Tests;
 
@@ -16,7 +17,7 @@ internal static class IntegrationPipeline
     // the pipeline; GetHttpContext() reads it from there.
     private const string HttpContextKey = "HttpRequestContext";
 
-    public static async Task InvokeAsync(HttpContext http, Func<Task<IActionResult>> function, RecordingLoggerProvider logs)
+    public static async Task InvokeAsync(HttpContext http, Func<Task<IActionResult>> function, FakeLoggerProvider logs)
     {
         using var loggerFactory = LoggerFactory.Create(logging => logging.AddProvider(logs));
         var middleware = new EventFailureMiddleware(loggerFactory.CreateLogger<EventFailureMiddleware>());

@@ -12,6 +12,7 @@ using GEdge.JobTable;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace GEdge.Functions.Tests;
 
@@ -87,7 +88,7 @@ public sealed class StageFunctionTests
     {
         var under = s_functions[function];
         var stages = new Stages();
-        var logs = new RecordingLoggerProvider();
+        var logs = new FakeLoggerProvider();
         // JSON, but neither binary mode (no ce-specversion) nor structured mode (not application/cloudevents+json).
         var http = FunctionCalls.RawRequest("""{"jobId":7,"status":"Enqueue"}""", "application/json", logs: logs);
 
@@ -102,7 +103,7 @@ public sealed class StageFunctionTests
             problem.GetProperty("detail").GetString());
         Assert.Equal("MissingSpecVersion", problem.GetProperty("reason").GetString());
         Assert.All(GEdgeTriggers.All, trigger => Assert.Empty(stages.Of(trigger).Received));
-        Assert.Contains(logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("MissingSpecVersion", StringComparison.Ordinal));
+        Assert.Contains(logs.Collector.GetSnapshot(), e => e.Level == LogLevel.Warning && e.Message.Contains("MissingSpecVersion", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -111,7 +112,7 @@ public sealed class StageFunctionTests
     {
         var under = s_functions[function];
         var stages = new Stages();
-        var logs = new RecordingLoggerProvider();
+        var logs = new FakeLoggerProvider();
         var http = FunctionCalls.RawRequest(
             """{"specversion":"1.0","type":"dev.gedge.job.status.changed","source":"/x","data":{"jobId":7,"status":"Enqueue"}}""",
             "application/cloudevents+json",
@@ -130,7 +131,7 @@ public sealed class StageFunctionTests
     {
         var under = s_functions[function];
         var stages = new Stages(answer: _ => throw new InvalidOperationException("the job table is unreachable"));
-        var logs = new RecordingLoggerProvider();
+        var logs = new FakeLoggerProvider();
         var http = await FunctionCalls.EventRequestAsync(under.Receives, ContentMode.Binary, logs);
 
         await IntegrationPipeline.InvokeAsync(http, () => under.Call(stages.Subscribers, http.Request), logs);
@@ -140,7 +141,7 @@ public sealed class StageFunctionTests
         Assert.Equal("HandlerFailed", problem.GetProperty("reason").GetString());
         // The sender learns nothing of the inside; the log has it all, with the event's id.
         Assert.DoesNotContain("unreachable", problem.GetRawText(), StringComparison.Ordinal);
-        var error = Assert.Single(logs.Entries, e => e.Level == LogLevel.Error);
+        var error = Assert.Single(logs.Collector.GetSnapshot(), e => e.Level == LogLevel.Error);
         Assert.Contains(under.Receives.Id!, error.Message, StringComparison.Ordinal);
         Assert.Equal("the job table is unreachable", error.Exception?.Message);
     }
@@ -151,7 +152,7 @@ public sealed class StageFunctionTests
     {
         var under = s_functions[function];
         var stages = new Stages(answer: _ => throw new InvalidEventException("The job status changed event needs a positive 'jobId'."));
-        var logs = new RecordingLoggerProvider();
+        var logs = new FakeLoggerProvider();
         var http = await FunctionCalls.EventRequestAsync(under.Receives, ContentMode.Binary, logs);
 
         await IntegrationPipeline.InvokeAsync(http, () => under.Call(stages.Subscribers, http.Request), logs);
@@ -167,14 +168,14 @@ public sealed class StageFunctionTests
     {
         var under = s_functions["preprocess"];
         var stages = new Stages();
-        var logs = new RecordingLoggerProvider();
+        var logs = new FakeLoggerProvider();
         var http = await FunctionCalls.EventRequestAsync(under.Receives, ContentMode.Binary, logs);
 
         await IntegrationPipeline.InvokeAsync(http, () => under.Call(stages.Subscribers, http.Request), logs);
 
         Assert.Equal(StatusCodes.Status200OK, http.Response.StatusCode);
         Assert.Equal("Preprocessing_complete", FunctionCalls.Header(http, "ce-jobstatus"));
-        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.DoesNotContain(logs.Collector.GetSnapshot(), e => e.Level >= LogLevel.Warning);
     }
 
     private static readonly Dictionary<string, FunctionUnderTest> s_functions = new()

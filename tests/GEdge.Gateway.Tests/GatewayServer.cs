@@ -19,6 +19,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 
 namespace GEdge.Gateway.Tests;
@@ -52,7 +53,7 @@ public class GatewayServer : IAsyncLifetime
     public ConcurrentQueue<CloudEvent> Announced { get; } = new();
 
     /// <summary>Everything the server logged.</summary>
-    internal RecordingLoggerProvider Logs { get; } = new();
+    internal FakeLoggerProvider Logs { get; } = new();
 
     public JobTable.JobTable Jobs => _app!.Services.GetRequiredService<JobTable.JobTable>();
 

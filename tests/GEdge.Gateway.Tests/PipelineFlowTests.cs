@@ -6,6 +6,7 @@ using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.JobTable;
 using GEdge.Jobs;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace GEdge.Gateway.Tests;
 
@@ -161,7 +162,7 @@ public sealed class PipelineFlowTests(PipelineGatewayServer server) : IClassFixt
         var dropped = $"{id} left {stopped} while this stage worked on it";
         using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
         {
-            while (!server.Logs.Entries.Any(e => e.Message.Contains(dropped, StringComparison.Ordinal)))
+            while (!server.Logs.Collector.GetSnapshot().Any(e => e.Message.Contains(dropped, StringComparison.Ordinal)))
             {
                 await Task.Delay(20, deadline.Token);
             }

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using GEdge.Gateway;
 using GEdge.JobTable;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace GEdge.Gateway.Tests;
 
@@ -138,7 +139,7 @@ public sealed class UploadSafetyTests(GatewayServer server) : IClassFixture<Gate
     // Refused with a problem, and nothing left: no file under the user's prefix, no job in their list.
     private async Task<string> AssertRefusedAsync(HttpResponseMessage response, HttpStatusCode status, string user)
     {
-        Assert.True(status == response.StatusCode, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}{Environment.NewLine}{server.Logs.Problems()}");
+        Assert.True(status == response.StatusCode, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}{Environment.NewLine}{server.Logs.Collector.Problems()}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.DoesNotContain(server.StoredFiles(), f => f.StartsWith($"uploads/{user}/", StringComparison.Ordinal));

@@ -3,6 +3,7 @@ using GEdge.Contracts;
 using GEdge.JobTable.Embedded;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 
 namespace GEdge.JobTable.Tests;
@@ -10,8 +11,8 @@ namespace GEdge.JobTable.Tests;
 /// <summary>Jobs written to the embedded Garnet server outlive the process that wrote them.</summary>
 public sealed class GarnetPersistenceTests : IDisposable
 {
-    private readonly TempFolder _folder = new();
-    private readonly ManualTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
+    private readonly TempFolder _folder = new("gedge-jobtable-tests-");
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
 
     public void Dispose() => _folder.Dispose();
 

@@ -1,4 +1,3 @@
-using GEdge.JobTable.Embedded;
 using StackExchange.Redis;
 
 namespace GEdge.JobTable.Tests;
@@ -6,8 +5,7 @@ namespace GEdge.JobTable.Tests;
 /// <summary>Starts the embedded Garnet server, exactly as a host would, on a temp data folder; stops it afterwards.</summary>
 public sealed class GarnetServerFixture : ITestServer, IAsyncLifetime
 {
-    private readonly string _folder = TempFolder.CreatePath();
-    private EmbeddedGarnetServer? _server;
+    private GarnetTestServer? _server;
     private IConnectionMultiplexer[] _connections = [];
 
     public string ConnectionString => _server!.ConnectionString;
@@ -16,7 +14,7 @@ public sealed class GarnetServerFixture : ITestServer, IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = EmbeddedGarnetServer.Start(new EmbeddedGarnetOptions { DataPath = _folder });
+        _server = GarnetTestServer.Start();
         _connections = await TestNetwork.ConnectAsync(ConnectionString);
     }
 
@@ -25,6 +23,5 @@ public sealed class GarnetServerFixture : ITestServer, IAsyncLifetime
         await TestNetwork.DisposeAllAsync(_connections);
         if (_server is not null)
             await _server.DisposeAsync();
-        TempFolder.Delete(_folder);
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using GEdge.Contracts;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 
 namespace GEdge.JobTable.Tests;
@@ -15,7 +16,7 @@ public abstract class JobTableContract
     private static readonly DateTimeOffset s_start = new(2025, 6, 1, 12, 0, 0, TimeSpan.Zero);
 
     private readonly ITestServer _server;
-    private readonly ManualTimeProvider _time = new(s_start);
+    private readonly FakeTimeProvider _time = new(s_start);
     private readonly string _prefix = $"test:{Guid.NewGuid():N}";
     private readonly JobTable _table;
 

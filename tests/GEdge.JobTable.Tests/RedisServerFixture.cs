@@ -12,7 +12,8 @@ namespace GEdge.JobTable.Tests;
 public sealed class RedisServerFixture : ITestServer, IAsyncLifetime
 {
     private const string PathVariable = "GEDGE_REDIS_SERVER";
-    private readonly string _folder = TempFolder.CreatePath();
+    // A path, not a TempFolder: xunit disposes the fixture through IAsyncLifetime, which CA1001 does not count.
+    private readonly string _folder = Directory.CreateTempSubdirectory("gedge-jobtable-tests-").FullName;
     private Process? _process;
     private IConnectionMultiplexer[] _connections = [];
 
@@ -58,7 +59,7 @@ public sealed class RedisServerFixture : ITestServer, IAsyncLifetime
             await _process.WaitForExitAsync();
             _process.Dispose();
         }
-        TempFolder.Delete(_folder);
+        Directory.Delete(_folder, recursive: true);
     }
 
     private Process StartRedis(string executable, int port)

@@ -10,7 +10,7 @@ namespace GEdge.JobTable.Tests;
 /// <summary>How hosts get a job table: from configuration, with the embedded Garnet server as the default.</summary>
 public sealed class RegistrationTests(RedisServerFixture redis) : IClassFixture<RedisServerFixture>, IDisposable
 {
-    private readonly TempFolder _folder = new();
+    private readonly TempFolder _folder = new("gedge-jobtable-tests-");
 
     public void Dispose() => _folder.Dispose();
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using GEdge.Media;
 using GEdge.Vision;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -8,7 +9,7 @@ namespace GEdge.Rendering.Tests;
 
 public sealed class AnnotatedVideoWriterTests : IDisposable
 {
-    private readonly Scratch _scratch = new();
+    private readonly TempFolder _scratch = new();
     private readonly AnnotatedVideoWriter _writer = new(Options.Create(new AnnotatedVideoOptions()), NullLogger<AnnotatedVideoWriter>.Instance);
 
     public void Dispose() => _scratch.Dispose();
@@ -145,7 +146,7 @@ public sealed class AnnotatedVideoWriterTests : IDisposable
         Assert.Empty(outputFolder.EnumerateFileSystemInfos());
 
         // The decoder's command line names the source, the encoder's the output: both live under the scratch folder.
-        Assert.Empty(FfmpegProcessesWorkingOn(_scratch.FullName));
+        Assert.Empty(FfmpegProcessesWorkingOn(_scratch.Path));
     }
 
     [Fact]
@@ -154,9 +155,10 @@ public sealed class AnnotatedVideoWriterTests : IDisposable
         var outputFolder = Directory.CreateDirectory(_scratch.PathOf("out"));
         var output = Path.Combine(outputFolder.FullName, "crashed.mp4");
 
-        var failure = await Assert.ThrowsAsync<VideoRenderingException>(() =>
+        var failure = await Assert.ThrowsAsync<MediaException>(() =>
             _writer.WriteAsync(TestVideos.Road, KillEncoderAt(5, outputFolder.FullName), output));
 
+        Assert.Equal(MediaErrorKind.ProcessFailed, failure.Kind);
         Assert.Equal("encoder", failure.Process);
         Assert.Equal(137, failure.ExitCode); // 128 + SIGKILL
         Assert.StartsWith("The ffmpeg encoder exited with code 137 while annotating", failure.Message, StringComparison.Ordinal);

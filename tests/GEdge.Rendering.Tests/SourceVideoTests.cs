@@ -41,15 +41,17 @@ public sealed class SourceVideoTests
     }
 
     [Fact]
-    public async Task Probe_NotAVideo_SaysFfprobeCouldNotReadIt()
+    public async Task Probe_NotAVideo_SaysItIsText()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempFolder("gedge-rendering-tests-");
         var text = scratch.PathOf("notes.mp4");
         await File.WriteAllTextAsync(text, "these are notes, not a video");
 
-        var failure = await Assert.ThrowsAsync<VideoRenderingException>(() => SourceVideo.ProbeAsync(text, CancellationToken.None));
+        // The probe is Media's, so the reason is the one an upload gets: the file is text, not a video.
+        var failure = await Assert.ThrowsAsync<MediaException>(() => SourceVideo.ProbeAsync(text, CancellationToken.None));
 
-        Assert.StartsWith($"ffprobe could not read {text}:", failure.Message, StringComparison.Ordinal);
+        Assert.Equal(MediaErrorKind.NotMedia, failure.Kind);
+        Assert.Equal("notes.mp4 is a text file, not a video or image.", failure.Message);
         Assert.Equal(text, failure.Path);
     }
 }

@@ -11,7 +11,7 @@ public static class TestVideos
     /// rate, tagged BT.709 like an HD camera's: 4:2:0 like a camera's, or 4:4:4 where an odd size rules 4:2:0 out.
     /// testsrc draws in RGB, so odd sizes come out exactly as asked.
     /// </summary>
-    public static async Task<string> PatternAsync(Scratch scratch, int width, int height, string rate, string name = "pattern.mp4")
+    public static async Task<string> PatternAsync(TempFolder scratch, int width, int height, string rate, string name = "pattern.mp4")
     {
         var path = scratch.PathOf(name);
         await MediaTools.FfmpegAsync(
@@ -23,7 +23,7 @@ public static class TestVideos
     }
 
     /// <summary>A 1 s 320x240 clip with a tone in 16-bit PCM, an audio codec MP4 cannot hold, in Matroska.</summary>
-    public static async Task<string> WithPcmAudioAsync(Scratch scratch)
+    public static async Task<string> WithPcmAudioAsync(TempFolder scratch)
     {
         var path = scratch.PathOf("pcm.mkv");
         await MediaTools.FfmpegAsync(
@@ -34,7 +34,7 @@ public static class TestVideos
     }
 
     /// <summary>A 1 s 320x240 clip stored as a phone stores portrait video: coded landscape, with a 90-degree display rotation.</summary>
-    public static async Task<string> RotatedAsync(Scratch scratch)
+    public static async Task<string> RotatedAsync(TempFolder scratch)
     {
         var landscape = scratch.PathOf("landscape.mp4");
         var path = scratch.PathOf("portrait.mov");

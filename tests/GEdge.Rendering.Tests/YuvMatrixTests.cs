@@ -49,7 +49,7 @@ public sealed class YuvMatrixTests
     public async Task ToYuv_EveryClassColour_MatchesFfmpegsOwnConversionWithinOneLevel(string ffmpegMatrix)
     {
         // ffmpeg converts a strip of 16x16 squares, one per class colour, from RGB with the same matrix.
-        using var scratch = new Scratch();
+        using var scratch = new TempFolder("gedge-rendering-tests-");
         var rgb = new byte[16 * 16 * 80 * 3];
         for (var classId = 0; classId < 80; classId++)
         {

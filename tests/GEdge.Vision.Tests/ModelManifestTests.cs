@@ -22,8 +22,8 @@ public sealed class ModelManifestTests
     [Fact]
     public void VerifyModelFile_WhenTheFileHasOtherBytes_NamesBothChecksums()
     {
-        using var folder = new TempFolder();
-        var models = Directory.CreateDirectory(folder.File("models")).FullName;
+        using var folder = new TempFolder("gedge-vision-");
+        var models = Directory.CreateDirectory(folder.PathOf("models")).FullName;
         File.Copy(Path.Combine(TestAssets.ModelsDirectory, "yolox_nano.json"), Path.Combine(models, "yolox_nano.json"));
         var bytes = File.ReadAllBytes(Path.Combine(TestAssets.ModelsDirectory, "yolox_nano.onnx"));
         bytes[^1] ^= 0xFF;
@@ -39,10 +39,10 @@ public sealed class ModelManifestTests
     [Fact]
     public void VerifyModelFile_WhenTheFileIsShort_SaysItIsIncomplete()
     {
-        using var folder = new TempFolder();
-        File.Copy(Path.Combine(TestAssets.ModelsDirectory, "yolox_nano.json"), folder.File("yolox_nano.json"));
-        File.WriteAllBytes(folder.File("yolox_nano.onnx"), new byte[1000]);
-        var manifest = ModelManifest.Load(folder.File("yolox_nano.json"));
+        using var folder = new TempFolder("gedge-vision-");
+        File.Copy(Path.Combine(TestAssets.ModelsDirectory, "yolox_nano.json"), folder.PathOf("yolox_nano.json"));
+        File.WriteAllBytes(folder.PathOf("yolox_nano.onnx"), new byte[1000]);
+        var manifest = ModelManifest.Load(folder.PathOf("yolox_nano.json"));
 
         var error = Assert.Throws<ModelException>(manifest.VerifyModelFile);
 
@@ -52,10 +52,10 @@ public sealed class ModelManifestTests
     [Fact]
     public void Load_WhenAFieldIsMissing_NamesTheField()
     {
-        using var folder = new TempFolder();
-        File.WriteAllText(folder.File("broken.json"), """{ "name": "broken", "file": "broken.onnx", "sha256": "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14", "size": 1 }""");
+        using var folder = new TempFolder("gedge-vision-");
+        File.WriteAllText(folder.PathOf("broken.json"), """{ "name": "broken", "file": "broken.onnx", "sha256": "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14", "size": 1 }""");
 
-        var error = Assert.Throws<ModelException>(() => ModelManifest.Load(folder.File("broken.json")));
+        var error = Assert.Throws<ModelException>(() => ModelManifest.Load(folder.PathOf("broken.json")));
 
         Assert.EndsWith("\"input\" is missing.", error.Message, StringComparison.Ordinal);
     }

@@ -1,6 +1,7 @@
 using GEdge.Media;
 using GEdge.Vision.Onnx;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace GEdge.Vision.Tests;
 
@@ -134,7 +135,7 @@ public sealed class ObjectDetectorTests(YoloxNanoFixture fixture) : IClassFixtur
     [Fact]
     public async Task Create_WhenCudaIsRequestedWithoutCuda_LogsTheFallbackAndStillDetects()
     {
-        var logger = new CapturingLogger<ObjectDetector>();
+        var logger = new FakeLogger<ObjectDetector>();
 
         using var detector = new ObjectDetector(
             TestAssets.Manifest("yolox_nano"), new ObjectDetectorOptions { ExecutionProvider = ExecutionProvider.Cuda }, logger);
@@ -142,14 +143,14 @@ public sealed class ObjectDetectorTests(YoloxNanoFixture fixture) : IClassFixtur
         if (detector.ExecutionProvider == ExecutionProvider.Cpu)
         {
             // No usable CUDA here (the CI machines have no GPU): the session fell back and the warning says why.
-            var warning = Assert.Single(logger.Entries, e => e.Level == LogLevel.Warning);
+            var warning = Assert.Single(logger.Collector.GetSnapshot(), e => e.Level == LogLevel.Warning);
             Assert.StartsWith("CUDA execution provider requested (device 0) but it cannot be used: ", warning.Message, StringComparison.Ordinal);
             Assert.EndsWith(". Falling back to the CPU execution provider.", warning.Message, StringComparison.Ordinal);
         }
         else
         {
             // On a node where CUDA loads there is nothing to fall back from, and nothing to warn about.
-            Assert.DoesNotContain(logger.Entries, e => e.Level == LogLevel.Warning);
+            Assert.DoesNotContain(logger.Collector.GetSnapshot(), e => e.Level == LogLevel.Warning);
         }
 
         var detections = await DetectInImageAsync(detector, "dog.jpg");

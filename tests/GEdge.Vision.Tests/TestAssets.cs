@@ -16,18 +16,3 @@ internal static class TestAssets
     private static string Existing(string path) =>
         File.Exists(path) ? path : throw new FileNotFoundException($"Test asset {path} is missing: it should be copied from tests/assets by the csproj.", path);
 }
-
-/// <summary>A folder under the temp directory that the test owns and deletes.</summary>
-internal sealed class TempFolder : IDisposable
-{
-    public TempFolder()
-    {
-        Path = Directory.CreateTempSubdirectory("gedge-vision-").FullName;
-    }
-
-    public string Path { get; }
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose() => Directory.Delete(Path, recursive: true);
-}

@@ -42,10 +42,10 @@ public sealed class VideoProbeTests
     [Fact]
     public async Task Probe_ForEmptyFile_SaysItIsEmpty()
     {
-        using var folder = new TempFolder();
-        await File.WriteAllBytesAsync(folder.File("upload.mp4"), []);
+        using var folder = new TempFolder("gedge-vision-");
+        await File.WriteAllBytesAsync(folder.PathOf("upload.mp4"), []);
 
-        var error = await Assert.ThrowsAsync<MediaException>(() => VideoProbe.ProbeAsync(folder.File("upload.mp4")));
+        var error = await Assert.ThrowsAsync<MediaException>(() => VideoProbe.ProbeAsync(folder.PathOf("upload.mp4")));
 
         Assert.Equal(MediaErrorKind.Empty, error.Kind);
         Assert.Equal("upload.mp4 is empty (0 bytes): the upload has no content.", error.Message);
@@ -54,10 +54,10 @@ public sealed class VideoProbeTests
     [Fact]
     public async Task Probe_ForTextFile_SaysItIsText()
     {
-        using var folder = new TempFolder();
-        await File.WriteAllTextAsync(folder.File("notes.mp4"), "Meeting notes: bring the dashcam footage.\n");
+        using var folder = new TempFolder("gedge-vision-");
+        await File.WriteAllTextAsync(folder.PathOf("notes.mp4"), "Meeting notes: bring the dashcam footage.\n");
 
-        var error = await Assert.ThrowsAsync<MediaException>(() => VideoProbe.ProbeAsync(folder.File("notes.mp4")));
+        var error = await Assert.ThrowsAsync<MediaException>(() => VideoProbe.ProbeAsync(folder.PathOf("notes.mp4")));
 
         Assert.Equal(MediaErrorKind.NotMedia, error.Kind);
         Assert.Equal("notes.mp4 is a text file, not a video or image.", error.Message);
@@ -66,12 +66,12 @@ public sealed class VideoProbeTests
     [Fact]
     public async Task Probe_ForRandomBytes_SaysFfmpegCannotReadIt()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempFolder("gedge-vision-");
         var bytes = new byte[4096];
         new Random(7).NextBytes(bytes);
-        await File.WriteAllBytesAsync(folder.File("noise.mkv"), bytes);
+        await File.WriteAllBytesAsync(folder.PathOf("noise.mkv"), bytes);
 
-        var error = await Assert.ThrowsAsync<MediaException>(() => VideoProbe.ProbeAsync(folder.File("noise.mkv")));
+        var error = await Assert.ThrowsAsync<MediaException>(() => VideoProbe.ProbeAsync(folder.PathOf("noise.mkv")));
 
         Assert.Equal(MediaErrorKind.NotMedia, error.Kind);
         Assert.StartsWith("noise.mkv is not a video or image ffmpeg can read (", error.Message, StringComparison.Ordinal);
@@ -80,11 +80,11 @@ public sealed class VideoProbeTests
     [Fact]
     public async Task Probe_ForVideoCutInHalf_SaysItIsTruncated()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempFolder("gedge-vision-");
         var bytes = await File.ReadAllBytesAsync(TestAssets.Video("road.mp4"));
-        await File.WriteAllBytesAsync(folder.File("road.mp4"), bytes.AsMemory(0, bytes.Length / 2));
+        await File.WriteAllBytesAsync(folder.PathOf("road.mp4"), bytes.AsMemory(0, bytes.Length / 2));
 
-        var error = await Assert.ThrowsAsync<MediaException>(() => VideoProbe.ProbeAsync(folder.File("road.mp4")));
+        var error = await Assert.ThrowsAsync<MediaException>(() => VideoProbe.ProbeAsync(folder.PathOf("road.mp4")));
 
         Assert.Equal(MediaErrorKind.Truncated, error.Kind);
         Assert.Equal("road.mp4 is truncated: it ends before the video data its index lists, so the upload was cut off.", error.Message);
@@ -93,11 +93,11 @@ public sealed class VideoProbeTests
     [Fact]
     public async Task Probe_ForMp4CutBeforeItsIndex_SaysItIsIncomplete()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempFolder("gedge-vision-");
 
         // Only the opening 'ftyp' box survives: recognisably MP4, but the moov index that says where the frames are is gone.
         var bytes = await File.ReadAllBytesAsync(TestAssets.Video("road.mp4"));
-        var cut = folder.File("moovless.mp4");
+        var cut = folder.PathOf("moovless.mp4");
         await File.WriteAllBytesAsync(cut, bytes.AsMemory(0, 32));
 
         var error = await Assert.ThrowsAsync<MediaException>(() => VideoProbe.ProbeAsync(cut));

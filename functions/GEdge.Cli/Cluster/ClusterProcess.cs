@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Polly;
+using Polly.Retry;
 
 namespace GEdge.Cli.Cluster;
 
@@ -148,6 +150,48 @@ internal sealed class ClusterProcess : IAsyncDisposable
     public ClusterStartException ExitedUnexpectedly(string when) => new(string.Create(
         CultureInfo.InvariantCulture,
         $"{Name} exited with code {ExitCode} {when}. The end of {LogPath}:{Environment.NewLine}{LogTail()}"));
+
+    /// <summary>
+    /// Asks <paramref name="isReady"/> until it says yes, <paramref name="firstDelay"/> after the first no and twice as
+    /// long after each next one, up to <paramref name="maxDelay"/> (a Polly retry on the result); the process's exit
+    /// ends the wait at once, not at the next question.
+    /// </summary>
+    /// <returns>Whether it said yes within <paramref name="timeout"/>.</returns>
+    /// <exception cref="ClusterStartException">The process exited before it was ready.</exception>
+    public async Task<bool> WaitUntilReadyAsync(
+        Func<CancellationToken, ValueTask<bool>> isReady, TimeSpan firstDelay, TimeSpan maxDelay, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(isReady);
+        var pipeline = new ResiliencePipelineBuilder<bool>()
+            .AddRetry(new RetryStrategyOptions<bool>
+            {
+                ShouldHandle = new PredicateBuilder<bool>().HandleResult(false),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = false,
+                Delay = firstDelay,
+                MaxDelay = maxDelay,
+                MaxRetryAttempts = int.MaxValue,
+            })
+            .Build();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(timeout);
+        var waiting = pipeline.ExecuteAsync(async token => !Exited.IsCompleted && await isReady(token).ConfigureAwait(false), stop.Token).AsTask();
+        if (await Task.WhenAny(waiting, Exited).ConfigureAwait(false) != waiting)
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await ((Task)waiting).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            throw ExitedUnexpectedly("while starting");
+        }
+
+        try
+        {
+            return await waiting.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// Stops the process as a kubelet stops a container: SIGTERM, up to <paramref name="grace"/> for it to end by itself

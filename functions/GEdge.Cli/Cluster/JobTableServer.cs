@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using GEdge.JobTable.Embedded;
+using StackExchange.Redis;
 
 namespace GEdge.Cli.Cluster;
 
@@ -71,6 +71,9 @@ internal abstract class JobTableServer : IAsyncDisposable
     private sealed class RedisJobTable(ClusterProcess process, int port, string dataPath) : JobTableServer
     {
         private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
+        private static readonly TimeSpan s_firstPoll = TimeSpan.FromMilliseconds(20);
+        private static readonly TimeSpan s_longestPoll = TimeSpan.FromMilliseconds(500);
+        private readonly IPEndPoint _endPoint = new(IPAddress.Loopback, port);
         private ClusterProcess _process = process;
 
         public override string ConnectionString => string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{port}");
@@ -127,11 +130,13 @@ internal abstract class JobTableServer : IAsyncDisposable
             {
                 try
                 {
-                    await SendAsync("SHUTDOWN", CancellationToken.None).ConfigureAwait(false);
+                    // SHUTDOWN closes the connection without a reply, which the client's Shutdown expects.
+                    await using var connection = await ConnectAsync().ConfigureAwait(false);
+                    connection.GetServer(_endPoint).Shutdown();
                 }
-                catch (Exception e) when (e is SocketException or IOException)
+                catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
                 {
-                    // SHUTDOWN closes the connection without a reply; anything else ends in the kill below.
+                    // Not answering: the kill below ends it.
                 }
 
                 await _process.WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
@@ -173,51 +178,43 @@ internal abstract class JobTableServer : IAsyncDisposable
             File.Delete(pidFile);
         }
 
-        // Ready means it answers PONG: while it replays its append-only file it answers LOADING instead.
+        // Ready means it answers PING: while it replays its append-only file it answers LOADING instead.
         private async Task WaitUntilServingAsync(CancellationToken cancellationToken)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(s_startTimeout);
-            var delay = TimeSpan.FromMilliseconds(20);
-            while (true)
+            if (!await _process.WaitUntilReadyAsync(AnswersPingAsync, s_firstPoll, s_longestPoll, s_startTimeout, cancellationToken).ConfigureAwait(false))
             {
-                if (_process.Exited.IsCompleted)
-                {
-                    throw _process.ExitedUnexpectedly("while starting");
-                }
-
-                try
-                {
-                    if ((await SendAsync("PING", timeout.Token).ConfigureAwait(false)).StartsWith("+PONG", StringComparison.Ordinal))
-                    {
-                        return;
-                    }
-                }
-                catch (Exception e) when (e is SocketException or IOException)
-                {
-                    // Not listening yet.
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw new ClusterStartException($"redis-server did not answer on port {port} within {s_startTimeout.TotalSeconds} s. The end of {_process.LogPath}:{Environment.NewLine}{_process.LogTail()}");
-                }
-
-                await Task.WhenAny(_process.Exited, Task.Delay(delay, timeout.Token)).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
+                throw new ClusterStartException($"redis-server did not answer on port {port} within {s_startTimeout.TotalSeconds} s. The end of {_process.LogPath}:{Environment.NewLine}{_process.LogTail()}");
             }
         }
 
-        // One inline command and the first line of its reply: all the cluster needs, without a client library.
-        private async Task<string> SendAsync(string command, CancellationToken cancellationToken)
+        private async ValueTask<bool> AnswersPingAsync(CancellationToken cancellationToken)
         {
-            using var client = new TcpClient();
-            await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken).ConfigureAwait(false);
-            var stream = client.GetStream();
-            await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"), cancellationToken).ConfigureAwait(false);
-            var reply = new byte[256];
-            var read = await stream.ReadAsync(reply, cancellationToken).ConfigureAwait(false);
-            return Encoding.ASCII.GetString(reply, 0, read);
+            try
+            {
+                await using var connection = await ConnectAsync().ConfigureAwait(false);
+                await connection.GetServer(_endPoint).PingAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (Exception e) when (e is RedisConnectionException or RedisServerException or RedisTimeoutException)
+            {
+                // Not listening yet, or still LOADING.
+                return false;
+            }
         }
+
+        // A connection of its own for each question: the functions' connections are theirs, and this one is needed only
+        // at start and stop. One attempt each, short timeouts: the waiting and its backoff are WaitUntilReadyAsync's.
+        private Task<ConnectionMultiplexer> ConnectAsync() => ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
+        {
+            EndPoints = { _endPoint },
+            AllowAdmin = true,
+            AbortOnConnectFail = true,
+            ConnectRetry = 1,
+            ConnectTimeout = 1000,
+            AsyncTimeout = 1000,
+            SyncTimeout = 1000,
+            ClientName = "gedge-serve",
+        });
     }
 }
 

@@ -139,6 +139,10 @@ internal sealed class LocalCluster : IAsyncDisposable
     private Dictionary<string, Uri> Urls { get; set; } = [];
 
     // Starts the process in slot `index` again whenever it exits, as a kubelet restarts a container, and says so.
+    // The backoff is a kubelet's CrashLoopBackOff, not a retry: there is no operation that fails and is tried again, but
+    // a process that exits at times of its own, whose delay depends on how long it last ran (at once after 10 s of
+    // running, else 1 s doubling to 30 s), so the state is carried from one exit to the next. A Polly retry counts
+    // attempts of one call and has no notion of "ran long enough, start over", so the three lines below stay.
     private async Task SuperviseAsync(int index, TextWriter output, CancellationToken cancellationToken)
     {
         var restarts = 0;
@@ -330,48 +334,36 @@ internal sealed class LocalCluster : IAsyncDisposable
         return ports;
     }
 
-    // Polls the probe with a growing interval; the process's exit ends the wait at once, with its log.
+    // Polls the probe with a growing interval (50 ms doubling to 1 s); the process's exit ends the wait at once, with its log.
     private static async Task WaitUntilReadyAsync(ClusterProcess process, Uri url, HttpClient http, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(s_readyTimeout);
         var probe = new Uri(url, FunctionRoutes.Readiness);
-        var delay = TimeSpan.FromMilliseconds(50);
         var last = "no answer yet";
-        try
+        async ValueTask<bool> IsReadyAsync(CancellationToken token)
         {
-            while (true)
+            try
             {
-                if (process.Exited.IsCompleted)
+                using var response = await http.GetAsync(probe, token).ConfigureAwait(false);
+                if (response.IsSuccessStatusCode)
                 {
-                    throw process.ExitedUnexpectedly("while starting");
+                    return true;
                 }
 
-                try
-                {
-                    using var response = await http.GetAsync(probe, timeout.Token).ConfigureAwait(false);
-                    if (response.IsSuccessStatusCode)
-                    {
-                        return;
-                    }
-
-                    last = $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false)}";
-                }
-                catch (HttpRequestException e)
-                {
-                    last = e.Message;
-                }
-                catch (TaskCanceledException e) when (e.InnerException is TimeoutException)
-                {
-                    last = "the probe timed out";
-                }
-
-                await Task.WhenAny(process.Exited, Task.Delay(delay, timeout.Token)).ConfigureAwait(false);
-                timeout.Token.ThrowIfCancellationRequested();
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 1000));
+                last = $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(token).ConfigureAwait(false)}";
             }
+            catch (HttpRequestException e)
+            {
+                last = e.Message;
+            }
+            catch (TaskCanceledException e) when (e.InnerException is TimeoutException)
+            {
+                last = "the probe timed out";
+            }
+
+            return false;
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+
+        if (!await process.WaitUntilReadyAsync(IsReadyAsync, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(1), s_readyTimeout, cancellationToken).ConfigureAwait(false))
         {
             throw new ClusterStartException(
                 $"{process.Name} was not ready within {s_readyTimeout.TotalSeconds} s ({probe}: {last}). The end of {process.LogPath}:{Environment.NewLine}{process.LogTail()}");

@@ -149,24 +149,17 @@ internal static class BenchCommand
         }
 
         var looped = Path.Combine(scratch, "walking-x4.mp4");
-        await RunFfmpegAsync(["-v", "error", "-stream_loop", "3", "-i", sample, "-c", "copy", "-y", looped], cancellationToken).ConfigureAwait(false);
+        await RunFfmpegAsync(sample, ["-v", "error", "-stream_loop", "3", "-i", sample, "-c", "copy", "-y", looped], cancellationToken).ConfigureAwait(false);
         return looped;
     }
 
-    private static async Task<TimeSpan> RunFfmpegAsync(IEnumerable<string> arguments, CancellationToken cancellationToken)
+    private static async Task<TimeSpan> RunFfmpegAsync(string video, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
         var clock = Stopwatch.StartNew();
-        using var ffmpeg = Process.Start(start) ?? throw new InvalidOperationException("ffmpeg did not start.");
-        var errors = ffmpeg.StandardError.ReadToEndAsync(cancellationToken);
-        await ffmpeg.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        using var ffmpeg = FfmpegProcess.Start("benchmark", video, arguments);
+        var exitCode = await ffmpeg.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         var elapsed = clock.Elapsed;
-        return ffmpeg.ExitCode == 0 ? elapsed : throw new InvalidOperationException($"ffmpeg failed: {await errors.ConfigureAwait(false)}");
+        return exitCode == 0 ? elapsed : throw ffmpeg.Failure(exitCode, "measuring");
     }
 
     // Preprocess's ffmpeg command exactly, minus the showinfo filter (which only reports timestamps) and writing to
@@ -178,7 +171,7 @@ internal static class BenchCommand
         arguments[graph] = arguments[graph][..arguments[graph].IndexOf(",showinfo", StringComparison.Ordinal)];
         arguments[^1] = "/dev/null";
         arguments.Insert(arguments.Count - 1, "-y");
-        var elapsed = await RunFfmpegAsync(arguments, cancellationToken).ConfigureAwait(false);
+        var elapsed = await RunFfmpegAsync(clip, arguments, cancellationToken).ConfigureAwait(false);
         return media.EstimatedFrameCount / elapsed.TotalSeconds;
     }
 

@@ -4,6 +4,8 @@ using GEdge.Cli.Cluster;
 using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.JobTable;
+using Polly;
+using Polly.Retry;
 
 namespace GEdge.Cli.Commands;
 
@@ -15,6 +17,19 @@ internal static class SubmitCommand
 {
     private static readonly TimeSpan s_firstPoll = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan s_longestPoll = TimeSpan.FromSeconds(2);
+
+    // Polls again, with a doubling interval, while the job stays in the status it was in.
+    private static readonly ResiliencePipeline<Polled> s_untilStatusChanges = new ResiliencePipelineBuilder<Polled>()
+        .AddRetry(new RetryStrategyOptions<Polled>
+        {
+            ShouldHandle = new PredicateBuilder<Polled>().HandleResult(polled => polled.Unchanged),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = false,
+            Delay = 2 * s_firstPoll,
+            MaxDelay = s_longestPoll,
+            MaxRetryAttempts = int.MaxValue,
+        })
+        .Build();
 
     public static Command Create()
     {
@@ -102,31 +117,32 @@ internal static class SubmitCommand
         return 0;
     }
 
-    // Polls with a growing interval (the API has no push yet); each status the job enters is shown once.
+    // Polls with a growing interval (the API has no push yet); each status the job enters is shown once, and starts the
+    // interval again from the first: s_firstPoll, then Polly's doubling from twice that up to s_longestPoll while the
+    // status stays.
     private static async Task<JobView> WaitForExitAsync(GatewayClient gateway, JobView job, long id, CancellationToken cancellationToken)
     {
-        var shown = string.Empty;
-        var delay = s_firstPoll;
         while (true)
         {
             var status = job.Job[JobFields.Status];
-            if (status != shown)
-            {
-                Console.Error.WriteLine($"job {id}  {status}");
-                shown = status;
-                delay = s_firstPoll;
-            }
-
+            Console.Error.WriteLine($"job {id}  {status}");
             if (status == nameof(JobStatus.Exit))
             {
                 return job;
             }
 
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, s_longestPoll.Ticks));
-            using var poll = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            poll.CancelAfter(TimeSpan.FromSeconds(30));
-            job = await gateway.GetAsync(id, poll.Token).ConfigureAwait(false);
+            await Task.Delay(s_firstPoll, cancellationToken).ConfigureAwait(false);
+            var polled = await s_untilStatusChanges.ExecuteAsync(
+                static async (state, token) =>
+                {
+                    using var poll = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    poll.CancelAfter(TimeSpan.FromSeconds(30));
+                    var view = await state.Gateway.GetAsync(state.Id, poll.Token).ConfigureAwait(false);
+                    return new Polled(view, view.Job[JobFields.Status] == state.Status);
+                },
+                (Gateway: gateway, Id: id, Status: status),
+                cancellationToken).ConfigureAwait(false);
+            job = polled.View;
         }
     }
 
@@ -137,3 +153,6 @@ internal static class SubmitCommand
             ? (ended - started).TotalSeconds
             : 0;
 }
+
+/// <summary>One poll of a job: what the gateway said, and whether its status is still the one it was in.</summary>
+internal readonly record struct Polled(JobView View, bool Unchanged);

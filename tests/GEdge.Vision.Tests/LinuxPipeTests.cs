@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using GEdge.Media;
 
-namespace GEdge.Rendering.Tests;
+namespace GEdge.Vision.Tests;
 
 public sealed class LinuxPipeTests
 {

@@ -2,8 +2,9 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Xunit;
 
-namespace GEdge.Rendering.Tests;
+namespace GEdge.Testing;
 
 /// <summary>The real ffmpeg and ffprobe, as the tests' independent witnesses; a missing binary fails the test with the fix.</summary>
 public static class MediaTools

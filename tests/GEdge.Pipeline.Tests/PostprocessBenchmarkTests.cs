@@ -1,7 +1,9 @@
+using GEdge.Cli.Commands;
+using GEdge.Rendering;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace GEdge.Rendering.Tests;
+namespace GEdge.Pipeline.Tests;
 
 public sealed class PostprocessBenchmarkTests
 {
@@ -12,7 +14,7 @@ public sealed class PostprocessBenchmarkTests
         var writer = new AnnotatedVideoWriter(Options.Create(options), NullLogger<AnnotatedVideoWriter>.Instance);
         var benchmark = new PostprocessBenchmark(writer, NullLogger<PostprocessBenchmark>.Instance);
 
-        var result = await benchmark.RunAsync(TestVideos.Road, boxesPerFrame: 4, repetitions: 2);
+        var result = await benchmark.RunAsync(EmbeddedPipelineTests.Asset("road.mp4"), boxesPerFrame: 4, repetitions: 2);
 
         // Timings are machine-dependent and not asserted here; what both runs did is.
         Assert.Equal((38, 1280, 720, 4, "ultrafast", 23, 2), (result.Frames, result.Width, result.Height, result.BoxesPerFrame, result.Preset, result.ConstantRateFactor, result.Repetitions));

@@ -1,12 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Xunit;
 
-namespace GEdge.Pipeline.Tests;
+namespace GEdge.Testing;
 
 /// <summary>What ffprobe says of a file, counted frame by frame (the real ffprobe binary).</summary>
 public sealed record MediaFacts(int Width, int Height, string FrameRate, int Frames, string? AudioCodec)
 {
+    /// <summary>Runs ffprobe on <paramref name="path"/>, counting its frames; fails the test if ffprobe does.</summary>
     public static async Task<MediaFacts> ProbeAsync(string path)
     {
         var start = new ProcessStartInfo("ffprobe")

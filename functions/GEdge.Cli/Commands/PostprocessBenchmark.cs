@@ -1,14 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
+using GEdge.Media;
+using GEdge.Rendering;
 using GEdge.Vision;
 using Microsoft.Extensions.Logging;
 
-namespace GEdge.Rendering;
+namespace GEdge.Cli.Commands;
 
 /// <summary>
 /// Measures the Postprocess stage against the physical limit on the same machine in one run: ffmpeg alone decoding and
 /// encoding the video with the same encoder settings, then the stage's decode, draw and encode of the same video.
 /// </summary>
+/// <remarks>It lives with <c>gedge bench</c>, its one user, so the Postprocess function app neither carries nor registers it.</remarks>
 public sealed partial class PostprocessBenchmark
 {
     private static readonly string[] s_labels = CocoLikeLabels();
@@ -33,7 +36,7 @@ public sealed partial class PostprocessBenchmark
     /// On a shared machine other work slows a run down but never speeds it up, so the fastest of a few rounds is the best
     /// estimate of what each side costs; alternating exposes both to the same background load.
     /// </remarks>
-    /// <exception cref="VideoRenderingException">ffmpeg failed on the video.</exception>
+    /// <exception cref="MediaException">ffmpeg failed on the video.</exception>
     public async Task<PostprocessBenchmarkResult> RunAsync(string videoPath, int boxesPerFrame = 8, int repetitions = 3, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(videoPath);
@@ -107,7 +110,7 @@ public sealed partial class PostprocessBenchmark
         // -progress prints key=value lines to stdout; its last frame= is the number of frames encoded.
         arguments.InsertRange(0, ["-progress", "pipe:1", "-nostats"]);
         var stopwatch = Stopwatch.StartNew();
-        using var transcoder = FfmpegChild.Start("transcoder", video.Path, arguments, redirectInput: false, redirectOutput: true);
+        using var transcoder = FfmpegProcess.Start("transcoder", video.Path, arguments, FfmpegPipes.Output);
         using var registration = cancellationToken.Register(transcoder.Kill);
         var frames = 0;
         using (var progress = new StreamReader(transcoder.Output))
@@ -125,7 +128,7 @@ public sealed partial class PostprocessBenchmark
         var elapsed = stopwatch.Elapsed;
         if (exitCode != 0)
         {
-            throw transcoder.Failure(video.Path, exitCode);
+            throw transcoder.Failure(exitCode, "transcoding");
         }
 
         return (frames, elapsed);
