@@ -18,6 +18,11 @@ namespace GEdge.Postprocess;
 public sealed record DetectionsDocument(long JobId, string Model, VideoFacts Video, IAsyncEnumerable<FrameDetections> Frames);
 
 /// <summary>Source-generated JSON for <see cref="DetectionsDocument"/>, with the options of <see cref="PipelineJsonContext"/>.</summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
+/// <remarks>
+/// Metadata only, no fast-path serializer: once a few documents have come out small, <c>SerializeAsync</c> takes a
+/// type's fast path, which writes synchronously and so cannot write an <see cref="IAsyncEnumerable{T}"/> (every job after
+/// the first few in one process failed with "can only be serialized using async serialization methods").
+/// </remarks>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false, GenerationMode = JsonSourceGenerationMode.Metadata)]
 [JsonSerializable(typeof(DetectionsDocument))]
 public sealed partial class DetectionsJsonContext : JsonSerializerContext;
