@@ -76,7 +76,7 @@ public sealed class DashboardFilesTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task VendoredChartJs_IsServedUnchanged_AndCachedForAYear()
     {
-        var local = Path.Combine(BrowserTools.RepositoryRoot, "functions", "GEdge.Gateway", "Dashboard", "wwwroot", "dashboard", "vendor", "chart.js-4.6.1", "chart.umd.min.js");
+        var local = Path.Combine(BrowserTools.RepositoryRoot, "functions", "gateway", "GEdge.Gateway", "Dashboard", "wwwroot", "dashboard", "vendor", "chart.js-4.6.1", "chart.umd.min.js");
 
         using var response = await _http.GetAsync(new Uri("/dashboard/vendor/chart.js-4.6.1/chart.umd.min.js", UriKind.Relative));
 
@@ -137,7 +137,7 @@ public sealed class DashboardFilesTests : IAsyncLifetime, IDisposable
     [Fact]
     public void TheEmbeddedFiles_AreExactlyTheDashboardFolder()
     {
-        var folder = Path.Combine(BrowserTools.RepositoryRoot, "functions", "GEdge.Gateway", "Dashboard", "wwwroot");
+        var folder = Path.Combine(BrowserTools.RepositoryRoot, "functions", "gateway", "GEdge.Gateway", "Dashboard", "wwwroot");
         var onDisk = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
             .Select(file => Path.GetRelativePath(folder, file).Replace(Path.DirectorySeparatorChar, '/'));
 

@@ -14,17 +14,21 @@ public sealed partial class DockerfileTests
     public void EveryFunctionApp_IsOneOfTheFourStages() =>
         Assert.Equal(["GEdge.Functions.Gateway", "GEdge.Functions.Infer", "GEdge.Functions.Postprocess", "GEdge.Functions.Preprocess"], AppNames());
 
-    private static string[] AppNames() => Directory.GetDirectories(Path.Combine(Repository.Root, "functions"), "GEdge.Functions.*")
+    private static string[] AppNames() => Directory.GetDirectories(Path.Combine(Repository.Root, "functions"), "GEdge.Functions.*", SearchOption.AllDirectories)
         .Where(folder => File.Exists(Path.Combine(folder, "host.json")))
         .Select(folder => Path.GetFileName(folder))
         .Order(StringComparer.Ordinal)
         .ToArray();
 
+    // functions/STAGE/GEdge.Functions.NAME: each app sits beside its stage's library.
+    private static string AppFolder(string app) =>
+        Assert.Single(Directory.GetDirectories(Path.Combine(Repository.Root, "functions"), app, SearchOption.AllDirectories));
+
     [Theory]
     [MemberData(nameof(FunctionApps))]
     public void Dockerfile_CopiesOnlyWhatExists_AndPublishesItsOwnApp(string app)
     {
-        var dockerfile = Path.Combine(Repository.Root, "functions", app, "Dockerfile");
+        var dockerfile = Path.Combine(AppFolder(app), "Dockerfile");
         Assert.True(File.Exists(dockerfile), $"{app} has no Dockerfile");
         var lines = File.ReadAllLines(dockerfile);
 
@@ -42,7 +46,7 @@ public sealed partial class DockerfileTests
 
         Assert.True(copied > 0, $"{app}'s Dockerfile copies nothing from the build context");
         var published = Assert.Single(lines.Select(l => PublishedProject().Match(l)), m => m.Success).Groups["project"].Value;
-        Assert.Equal($"functions/{app}/{app}.csproj", published);
+        Assert.Equal($"{Path.GetRelativePath(Repository.Root, AppFolder(app)).Replace('\\', '/')}/{app}.csproj", published);
         Assert.True(File.Exists(Path.Combine(Repository.Root, published)), $"{published} does not exist");
     }
 
@@ -50,7 +54,7 @@ public sealed partial class DockerfileTests
     [MemberData(nameof(FunctionApps))]
     public void OnlyTheInferImage_IsBuiltOnCuda(string app)
     {
-        var text = File.ReadAllText(Path.Combine(Repository.Root, "functions", app, "Dockerfile"));
+        var text = File.ReadAllText(Path.Combine(AppFolder(app), "Dockerfile"));
 
         Assert.Equal(app == "GEdge.Functions.Infer", text.Contains("nvidia/cuda", StringComparison.Ordinal));
     }

@@ -24,7 +24,7 @@ public sealed class FunctionAppTests
     [MemberData(nameof(Apps))]
     public void EveryAppsHostJson_ServesRoutesFromTheSiteRoot_NotUnderApi(string app)
     {
-        using var hostJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot(), "functions", app, "host.json")));
+        using var hostJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(Assert.Single(Directory.GetDirectories(Path.Combine(RepositoryRoot(), "functions"), app, SearchOption.AllDirectories)), "host.json")));
 
         Assert.Equal("2.0", hostJson.RootElement.GetProperty("version").GetString());
         Assert.Equal(string.Empty, hostJson.RootElement.GetProperty("extensions").GetProperty("http").GetProperty("routePrefix").GetString());

@@ -1,4 +1,4 @@
-// The dashboard's pure logic (functions/GEdge.Gateway/Dashboard/wwwroot/dashboard/jobs.js), on Node's test runner:
+// The dashboard's pure logic (functions/gateway/GEdge.Gateway/Dashboard/wwwroot/dashboard/jobs.js), on Node's test runner:
 // `node --test tests/browser/`. GEdge.Cluster.Tests' DashboardLogicTests runs it with the other tests.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -13,7 +13,7 @@ import {
   stepStates,
   timingEntries,
   videoName,
-} from '../../functions/GEdge.Gateway/Dashboard/wwwroot/dashboard/jobs.js';
+} from '../../functions/gateway/GEdge.Gateway/Dashboard/wwwroot/dashboard/jobs.js';
 
 // What GET /api/pipeline answers (GEdge.Gateway.Tests' JobsApiTests checks the gateway answers exactly this).
 const PIPELINE = pipelineModel({
