@@ -118,7 +118,15 @@ public static class ObjectKey
         var name = (fileName ?? string.Empty).Replace('\\', '/');
         name = name[(name.LastIndexOf('/') + 1)..];
         var extension = System.IO.Path.GetExtension(name);
-        if (extension.Length is < 2 or > 16 || name.Length <= MaxFileNameLength)
+        var hasExtension = extension.Length is >= 2 and <= 16;
+        if (hasExtension && name.AsSpan(0, name.Length - extension.Length).Trim(" .").IsEmpty)
+        {
+            // Nothing but dots or blanks before the extension (".mp4", " .mp4"): the extension names the container and
+            // becomes the job's type, so it stays, behind a stem of its own, instead of being trimmed into the stem.
+            name = "video" + extension;
+        }
+
+        if (!hasExtension || name.Length <= MaxFileNameLength)
         {
             extension = string.Empty;
         }

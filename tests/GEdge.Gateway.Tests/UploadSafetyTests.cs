@@ -90,6 +90,11 @@ public sealed class UploadSafetyTests(GatewayServer server) : IClassFixture<Gate
         "ivan/../bob/x.mp4",
         ".hidden.mp4",
         "ünïcødé clip.mp4",
+        // Nothing but dots or a blank before the extension: a name of its own, and the extension still the job's type.
+        ".mp4",
+        "..mp4",
+        "....mp4",
+        " .mp4",
     };
 
     [Theory]

@@ -41,6 +41,11 @@ public sealed class ObjectKeyTests
     [InlineData("", "video")]
     [InlineData("a\u0001b\rc.mp4", "a_b_c.mp4")]
     [InlineData("../../bob/.hidden.mp4", "hidden.mp4")]
+    [InlineData(".mp4", "video.mp4")]
+    [InlineData("..mp4", "video.mp4")]
+    [InlineData("....mp4", "video.mp4")]
+    [InlineData(" .mp4", "video.mp4")]
+    [InlineData(". .mp4", "video.mp4")]
     public void ForUpload_WhenFileNameIsHostile_StaysInsideTheUsersPrefix(string fileName, string expectedName) =>
         Assert.Equal($"alice/u1/{expectedName}", ObjectKey.ForUpload("alice", "u1", fileName));
 

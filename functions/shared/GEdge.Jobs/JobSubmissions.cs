@@ -46,7 +46,19 @@ public sealed partial class JobSubmissions(
         var bucket = buckets.Value.Uploads;
         var key = ObjectKey.ForUpload(user, NewUploadId(), fileName);
         var stored = await store.WriteAsync(bucket, key, writeVideo, cancellationToken).ConfigureAwait(false);
-        var creation = await intake.CreateJobAsync(new VideoUploaded(user, bucket, key, stored.ETag, stored.Size)).ConfigureAwait(false);
+        JobCreation creation;
+        try
+        {
+            creation = await intake.CreateJobAsync(new VideoUploaded(user, bucket, key, stored.ETag, stored.Size)).ConfigureAwait(false);
+        }
+        catch
+        {
+            // No job points at the stored body: remove it, so an upload that did not become a job leaves nothing behind.
+            await store.DeleteAsync(bucket, key, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+
         var job = creation.Job;
         if (intake.AnnouncementOf(job) is { } enqueued)
         {
