@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using GEdge.Contracts;
-using GEdge.JobTable;
 using GEdge.Stages;
 
 namespace GEdge.Cli;
@@ -9,63 +7,84 @@ namespace GEdge.Cli;
 /// Shows where a job is on stderr: the stage, frames done of the total and frames per second. On a terminal it
 /// redraws one line; otherwise (a log, CI) it prints a line per stage change and every few seconds.
 /// </summary>
-internal sealed class ConsoleProgress : IStageProgressSink
+/// <remarks>
+/// The rate counts the frames done since the stage's first report, over the time since then: a stage's first report
+/// already has frames done, and counting them over no time at all showed thousands of frames/s. Until a fifth of a
+/// second has passed there is no rate to show. Once <see cref="Finish"/> is called the job is over for the reader, and a
+/// late report from a stage still winding down (Ctrl+C) prints nothing.
+/// </remarks>
+internal sealed class ConsoleProgress(TextWriter? output = null, bool? interactive = null, TimeProvider? time = null) : IStageProgressSink
 {
+    private static readonly TimeSpan s_shortestRatePeriod = TimeSpan.FromSeconds(0.2);
+
     private readonly Lock _lock = new();
-    private readonly bool _interactive = !Console.IsErrorRedirected;
-    private readonly Stopwatch _sinceStageStart = new();
+    private readonly TextWriter _output = output ?? Console.Error;
+    private readonly bool _interactive = interactive ?? !Console.IsErrorRedirected;
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private JobStatus? _stage;
+    private long _stageStarted;
+    private int _framesAtStageStart;
     private long _lastPrinted;
+    private bool _finished;
 
     public void Report(StageProgress progress)
     {
         lock (_lock)
         {
-            var now = Environment.TickCount64;
+            if (_finished)
+            {
+                return;
+            }
+
+            var now = _time.GetTimestamp();
             if (_stage != progress.Stage)
             {
                 if (_stage is not null && _interactive)
                 {
-                    Console.Error.WriteLine();
+                    _output.WriteLine();
                 }
 
                 _stage = progress.Stage;
-                _sinceStageStart.Restart();
-                _lastPrinted = 0;
+                _stageStarted = now;
+                _framesAtStageStart = progress.FramesDone;
+                _lastPrinted = long.MinValue;
             }
 
-            var finished = progress.FramesDone >= progress.FramesTotal;
-            var interval = _interactive ? 100 : 3000;
-            if (!finished && now - _lastPrinted < interval)
+            var done = progress.FramesDone >= progress.FramesTotal;
+            var interval = TimeSpan.FromMilliseconds(_interactive ? 100 : 3000);
+            if (!done && _lastPrinted != long.MinValue && _time.GetElapsedTime(_lastPrinted, now) < interval)
             {
                 return;
             }
 
             _lastPrinted = now;
-            var seconds = Math.Max(_sinceStageStart.Elapsed.TotalSeconds, 1e-3);
-            var line = $"job {progress.JobId}  {progress.Stage,-15} {progress.FramesDone,6}/{progress.FramesTotal} frames  {progress.FramesDone / seconds,7:0.0} frames/s";
+            var elapsed = _time.GetElapsedTime(_stageStarted, now);
+            var counted = progress.FramesDone - _framesAtStageStart;
+            var rate = elapsed >= s_shortestRatePeriod && counted > 0 ? $"  {counted / elapsed.TotalSeconds,7:0.0} frames/s" : string.Empty;
+            var line = $"job {progress.JobId}  {progress.Stage,-15} {progress.FramesDone,6}/{progress.FramesTotal} frames{rate}";
             if (_interactive)
             {
-                Console.Error.Write($"\r{line}");
+                _output.Write($"\r{line}");
             }
             else
             {
-                Console.Error.WriteLine(line);
+                _output.WriteLine(line);
             }
         }
     }
 
-    /// <summary>Ends the redrawn line, so what follows starts on its own.</summary>
+    /// <summary>Ends the redrawn line, so what follows starts on its own; later reports print nothing.</summary>
     public void Finish()
     {
         lock (_lock)
         {
             if (_interactive && _stage is not null)
             {
-                Console.Error.WriteLine();
+                _output.WriteLine();
             }
 
             _stage = null;
+            _finished = true;
         }
     }
 }
