@@ -30,53 +30,8 @@ public static class PipelineTopology
     /// <summary>Every stage, in pipeline order: each consumes what the one before it completes.</summary>
     public static IReadOnlyList<PipelineStage> Stages { get; } = Checked([Preprocess, Infer, Postprocess]);
 
-    /// <summary>The first stage: it takes jobs as they are created (<see cref="JobStatus.Enqueue"/>).</summary>
-    public static PipelineStage First => Stages[0];
-
     /// <summary>The last stage: when it completes, the job's results are written and the job is closed (<see cref="JobStatus.Exit"/>).</summary>
     public static PipelineStage Last => Stages[^1];
-
-    /// <summary>The stage that works on a job in <paramref name="working"/>; null when no stage does.</summary>
-    public static PipelineStage? WorkingIn(JobStatus working)
-    {
-        foreach (var stage in Stages)
-        {
-            if (stage.Working == working)
-            {
-                return stage;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The stage that takes jobs waiting in <paramref name="waiting"/>; null when none does.</summary>
-    public static PipelineStage? ConsumerOf(JobStatus waiting)
-    {
-        foreach (var stage in Stages)
-        {
-            if (stage.Consumes == waiting)
-            {
-                return stage;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The stage a function runs, by its Knative Service name; null for none.</summary>
-    public static PipelineStage? Named(string name)
-    {
-        foreach (var stage in Stages)
-        {
-            if (string.Equals(stage.Name, name, StringComparison.Ordinal))
-            {
-                return stage;
-            }
-        }
-
-        return null;
-    }
 
     // The table must read as the statuses do: Enqueue, then each stage's working and completed status in turn, then Exit.
     // A row out of step fails every use at once, not a job at a time.

@@ -43,7 +43,6 @@ public static class JobsServiceCollectionExtensions
     public static IServiceCollection AddDeliveryFailureRecorder(this IServiceCollection services)
     {
         services.AddJobCore();
-        services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<SweeperOptions>().BindConfiguration(SweeperOptions.SectionName)
             .Validate(options => options.Interval > TimeSpan.Zero, $"{SweeperOptions.SectionName}:{nameof(SweeperOptions.Interval)} must be positive.")
             .Validate(options => options.ResendAfter > TimeSpan.Zero, $"{SweeperOptions.SectionName}:{nameof(SweeperOptions.ResendAfter)} must be positive.")
