@@ -20,7 +20,7 @@ public partial class ClusterFixture : IAsyncLifetime
 {
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromMinutes(3);
     private readonly List<string> _output = [];
-    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Process? _serve;
 
     /// <summary>The cluster's working folder (serve's .gedge/cluster is under it).</summary>
@@ -71,6 +71,36 @@ public partial class ClusterFixture : IAsyncLifetime
             }
         }
 
+        await StartServeAsync();
+    }
+
+    /// <summary>
+    /// Starts serve again in the same folder once it has stopped (<see cref="StopServeAsync"/>), as an operator restarts
+    /// it: the same job table data and storage, new ports; <see cref="Jobs"/>, <see cref="Redis"/> and <see cref="Api"/>
+    /// connect to the new processes. What serve printed before is dropped.
+    /// </summary>
+    public async Task RestartServeAsync()
+    {
+        if (_serve is not { HasExited: true })
+        {
+            throw new InvalidOperationException("serve is still running; stop it first.");
+        }
+
+        _serve.Dispose();
+        _serve = null;
+        Api.Dispose();
+        await Redis.DisposeAsync();
+        lock (_output)
+        {
+            _output.Clear();
+        }
+
+        _ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await StartServeAsync();
+    }
+
+    private async Task StartServeAsync()
+    {
         var start = GedgeStart(["serve", "--port", "0", .. ServeArguments], Root);
         foreach (var (variable, value) in ServeEnvironment)
         {
@@ -138,17 +168,19 @@ public partial class ClusterFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Sends serve SIGTERM, as a terminal's Ctrl+C or a container stop would, and waits for it to stop its processes and
-    /// exit (killed after 30 s); its folder and logs stay until disposal. Returns serve's exit code.
+    /// Sends serve <paramref name="signal"/> (SIGTERM, as a container stop does), or sends it to serve's whole process
+    /// group (SIGINT there is a terminal's Ctrl+C: serve runs in a session of its own, as in a terminal), and waits for it
+    /// to stop its processes and exit (killed after 40 s); its folder and logs stay until disposal. Returns serve's exit code.
     /// </summary>
-    public async Task<int> StopServeAsync()
+    public async Task<int> StopServeAsync(string signal = "TERM", bool processGroup = false)
     {
         var serve = _serve ?? throw new InvalidOperationException("serve was not started.");
         if (!serve.HasExited)
         {
-            using var kill = Process.Start("kill", ["-TERM", serve.Id.ToString(CultureInfo.InvariantCulture)]);
+            var pid = serve.Id.ToString(CultureInfo.InvariantCulture);
+            using var kill = Process.Start("kill", processGroup ? [$"-{signal}", "--", "-" + pid] : [$"-{signal}", pid]);
             await kill!.WaitForExitAsync();
-            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(40));
             try
             {
                 await serve.WaitForExitAsync(grace.Token);
@@ -268,8 +300,12 @@ public partial class ClusterFixture : IAsyncLifetime
         return start;
     }
 
+    // In a session of its own (setsid(1) execs in place, so the pid is serve's), as a shell runs a command in a process
+    // group of its own: a signal to the group is what a terminal's Ctrl+C sends, and it reaches no test process.
     private static Process StartServe(ProcessStartInfo start)
     {
+        start.ArgumentList.Insert(0, start.FileName);
+        start.FileName = "setsid";
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         process.Start();
         return process;

@@ -136,9 +136,17 @@ public sealed partial class JobStage(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // The delivery itself was called off (its host stopping at once): the claim stays for the sweeper to take
-            // back, unless the job has ended meanwhile (cancelled), and then what this attempt wrote goes too.
-            await ending.RemoveLeftoversAsync(job, CancellationToken.None).ConfigureAwait(false);
+            // The delivery itself was called off. In a process told to stop (its sender stopping too, as when a whole
+            // cluster stops) the job is given back, as after the grace: the stage was not at fault. Otherwise (a sender
+            // that gave up waiting) the claim stays for the sweeper to take back as a failed attempt, so a stage that
+            // never finishes in time ends its job at the iteration limit rather than being handed it again for ever.
+            // Either way, a job that ended meanwhile (cancelled) loses what this attempt wrote.
+            if (!shutdown.IsStopping
+                || !await ending.GiveBackAsync(job.Id, _stage.Working, $"{_stage.Working} was stopped: its process was told to stop while the stage's request was called off").ConfigureAwait(false))
+            {
+                await ending.RemoveLeftoversAsync(job, CancellationToken.None).ConfigureAwait(false);
+            }
+
             throw;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -17,6 +17,9 @@ internal sealed class ClusterStartException(string message) : Exception(message)
 internal sealed class ClusterProcess : IAsyncDisposable
 {
     private const int LogTailLines = 25;
+    private static readonly string? s_setsid = OperatingSystem.IsLinux()
+        ? new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists)
+        : null;
     private readonly Process _process;
     private readonly StreamWriter _log;
     private readonly Lock _logLock = new();
@@ -63,13 +66,29 @@ internal sealed class ClusterProcess : IAsyncDisposable
         string name, string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string logPath)
     {
         IReadOnlyList<string> argumentList = [.. arguments];
-        var start = new ProcessStartInfo(fileName)
+        // Each child in a session of its own (setsid(1), util-linux), as a pod's container is in no terminal's process
+        // group: a terminal's Ctrl+C then reaches serve alone, which stops its children in order. When the SIGINT reached
+        // every child at once, the broker's exit called off the stages' requests and redis-server stopped before the
+        // stages could give their jobs back. setsid execs in place (a child of ours leads no process group), so the pid
+        // is the program's; a child still ends with serve, through --parent-pid or serve's kill.
+        if (s_setsid is not null && Path.IsPathRooted(fileName) && !File.Exists(fileName))
+        {
+            // What Process.Start would have said, rather than setsid's exit.
+            throw new ClusterStartException($"{name} could not be started ({fileName}): no such file.");
+        }
+
+        var start = new ProcessStartInfo(s_setsid ?? fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (s_setsid is not null)
+        {
+            start.ArgumentList.Add(fileName);
+        }
+
         foreach (var argument in argumentList)
         {
             start.ArgumentList.Add(argument);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.Http;
 using CloudNative.CloudEvents.SystemTextJson;
+using GEdge.Contracts;
 using GEdge.Events.AspNetCore;
 using GEdge.Events.Broker;
 using GEdge.Hosting;
@@ -35,7 +36,9 @@ internal sealed class LocalCluster : IAsyncDisposable
 {
     private const string BrokerName = "broker";
     private static readonly TimeSpan s_readyTimeout = TimeSpan.FromMinutes(2);
-    private static readonly TimeSpan s_stopGrace = TimeSpan.FromSeconds(17);
+    // A stage's Stages:ShutdownGrace (15 s) with a margin; the gateway and the broker hold no stage of a job.
+    private static readonly TimeSpan s_stageStopGrace = TimeSpan.FromSeconds(17);
+    private static readonly TimeSpan s_serviceStopGrace = TimeSpan.FromSeconds(5);
 
     // As a kubelet's CrashLoopBackOff: a process that ran this long is started again at once; one that died sooner waits
     // a delay that doubles from the first up to the last, so a process that cannot run does not spin.
@@ -123,10 +126,13 @@ internal sealed class LocalCluster : IAsyncDisposable
             // Stopped, or already reported.
         }
 
-        // SIGTERM first, as a kubelet stops a pod: a function finishes or gives back the stage in hand within its
-        // Stages:ShutdownGrace (15 s), while the job table still runs to record it; this stays under the 20 s the command
-        // line gives serve after its own SIGTERM.
-        await Task.WhenAll(_processes.Select(p => p.StopAsync(s_stopGrace).AsTask())).ConfigureAwait(false);
+        // SIGTERM first, as a kubelet stops a pod, and in dependency order: the stages first, each finishing or giving back
+        // the stage in hand within its Stages:ShutdownGrace (15 s) while the broker still holds the request and carries
+        // its reply, and the job table still records the give-back; then the gateway and the broker; the job table last.
+        // Stopped all at once, the broker's exit called off every stage's request and the jobs kept their leases.
+        var stages = _processes.Where(p => IsStage(p.Name)).ToList();
+        await Task.WhenAll(stages.Select(p => p.StopAsync(s_stageStopGrace).AsTask())).ConfigureAwait(false);
+        await Task.WhenAll(_processes.Except(stages).Select(p => p.StopAsync(s_serviceStopGrace).AsTask())).ConfigureAwait(false);
         if (_jobTable is not null)
         {
             await _jobTable.DisposeAsync().ConfigureAwait(false);
@@ -134,6 +140,8 @@ internal sealed class LocalCluster : IAsyncDisposable
 
         _supervision.Dispose();
     }
+
+    private static bool IsStage(string name) => PipelineTopology.Stages.Any(stage => stage.Name == name);
 
     /// <summary>The address of each process by name, once started.</summary>
     private Dictionary<string, Uri> Urls { get; set; } = [];

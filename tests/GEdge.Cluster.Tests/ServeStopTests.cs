@@ -1,0 +1,74 @@
+using System.Text.Json;
+using GEdge.Contracts;
+
+namespace GEdge.Cluster.Tests;
+
+/// <summary>
+/// `gedge serve` stopped as a whole mid-job (a container stop's SIGTERM, or a terminal's Ctrl+C to its process group)
+/// and started again: the stage in hand gives its job back while the broker and the job table still run, so after the
+/// restart the job completes without a failed attempt, as if its stage had been told to stop alone.
+/// </summary>
+[Collection(OneClusterAtATime.Name)]
+public sealed class ServeStopTests
+{
+    private static readonly TimeSpan s_jobTimeout = TimeSpan.FromMinutes(4);
+
+    [Fact]
+    public async Task Serve_StoppedMidJob_ByItsSigtermOrAGroupCtrlC_GivesTheJobBack_AndAfterARestartItCompletesAtIterationZero()
+    {
+        var video = await TestClips.LongAsync();
+        var cluster = new ReliabilityClusterFixture();
+        await cluster.InitializeAsync();
+        try
+        {
+            // A container stop: SIGTERM to serve alone, while Infer works.
+            var terminated = await StopMidStageAsync(cluster, video, JobStatus.Inferencing, "TERM", processGroup: false, stop: 1);
+            // A terminal's Ctrl+C: SIGINT to serve's whole process group, while Preprocess works.
+            var interrupted = await StopMidStageAsync(cluster, video, JobStatus.Preprocessing, "INT", processGroup: true, stop: 2);
+
+            var facts = new List<JobResultsFacts>();
+            foreach (var (id, working) in new[] { (terminated, JobStatus.Inferencing), (interrupted, JobStatus.Preprocessing) })
+            {
+                var job = await cluster.WaitForJobExitAsync(id, s_jobTimeout);
+                Assert.Null(job.Error);
+                Assert.Equal(0, job.Iteration);
+                Assert.Null(job.LastError);
+                var history = (await cluster.Jobs.GetHistoryAsync(id)).Select(t => t.Status).ToList();
+                Assert.Equal(2, history.Count(s => s == working));
+                Assert.Equal(JobStatus.Exit, history[^1]);
+                Assert.True(await cluster.WorkFolderRemovedAsync(id), $"job {id}'s intermediates were left behind");
+                facts.Add(await JobResultsFacts.ReadAsync(cluster.ResultsFolder(job)));
+            }
+
+            // Every frame of the clip (road.mp4 eight times over) is in each job's results, and both agree.
+            using var frames = JsonDocument.Parse(facts[0].Frames);
+            Assert.Equal(304, frames.RootElement.GetArrayLength());
+            Assert.Equal(facts[0], facts[1]);
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+    }
+
+    // Submits the clip, stops serve with the signal once the job is in `working`, checks in the logs (which the restarts
+    // append to) that the stage gave the job back and that every process was asked to stop, for the `stop`th time, and
+    // starts serve again; returns the job's id.
+    private static async Task<long> StopMidStageAsync(ClusterFixture cluster, string video, JobStatus working, string signal, bool processGroup, int stop)
+    {
+        var id = await cluster.SubmitAsync(video);
+        await cluster.WaitForJobAsync(id, job => job.Status == working, s_jobTimeout);
+        var stage = PipelineTopology.Stages.Single(s => s.Working == working);
+
+        Assert.Equal(0, await cluster.StopServeAsync(signal, processGroup));
+
+        Assert.Single(await cluster.WaitForLogLinesAsync(stage.Name, $"Job {id} given back by its {working} stage", 1));
+        foreach (var process in new[] { "gateway", "broker", "preprocess", "infer", "postprocess" })
+        {
+            Assert.Equal(stop, (await cluster.WaitForLogLinesAsync(process, "Application is shutting down...", stop)).Count);
+        }
+
+        await cluster.RestartServeAsync();
+        return id;
+    }
+}
