@@ -59,6 +59,51 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         Assert.False(Directory.Exists(work) && Directory.EnumerateFiles(work, "*", SearchOption.AllDirectories).Any(), "the cancelled job's intermediates were left behind");
     }
 
+    [Fact]
+    public async Task Run_AfterAnEarlierRunWasKilled_EndsItsJobAndRemovesWhatItLeft_AndASecondRunAtOnceIsRefusedInOneLine()
+    {
+        // On the embedded default (its own Garnet job table and storage folder), as a user runs it.
+        var folder = Path.Combine(_scratch, "embedded");
+        Directory.CreateDirectory(folder);
+        var work = Path.Combine(folder, ".gedge", "storage", "work", "jobs", "1");
+        using var killed = ClusterFixture.StartGedge(["run", await TestClips.LongAsync(), "--out", Path.Combine(_scratch, "killed")], folder);
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2)))
+        {
+            while (!(Directory.Exists(work) && Directory.EnumerateFiles(work, "*", SearchOption.AllDirectories).Any()))
+            {
+                await Task.Delay(50, deadline.Token);
+            }
+        }
+
+        // A second run while the first holds the job table: refused, in one line.
+        var second = await ClusterFixture.RunGedgeAsync(["run", TestClips.Road, "--out", Path.Combine(_scratch, "second")], folder);
+        Assert.Equal(1, second.ExitCode);
+        Assert.Matches(@"^gedge: the job table in \S+ is in use by another gedge process \(its lock, \S+garnet\.lock, is held\); wait for it to end, or run in another folder\.\r?\n$", second.Error);
+
+        killed.Kill();
+        await killed.WaitForExitAsync();
+        Assert.True(Directory.EnumerateFiles(work, "*", SearchOption.AllDirectories).Any(), "the killed run left its frames");
+        // What an older version left of a job the table no longer knows (its data folder deleted, say).
+        var unknown = Path.Combine(Path.GetDirectoryName(work)!, "77");
+        Directory.CreateDirectory(unknown);
+        await File.WriteAllTextAsync(Path.Combine(unknown, "frames.json"), "{}");
+
+        var next = await ClusterFixture.RunGedgeAsync(["run", TestClips.Road, "--out", Path.Combine(_scratch, "next")], folder);
+
+        Assert.True(next.ExitCode == 0, $"gedge run failed:{Environment.NewLine}{next.Error}{next.Output}");
+        Assert.Contains("gedge: 1 job(s) of earlier runs here had not ended (their run was killed): ended now, their intermediates removed", next.Error, StringComparison.Ordinal);
+        Assert.Contains("gedge: removed the intermediates earlier runs here left of 1 ended or unknown job(s)", next.Error, StringComparison.Ordinal);
+        Assert.Contains("job 2 done in ", next.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(work), "the killed run's intermediates are still there");
+        Assert.False(Directory.Exists(unknown), "the unknown job's intermediates are still there");
+        var jobs = Path.GetDirectoryName(work)!;
+        Assert.False(Directory.Exists(jobs) && Directory.EnumerateFileSystemEntries(jobs).Any(), "intermediates are left in the work bucket");
+        var earlier = await ClusterFixture.RunGedgeAsync(["job", "1", "--json"], folder);
+        using var record = JsonDocument.Parse(earlier.Output);
+        Assert.Equal(nameof(JobStatus.Exit), record.RootElement.GetProperty(JobFields.Status).GetString());
+        Assert.Equal(GEdge.Cli.EmbeddedPipeline.OrphanedReason, record.RootElement.GetProperty(JobFields.Error).GetString());
+    }
+
     // The id of the one job of a user, once gedge run has made it.
     private async Task<long> JobOfAsync(string user)
     {

@@ -56,7 +56,20 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         var host = EmbeddedHost.CreatePipeline(verbose, progress, delivery, settings);
-        await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // The job table first (the embedded Garnet server starts, or the configured server is reached): its failure,
+            // such as another run holding the folder, is then the caller's one exception, before the host starts and
+            // would log it with its stack trace.
+            host.Services.GetRequiredService<JobTable.JobTable>();
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+
         return new EmbeddedPipeline(host);
     }
 
@@ -101,6 +114,55 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
 
         await Router.PublishAsync(exit, CancellationToken.None).ConfigureAwait(false);
         return true;
+    }
+
+    /// <summary>The reason a job of an earlier run ends with when <see cref="EndEarlierRunsAsync"/> finds it unfinished.</summary>
+    public const string OrphanedReason = "the gedge run that started it ended before the job did (it was killed, or its machine stopped)";
+
+    /// <summary>
+    /// Clears what earlier runs in this folder left behind, before this run's job starts. On the embedded job table, which
+    /// a run holds alone (its data folder's lock), a job that has not ended belongs to a run that is gone: nobody waits
+    /// for it, so it ends with <see cref="OrphanedReason"/>, its intermediates removed. Then every job's intermediates that
+    /// are still in the work bucket go if the job has ended, or if this table does not know it. On a job table server that
+    /// others share (<c>JobTable:ConnectionString</c>) only the intermediates of ended jobs go: its unfinished jobs may be
+    /// another process's.
+    /// </summary>
+    /// <returns>How many jobs were ended, and how many jobs' intermediates removed.</returns>
+    public async Task<(int Ended, int Cleared)> EndEarlierRunsAsync(CancellationToken cancellationToken = default)
+    {
+        var exclusive = string.IsNullOrWhiteSpace(_host.Services.GetRequiredService<IOptions<JobTableOptions>>().Value.ConnectionString);
+        var ending = _host.Services.GetRequiredService<JobEnding>();
+        var ended = 0;
+        if (exclusive)
+        {
+            foreach (var status in Enum.GetValues<JobStatus>().Where(status => status != JobStatus.Exit))
+            {
+                // One pass per batch; a job that cannot be ended (gone meanwhile) is not listed again.
+                IReadOnlyList<Job> batch;
+                var seen = new HashSet<long>();
+                while ((batch = await Jobs.ListByStatusAsync(status, StuckJobSweeper.BatchSize).ConfigureAwait(false)).Any(job => seen.Add(job.Id)))
+                {
+                    foreach (var job in batch)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        ended += await ending.EndWithErrorAsync(job, OrphanedReason).ConfigureAwait(false) is null ? 0 : 1;
+                    }
+                }
+            }
+        }
+
+        var cleared = 0;
+        foreach (var id in await JobArtifacts.JobsWithIntermediatesAsync(Store, Buckets, cancellationToken).ConfigureAwait(false))
+        {
+            var job = await Jobs.GetAsync(id).ConfigureAwait(false);
+            if (job is { Status: JobStatus.Exit } || (job is null && exclusive))
+            {
+                await Store.DeletePrefixAsync(Buckets.Work, JobArtifacts.WorkPrefixOf(id), cancellationToken).ConfigureAwait(false);
+                cleared++;
+            }
+        }
+
+        return (ended, cleared);
     }
 
     /// <summary>Copies a finished job's results into a folder: annotated.mp4, detections.json, summary.json.</summary>

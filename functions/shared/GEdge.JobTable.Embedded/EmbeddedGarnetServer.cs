@@ -196,7 +196,7 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
         }
         catch (IOException e)
         {
-            throw new IOException($"The job-table data folder {dataPath} is in use by another embedded Garnet server ({lockPath} is locked).", e);
+            throw new JobTableInUseException(dataPath, e);
         }
     }
 
@@ -215,4 +215,15 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint of the embedded Garnet job table on {EndPoint} failed; the next start replays the whole log")]
     private static partial void LogCheckpointFailed(ILogger logger, Exception exception, IPEndPoint endPoint);
+}
+
+/// <summary>
+/// The embedded job table's data folder is held by another process (another <c>gedge run</c> in the same folder): one
+/// server at a time may recover and append to its log.
+/// </summary>
+public sealed class JobTableInUseException(string dataPath, Exception inner)
+    : IOException($"the job table in {dataPath} is in use by another gedge process (its lock, {Path.Combine(dataPath, "garnet.lock")}, is held); wait for it to end, or run in another folder.", inner)
+{
+    /// <summary>The data folder that is in use.</summary>
+    public string DataPath { get; } = dataPath;
 }

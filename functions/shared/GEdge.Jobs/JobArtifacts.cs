@@ -36,8 +36,32 @@ public sealed class JobArtifacts(BucketOptions buckets, string user, long jobId)
     /// <summary>The bucket names.</summary>
     public BucketOptions Buckets { get; } = buckets;
 
+    private const string JobsFolder = "jobs/";
+
     /// <summary>Prefix of the job's intermediates in the work bucket.</summary>
-    public string WorkPrefix { get; } = string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId}/");
+    public string WorkPrefix { get; } = WorkPrefixOf(jobId);
+
+    /// <summary>Prefix of job <paramref name="jobId"/>'s intermediates in the work bucket.</summary>
+    public static string WorkPrefixOf(long jobId) => string.Create(CultureInfo.InvariantCulture, $"{JobsFolder}{jobId}/");
+
+    /// <summary>The ids of the jobs that have intermediates in the work bucket, from a listing of it.</summary>
+    public static async Task<IReadOnlyList<long>> JobsWithIntermediatesAsync(IObjectStore store, BucketOptions buckets, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(buckets);
+        var ids = new SortedSet<long>();
+        await foreach (var item in store.ListAsync(buckets.Work, JobsFolder, cancellationToken).ConfigureAwait(false))
+        {
+            var rest = item.Key.AsSpan(JobsFolder.Length);
+            var slash = rest.IndexOf('/');
+            if (slash > 0 && long.TryParse(rest[..slash], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            {
+                ids.Add(id);
+            }
+        }
+
+        return [.. ids];
+    }
 
     /// <summary>The preprocess manifest: source video facts, letterbox, frame chunks.</summary>
     public string FrameManifestKey => WorkPrefix + "frames.json";

@@ -42,6 +42,17 @@ internal static class RunCommand
 
         var progress = new ConsoleProgress();
         await using var pipeline = await EmbeddedPipeline.StartAsync(progress, verbose: verbose, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var (ended, cleared) = await pipeline.EndEarlierRunsAsync(cancellationToken).ConfigureAwait(false);
+        if (ended > 0)
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"gedge: {ended} job(s) of earlier runs here had not ended (their run was killed): ended now, their intermediates removed"));
+        }
+
+        if (cleared > 0)
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"gedge: removed the intermediates earlier runs here left of {cleared} ended or unknown job(s)"));
+        }
+
         var jobId = await pipeline.SubmitAsync(video.FullName, user, cancellationToken).ConfigureAwait(false);
         Console.Error.WriteLine($"job {jobId}: {video.Name} as {user}");
         Job job;
