@@ -39,13 +39,16 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
     {
         var wrong = ApiKeys.New();
         using var client = server.ClientWith(null);
-        foreach (var place in new Action<HttpRequestMessage>[]
+        const string EndedSession = "The session has ended (it expired, or was signed out): sign in again.";
+        foreach (var (place, answer) in new (Action<HttpRequestMessage>, string)[]
         {
-            request => request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", wrong),
-            request => request.Headers.Add(ApiKeyAuthentication.HeaderName, wrong),
-            request => request.Headers.Add("Cookie", $"{ApiKeyAuthentication.CookieName}={wrong}"),
+            (request => request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", wrong), "The API key is not valid."),
+            (request => request.Headers.Add(ApiKeyAuthentication.HeaderName, wrong), "The API key is not valid."),
             // Another user's key's hash, sent as if it were a key: hashes are not keys.
-            request => request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ApiKeys.Hash(server.KeyOf("bob"))),
+            (request => request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ApiKeys.Hash(server.KeyOf("bob"))), "The API key is not valid."),
+            // The cookie carries sessions only: a made-up one, and a real key put there, are both refused.
+            (request => request.Headers.Add("Cookie", $"{ApiKeyAuthentication.SessionCookieName}={DashboardSessions.TokenPrefix}{wrong}"), EndedSession),
+            (request => request.Headers.Add("Cookie", $"{ApiKeyAuthentication.SessionCookieName}={server.KeyOf("bob")}"), EndedSession),
         })
         {
             var request = Request(method, path);
@@ -53,12 +56,12 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
 
             using var response = await client.SendAsync(request);
 
-            await AssertUnauthorizedAsync(response, "The API key is not valid.");
+            await AssertUnauthorizedAsync(response, answer);
         }
     }
 
     [Fact]
-    public async Task AKey_IsTakenFromTheBearerHeader_TheApiKeyHeader_OrTheCookie()
+    public async Task AKey_IsTakenFromTheBearerHeader_OrTheApiKeyHeader()
     {
         using var client = server.ClientWith(null);
         var key = server.KeyOf("carol");
@@ -66,7 +69,6 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
         {
             request => request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key),
             request => request.Headers.Add(ApiKeyAuthentication.HeaderName, key),
-            request => request.Headers.Add("Cookie", $"{ApiKeyAuthentication.CookieName}={key}"),
         })
         {
             var request = Request("GET", "api/session");
@@ -104,7 +106,11 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
         Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
         Assert.Equal("dave", (await signIn.Content.ReadFromJsonAsync(GatewayJsonContext.Default.SessionView))!.User);
         var setCookie = Assert.Single(signIn.Headers.GetValues("Set-Cookie"));
-        Assert.StartsWith($"{ApiKeyAuthentication.CookieName}=", setCookie, StringComparison.Ordinal);
+        // A session token, never the key itself, and one that expires with its session (Gateway:SessionLifetime, 12 h).
+        Assert.StartsWith($"{ApiKeyAuthentication.SessionCookieName}={DashboardSessions.TokenPrefix}", setCookie, StringComparison.Ordinal);
+        Assert.DoesNotContain(server.KeyOf("dave"), setCookie, StringComparison.Ordinal);
+        Assert.Contains("max-age=43200", setCookie, StringComparison.OrdinalIgnoreCase);
+        var token = cookies.GetCookies(server.Address)[ApiKeyAuthentication.SessionCookieName]!.Value;
         Assert.Contains("path=/", setCookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("samesite=strict", setCookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("httponly", setCookie, StringComparison.OrdinalIgnoreCase);
@@ -121,6 +127,12 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
         Assert.Empty(cookies.GetCookies(server.Address));
         using var after = await browser.GetAsync("api/session");
         Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+        // Ended on the server too: a copy of the cookie kept from before signing out is refused.
+        using var replay = new HttpRequestMessage(HttpMethod.Get, "api/session");
+        replay.Headers.Add("Cookie", $"{ApiKeyAuthentication.SessionCookieName}={token}");
+        using var anonymous = server.ClientWith(null);
+        using var replayed = await anonymous.SendAsync(replay);
+        await AssertUnauthorizedAsync(replayed, "The session has ended (it expired, or was signed out): sign in again.");
     }
 
     [Fact]

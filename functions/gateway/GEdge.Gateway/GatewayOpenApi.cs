@@ -56,8 +56,8 @@ public static class GatewayOpenApi
             {
                 Type = SecuritySchemeType.ApiKey,
                 In = ParameterLocation.Cookie,
-                Name = ApiKeyAuthentication.CookieName,
-                Description = "The HttpOnly cookie POST /api/session sets (the dashboard's way).",
+                Name = ApiKeyAuthentication.SessionCookieName,
+                Description = "The HttpOnly session cookie POST /api/session sets (the dashboard's way); it expires with its session.",
             };
             return Task.CompletedTask;
         });

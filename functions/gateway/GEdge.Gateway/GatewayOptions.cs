@@ -22,12 +22,23 @@ public sealed record GatewayOptions
     /// </summary>
     public IReadOnlyList<GatewayApiKey> ApiKeys { get; init; } = [];
 
+    /// <summary>
+    /// How long a dashboard session lasts after sign-in (<see cref="DashboardSessions"/>); the cookie expires with it, and
+    /// signing out ends it at once.
+    /// </summary>
+    public TimeSpan SessionLifetime { get; init; } = TimeSpan.FromHours(12);
+
     /// <summary>What is wrong with the settings, naming the setting; null if nothing is.</summary>
     internal string? Problem()
     {
         if (MaxUploadBytes < 1)
         {
             return $"{SectionName}:{nameof(MaxUploadBytes)} must be positive, not {MaxUploadBytes}.";
+        }
+
+        if (SessionLifetime < TimeSpan.FromMinutes(1))
+        {
+            return $"{SectionName}:{nameof(SessionLifetime)} must be at least a minute, not {SessionLifetime}.";
         }
 
         for (var i = 0; i < ApiKeys.Count; i++)

@@ -16,8 +16,9 @@ public sealed record SessionRequest(string? Key);
 public sealed record SessionView(string User);
 
 /// <summary>
-/// The dashboard's sign-in: a browser page cannot keep a key from its scripts' reach except in an HttpOnly cookie, so it
-/// trades the key for one here once, and every later request carries the cookie.
+/// The dashboard's sign-in: a browser page cannot keep a secret from its scripts' reach except in an HttpOnly cookie, so it
+/// trades the key here once for a session (<see cref="DashboardSessions"/>) whose token the cookie carries; the key
+/// itself never goes into the browser's storage.
 /// </summary>
 public static class SessionApi
 {
@@ -26,7 +27,7 @@ public static class SessionApi
 
     /// <summary>
     /// Maps <c>POST /api/session</c> (a key in, the cookie out), <c>GET /api/session</c> (who is signed in) and
-    /// <c>DELETE /api/session</c> (sign out: the cookie cleared).
+    /// <c>DELETE /api/session</c> (sign out: the session ended and the cookie cleared).
     /// </summary>
     public static RouteGroupBuilder MapSessionApi(this IEndpointRouteBuilder endpoints)
     {
@@ -42,21 +43,22 @@ public static class SessionApi
                     ["application/json"] = new() { Schema = await context.GetOrCreateSchemaAsync(typeof(SessionRequest), cancellationToken: cancellationToken).ConfigureAwait(false) },
                 },
             }))
-            .WithSummary("Signs in with an API key: sets the HttpOnly gedge_key cookie the dashboard's requests carry.")
+            .WithSummary("Signs in with an API key: opens a session and sets its HttpOnly gedge_session cookie, which the dashboard's requests carry; it expires with the session (Gateway:SessionLifetime, 12 h).")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .AllowAnonymous();
         session.MapGet(string.Empty, Current).WithName("GetSession")
             .WithSummary("The signed-in user.")
             .RequireAuthorization(ApiKeyAuthentication.Policy);
-        session.MapDelete(string.Empty, SignOut).WithName("SignOut")
-            .WithSummary("Signs out: clears the cookie.")
+        session.MapDelete(string.Empty, SignOutAsync).WithName("SignOut")
+            .WithSummary("Signs out: ends the session and clears the cookie.")
             .AllowAnonymous();
         return session;
     }
 
     // The body is read here rather than bound, so that one that is not JSON is answered as a problem like every mistake.
-    private static async Task<Results<Ok<SessionView>, ProblemHttpResult>> SignInAsync(HttpContext context, ApiKeyDirectory keys, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<SessionView>, ProblemHttpResult>> SignInAsync(
+        HttpContext context, ApiKeyDirectory keys, DashboardSessions sessions, CancellationToken cancellationToken)
     {
         SessionRequest? request;
         try
@@ -79,16 +81,23 @@ public static class SessionApi
             return GatewayProblems.Unauthorized("The API key is not valid.");
         }
 
-        context.Response.Cookies.Append(ApiKeyAuthentication.CookieName, key, ApiKeyAuthentication.CookieOptions(context.Request));
+        var token = await sessions.OpenAsync(key).ConfigureAwait(false);
+        context.Response.Cookies.Append(ApiKeyAuthentication.SessionCookieName, token, ApiKeyAuthentication.CookieOptions(context.Request, sessions.Lifetime));
         return TypedResults.Ok(new SessionView(user));
     }
 
     private static Ok<SessionView> Current(HttpContext context) =>
         TypedResults.Ok(new SessionView(ApiKeyAuthentication.UserOf(context.User)));
 
-    private static NoContent SignOut(HttpContext context)
+    private static async Task<NoContent> SignOutAsync(HttpContext context, DashboardSessions sessions)
     {
-        context.Response.Cookies.Delete(ApiKeyAuthentication.CookieName, ApiKeyAuthentication.CookieOptions(context.Request));
+        // The session ends on the server, not only in this browser: a copy of the cookie is worth nothing after this.
+        if (ApiKeyAuthentication.SessionOf(context.Request) is { } token)
+        {
+            await sessions.CloseAsync(token).ConfigureAwait(false);
+        }
+
+        context.Response.Cookies.Delete(ApiKeyAuthentication.SessionCookieName, ApiKeyAuthentication.CookieOptions(context.Request));
         return TypedResults.NoContent();
     }
 }

@@ -1,4 +1,4 @@
-// The jobs API as the page calls it: same origin, authenticated by the session cookie (`gedge_key`, HttpOnly) that
+// The jobs API as the page calls it: same origin, authenticated by the session cookie (`gedge_session`, HttpOnly) that
 // POST /api/session sets, so the key itself never sits in the page's storage.
 import { problemMessage } from './jobs.js';
 
