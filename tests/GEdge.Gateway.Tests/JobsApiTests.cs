@@ -71,6 +71,26 @@ public sealed class JobsApiTests(GatewayServer server) : IClassFixture<GatewaySe
     }
 
     [Fact]
+    public async Task Submit_AMultipartFormWithTwoFiles_Is400_AndKeepsNeither()
+    {
+        using var client = server.ClientOf("alice");
+        var before = (await server.Jobs.ListByUserAsync("alice", 0, 100)).Total;
+        using var form = new MultipartFormDataContent
+        {
+            { new ByteArrayContent(await Videos.HeadOfSampleAsync()), "video", "first.mp4" },
+            { new StringContent("a note between"), "comment" },
+            { new ByteArrayContent(await Videos.HeadOfSampleAsync()), "video", "second.mp4" },
+        };
+
+        using var response = await client.PostAsync("api/jobs", form);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("more than one file; send one video per upload", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(before, (await server.Jobs.ListByUserAsync("alice", 0, 100)).Total);
+        Assert.DoesNotContain(server.StoredFiles(), path => path.EndsWith("/first.mp4", StringComparison.Ordinal) || path.EndsWith("/second.mp4", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task AnotherUsersJob_IsAnswered404OnEveryEndpoint_AsAJobThatDoesNotExist()
     {
         var job = await server.SubmitAsync("bob");

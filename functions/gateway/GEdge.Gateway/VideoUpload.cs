@@ -58,7 +58,19 @@ internal static class VideoUpload
             if (section.GetContentDispositionHeader() is { } disposition && disposition.IsFileDisposition())
             {
                 var fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
-                return await StoreAsync(section.Body, user, VideoName(fileName), submissions, maxBytes, cancellationToken).ConfigureAwait(false);
+                // The rest of the body is read before the upload is kept: a second file is refused, not silently dropped.
+                async Task NoOtherFileAsync(CancellationToken ct)
+                {
+                    while (await FromClientAsync(() => reader.ReadNextSectionAsync(ct), maxBytes).ConfigureAwait(false) is { } next)
+                    {
+                        if (next.GetContentDispositionHeader() is { } other && other.IsFileDisposition())
+                        {
+                            throw new BadHttpRequestException("The multipart/form-data body has more than one file; send one video per upload.");
+                        }
+                    }
+                }
+
+                return await StoreAsync(section.Body, user, VideoName(fileName), submissions, maxBytes, cancellationToken, NoOtherFileAsync).ConfigureAwait(false);
             }
         }
 
@@ -67,7 +79,8 @@ internal static class VideoUpload
 
     // Reads the first bytes and judges them before the store is touched, so a refused upload leaves nothing behind.
     private static async Task<JobSubmission> StoreAsync(
-        Stream fromClient, string user, string videoName, JobSubmissions submissions, long maxBytes, CancellationToken cancellationToken)
+        Stream fromClient, string user, string videoName, JobSubmissions submissions, long maxBytes, CancellationToken cancellationToken,
+        Func<CancellationToken, Task>? restOfBody = null)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
         try
@@ -85,7 +98,18 @@ internal static class VideoUpload
             }
 
             return await submissions.SubmitAsync(
-                user, videoName, (toStorage, ct) => CopyUploadAsync(buffer, head, fromClient, toStorage, maxBytes, ct), cancellationToken).ConfigureAwait(false);
+                user,
+                videoName,
+                async (toStorage, ct) =>
+                {
+                    await CopyUploadAsync(buffer, head, fromClient, toStorage, maxBytes, ct).ConfigureAwait(false);
+                    // Inside the write, so a refusal there publishes nothing.
+                    if (restOfBody is not null)
+                    {
+                        await restOfBody(ct).ConfigureAwait(false);
+                    }
+                },
+                cancellationToken).ConfigureAwait(false);
         }
         finally
         {
