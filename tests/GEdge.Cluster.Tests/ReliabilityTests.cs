@@ -97,6 +97,10 @@ public sealed class ReliabilityTests(ReliabilityClusterFixture cluster) : IClass
         Assert.Equal([JobStatus.Postprocessing, JobStatus.Exit], history[^2..]);
         Assert.Equal(1, history.Count(s => s == JobStatus.Preprocessing));
         Assert.Equal(3, (await cluster.WaitForLogLinesAsync("postprocess", $"{id} Postprocessing attempt failed", 3)).Count);
+        // Each retry after a backoff that doubles (Stages:RetryDelay, 2 s): a fault that lasts seconds does not use up the attempts.
+        Assert.Equal(
+            [$"{id} announced in Inferencing_complete again in 2 s (retry backoff)", $"{id} announced in Inferencing_complete again in 4 s (retry backoff)"],
+            (await cluster.WaitForLogLinesAsync("postprocess", $"{id} announced in Inferencing_complete again in ", 2)).Select(line => line[line.IndexOf($"{id} announced", StringComparison.Ordinal)..]));
         Assert.True(await cluster.WorkFolderRemovedAsync(id), "the failed job's intermediates were left behind");
         Assert.Equal("not a folder", await File.ReadAllTextAsync(results));
     }

@@ -21,14 +21,12 @@ public sealed class ServeStopTests
         await cluster.InitializeAsync();
         try
         {
-            // A container stop: SIGTERM to serve alone, while Infer works.
-            var terminated = await StopMidStageAsync(cluster, video, JobStatus.Inferencing, "TERM", processGroup: false, stop: 1);
-            // A terminal's Ctrl+C: SIGINT to serve's whole process group, while Preprocess works.
-            var interrupted = await StopMidStageAsync(cluster, video, JobStatus.Preprocessing, "INT", processGroup: true, stop: 2);
-
             var facts = new List<JobResultsFacts>();
-            foreach (var (id, working) in new[] { (terminated, JobStatus.Inferencing), (interrupted, JobStatus.Preprocessing) })
+            // A container stop: SIGTERM to serve alone, while Infer works; then a terminal's Ctrl+C: SIGINT to serve's whole
+            // process group, while Preprocess works. One job at a time, so each is stopped once.
+            foreach (var (working, signal, group, stop) in new[] { (JobStatus.Inferencing, "TERM", false, 1), (JobStatus.Preprocessing, "INT", true, 2) })
             {
+                var id = await StopMidStageAsync(cluster, video, working, signal, group, stop);
                 var job = await cluster.WaitForJobExitAsync(id, s_jobTimeout);
                 Assert.Null(job.Error);
                 Assert.Equal(0, job.Iteration);

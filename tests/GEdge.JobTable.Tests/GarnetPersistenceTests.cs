@@ -79,9 +79,10 @@ public sealed class GarnetPersistenceTests : IDisposable
     {
         await using var first = StartServer();
 
-        var error = Assert.Throws<IOException>(() => StartServer());
+        var error = Assert.Throws<JobTableInUseException>(() => StartServer());
 
-        Assert.Contains($"The job-table data folder {_folder.Path} is in use", error.Message, StringComparison.Ordinal);
+        Assert.Equal(_folder.Path, error.DataPath);
+        Assert.StartsWith($"the job table in {_folder.Path} is in use by another gedge process", error.Message, StringComparison.Ordinal);
     }
 
     private EmbeddedGarnetServer StartServer() => EmbeddedGarnetServer.Start(new EmbeddedGarnetOptions { DataPath = _folder.Path });

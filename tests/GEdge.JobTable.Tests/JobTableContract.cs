@@ -450,7 +450,7 @@ public abstract class JobTableContract
     }
 
     [Fact]
-    public async Task FailAttempt_Permanent_ExitsAtOnce()
+    public async Task FailAttempt_Permanent_ExitsAtOnce_WithNoRestartCounted()
     {
         var id = await JobInAsync(JobStatus.Enqueue, 1);
         Assert.True(await _table.TryClaimAsync(id, JobStatus.Preprocessing));
@@ -460,7 +460,9 @@ public abstract class JobTableContract
         Assert.Equal(FailureResult.Exited, outcome.Result);
         Assert.Equal(JobStatus.Exit, outcome.Job!.Status);
         Assert.Equal("not a video: no video stream", outcome.Job.Error);
-        Assert.Equal(1, outcome.Job.Iteration);
+        Assert.Equal("not a video: no video stream", outcome.Job.LastError);
+        // The iteration counts restarts after an error, and a permanent failure is not restarted.
+        Assert.Equal(0, outcome.Job.Iteration);
         Assert.Equal(_time.GetUtcNow(), outcome.Job.EndTime);
         Assert.Equal([id], (await _table.ListByStatusAsync(JobStatus.Exit, 10)).Select(j => j.Id));
     }

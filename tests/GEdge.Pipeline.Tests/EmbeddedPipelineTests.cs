@@ -125,6 +125,11 @@ public sealed class EmbeddedPipelineTests(PipelineFixture fixture) : IClassFixtu
         Assert.Contains(name, failed.Error, StringComparison.Ordinal);
         Assert.Empty(await fixture.IntermediatesAsync(failed.Id));
         Assert.Equal(JobStatus.Exit, fixture.EventsOf(failed.Id)[^1]);
+        // At once: no attempt retried, so no restart counted.
+        Assert.Equal(0, failed.Iteration);
+        Assert.Equal(
+            [JobStatus.Enqueue, JobStatus.Preprocessing, JobStatus.Exit],
+            (await fixture.Pipeline.Jobs.GetHistoryAsync(failed.Id)).Select(t => t.Status));
 
         var next = await fixture.RunAsync(Asset("road.mp4"), "carol");
         Assert.Null(next.Error);

@@ -49,7 +49,19 @@ public sealed class PreprocessWork(
         ArgumentNullException.ThrowIfNull(context);
         var (bucket, key) = JobArtifacts.UploadOf(context.Job);
         var artifacts = context.Artifacts;
-        await using var upload = await store.GetLocalFileAsync(bucket, key, cancellationToken).ConfigureAwait(false);
+        LocalFileLease upload;
+        try
+        {
+            upload = await store.GetLocalFileAsync(bucket, key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectNotFoundException)
+        {
+            // An upload that is not there will not appear by trying again (deleted, or a notification for an object that
+            // never was): the job ends at once with the reason.
+            throw new UnprocessableInputException($"The upload {bucket}/{key} does not exist (deleted, or never stored).");
+        }
+
+        await using var _ = upload;
         var media = await AnalyseAsync(upload.Path, cancellationToken).ConfigureAwait(false);
         var letterbox = model.Input.LetterboxFor(media.Width, media.Height);
         var expected = (int)Math.Min(int.MaxValue, media.EstimatedFrameCount);

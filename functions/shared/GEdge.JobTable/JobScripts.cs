@@ -143,7 +143,8 @@ internal static class JobScripts
 
     /// <summary>
     /// Records a failed attempt of the stage working on the job. ARGV: id, working status, reason, now, iteration limit,
-    /// '1' if permanent, change id. Returns {code, hash...}: 1 retried, 2 exited, 3 re-queued without counting (the stage
+    /// '1' if permanent, change id. The iteration counts restarts after an error (DESIGN.md's job table): a permanent
+    /// failure ends the job with no restart, so it leaves the iteration as it was. Returns {code, hash...}: 1 retried, 2 exited, 3 re-queued without counting (the stage
     /// had given the job back), 0 not in that status (hash unchanged), -1 no job.
     /// </summary>
     public static readonly string Fail = s_prelude + $$"""
@@ -155,9 +156,14 @@ internal static class JobScripts
           move(id, current, consumed[current], now, '', '')
           return snapshot(record(change, 3))
         end
+        if ARGV[6] == '1' then
+          redis.call('HSET', job, '{{JobFields.LastError}}', reason, '{{JobFields.Error}}', reason)
+          move(id, current, '{{JobStatus.Exit}}', now, '', '')
+          return snapshot(record(change, 2))
+        end
         local iteration = (tonumber(redis.call('HGET', job, '{{JobFields.Iteration}}')) or 0) + 1
         redis.call('HSET', job, '{{JobFields.Iteration}}', tostring(iteration), '{{JobFields.LastError}}', reason)
-        if ARGV[6] == '1' or iteration >= tonumber(ARGV[5]) then
+        if iteration >= tonumber(ARGV[5]) then
           move(id, current, '{{JobStatus.Exit}}', now, '', '')
           redis.call('HSET', job, '{{JobFields.Error}}', reason)
           return snapshot(record(change, 2))

@@ -213,8 +213,8 @@ public sealed partial class JobTable
     /// <summary>
     /// Records that the stage working on a job failed. If the job is in <paramref name="working"/>, its iteration goes up
     /// by one and it goes back to the status the stage consumes, to be tried again; when the iteration reaches
-    /// <see cref="JobTableOptions.IterationLimit"/>, or the failure is <paramref name="permanent"/>, it goes to
-    /// <see cref="JobStatus.Exit"/> with the reason as its error.
+    /// <see cref="JobTableOptions.IterationLimit"/> it goes to <see cref="JobStatus.Exit"/> with the reason as its error.
+    /// A <paramref name="permanent"/> failure goes to Exit at once, its iteration unchanged: nothing is restarted.
     /// </summary>
     public async Task<FailureOutcome> FailAttemptAsync(long id, JobStatus working, string reason, bool permanent = false)
     {

@@ -18,4 +18,11 @@ public sealed record StageOptions
     /// giving back happens before either gives up.
     /// </summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long a failed attempt waits before the job is announced again, doubled for each restart after the first (2 s,
+    /// 4 s, ...): a fault that lasts seconds (storage or the job table restarting) would otherwise use up every attempt
+    /// at once. The stage holds its reply that long; a process told to stop replies at once.
+    /// </summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -163,12 +163,33 @@ public sealed partial class JobStage(
                 LogAttemptFailed(logger, e, job.Id, _stage.Working);
             }
 
-            return (await ending.FailAttemptAsync(job, _stage.Working, reason, permanent).ConfigureAwait(false)).Announcement;
+            var (outcome, announcement) = await ending.FailAttemptAsync(job, _stage.Working, reason, permanent).ConfigureAwait(false);
+            if (outcome.Result == FailureResult.Retried && announcement is not null)
+            {
+                await BackOffAsync(job.Id, outcome.Job!.Iteration, cancellationToken).ConfigureAwait(false);
+            }
+
+            return announcement;
         }
     }
 
     /// <summary>The job-record field that holds a stage's duration in seconds (<c>preprocessing_seconds</c>).</summary>
     public static string StageSecondsField(JobStatus working) => $"{working.ToString().ToLowerInvariant()}_seconds";
+
+    // Waits StageOptions.RetryDelay, doubled for each restart after the first, before the retry is announced; a process
+    // told to stop, or a delivery called off, announces at once (the job is already back in its waiting status).
+    private async Task BackOffAsync(long jobId, int iteration, CancellationToken cancellationToken)
+    {
+        var delay = _options.RetryDelay * Math.Pow(2, Math.Max(0, iteration - 1));
+        if (delay <= TimeSpan.Zero || shutdown.IsStopping)
+        {
+            return;
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.GivingBack);
+        LogBackingOff(logger, jobId, _stage.Consumes, delay.TotalSeconds);
+        await Task.Delay(delay, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
 
     // The job left this stage while it worked (cancelled, or taken back): the attempt is dropped, and what it wrote is
     // removed if the job has ended.
@@ -221,6 +242,9 @@ public sealed partial class JobStage(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} moved to {Status}")]
     private static partial void LogMoved(ILogger logger, long jobId, JobStatus status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} announced in {Status} again in {Seconds} s (retry backoff)")]
+    private static partial void LogBackingOff(ILogger logger, long jobId, JobStatus status, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} left {Working} while this stage worked on it (cancelled, or its lease expired and it was taken back); the attempt is dropped")]
     private static partial void LogLostJob(ILogger logger, long jobId, JobStatus working);
