@@ -15,7 +15,8 @@ public static class EventEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps <c>POST <paramref name="pattern"/></c> to <paramref name="subscriber"/>: the request's CloudEvent (binary or
     /// structured mode) is handed over, and its reply comes back as 200 with the event in binary mode, or 202 with no
-    /// body when there is none. A malformed event is a 400 with the reason, a failing subscriber a 500.
+    /// body when there is none. A malformed event is a 400 with the reason, a failing subscriber a 500; a sender that
+    /// <see cref="EventSenderVerification"/> does not take is a 401, before the event is read.
     /// </summary>
     public static RouteHandlerBuilder MapCloudEvents(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, IEventSubscriber subscriber)
     {
@@ -50,7 +51,8 @@ public static class EventEndpointRouteBuilderExtensions
         ArgumentException.ThrowIfNullOrEmpty(pattern);
         return endpoints.MapPost(pattern, (HttpContext context, CancellationToken cancellationToken) =>
                 CloudEventExchange.HandleAsync(context, resolveSubscriber(context.RequestServices), cancellationToken))
-            .AddEndpointFilter<EventErrorFilter>();
+            .AddEndpointFilter<EventErrorFilter>()
+            .RequireEventSender(endpoints.ServiceProvider);
     }
 
     private static RouteHandlerBuilder MapMinioNotifications(IEndpointRouteBuilder endpoints, string pattern, Func<IServiceProvider, IEventSubscriber> resolveIntake)

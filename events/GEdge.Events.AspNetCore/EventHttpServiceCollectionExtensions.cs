@@ -37,7 +37,8 @@ public static class EventHttpServiceCollectionExtensions
                 }
             })
             .Validate(options => options.Sink is null || options.Sink.IsAbsoluteUri, $"{EventSinkOptions.SectionName}:{nameof(EventSinkOptions.Sink)} must be an absolute URL.");
-        services.AddHttpClient(HttpEventPublisher.HttpClientName);
+        services.AddEventSenders();
+        services.AddHttpClient(HttpEventPublisher.HttpClientName).AddHttpMessageHandler<EventSenderCredentialHandler>();
         // A singleton over IHttpClientFactory, not a typed client: the MinIO handler is a singleton too, and a typed
         // client captured there would keep one HttpClient (and its DNS answer) forever.
         services.AddSingleton<IEventPublisher, HttpEventPublisher>();

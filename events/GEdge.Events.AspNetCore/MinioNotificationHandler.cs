@@ -43,7 +43,7 @@ public sealed partial class MinioNotificationHandler(
         var uploads = new List<VideoUploaded>(notification.Records.Count);
         foreach (var record in notification.Records)
         {
-            var mapping = MinioNotifications.Map(record);
+            var mapping = MinioNotifications.Map(record, settings.UploadsBucket);
             if (mapping.Upload is { } upload)
             {
                 uploads.Add(upload);
@@ -77,20 +77,13 @@ public sealed partial class MinioNotificationHandler(
             return false;
         }
 
-        const string Scheme = "Bearer ";
-        string? header = request.Headers.Authorization;
-        if (header is null || !header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        if (BearerToken.Of(request) is not { } presented)
         {
             LogUnauthorized(logger, request.HttpContext.Connection.RemoteIpAddress?.ToString(), "no bearer token");
             return false;
         }
 
-        // Comparing hashes keeps the comparison constant-time in the token's length too, not only in its content.
-        Span<byte> presentedHash = stackalloc byte[SHA256.HashSizeInBytes];
-        Span<byte> expectedHash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(Encoding.UTF8.GetBytes(header[Scheme.Length..].Trim()), presentedHash);
-        SHA256.HashData(Encoding.UTF8.GetBytes(expected), expectedHash);
-        if (!CryptographicOperations.FixedTimeEquals(presentedHash, expectedHash))
+        if (!BearerToken.Matches(presented, expected))
         {
             LogUnauthorized(logger, request.HttpContext.Connection.RemoteIpAddress?.ToString(), "a wrong bearer token");
             return false;

@@ -12,6 +12,12 @@ public sealed record MinioWebhookOptions
     /// </summary>
     public string? AuthToken { get; init; }
 
+    /// <summary>
+    /// The bucket whose new objects start jobs; notifications for any other are ignored. The gateway sets it from the
+    /// storage's bucket names (<c>Storage:Buckets:Uploads</c>), so the name is configured in one place.
+    /// </summary>
+    public string UploadsBucket { get; set; } = "uploads";
+
     /// <summary>The <c>source</c> of the <c>video uploaded</c> events made from notifications.</summary>
     public Uri EventSource { get; init; } = new("/gedge/minio", UriKind.Relative);
 }

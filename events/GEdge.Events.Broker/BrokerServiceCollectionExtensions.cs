@@ -22,8 +22,12 @@ public static class BrokerServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>());
+        // The broker's deliveries carry the cluster's sender credential, and its ingress takes events only from senders
+        // that carry it (EventSenders).
+        services.AddEventSenders();
         services.AddHttpClient(HttpEventBroker.HttpClientName)
-            .ConfigureHttpClient((provider, client) => client.Timeout = provider.GetRequiredService<IOptions<BrokerOptions>>().Value.DeliveryTimeout);
+            .ConfigureHttpClient((provider, client) => client.Timeout = provider.GetRequiredService<IOptions<BrokerOptions>>().Value.DeliveryTimeout)
+            .AddHttpMessageHandler<EventSenderCredentialHandler>();
         services.TryAddSingleton(provider =>
         {
             var options = provider.GetRequiredService<IOptions<BrokerOptions>>().Value;

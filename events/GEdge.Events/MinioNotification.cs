@@ -32,8 +32,9 @@ public sealed record MinioBucket([property: JsonPropertyName("name"), JsonRequir
 /// <summary>The object of a record. <see cref="Key"/> is URL-encoded as MinIO sends it (Go's <c>url.QueryEscape</c>).</summary>
 public sealed record MinioObject(
     [property: JsonPropertyName("key"), JsonRequired] string Key,
-    [property: JsonPropertyName("size")] long Size,
-    [property: JsonPropertyName("eTag")] string? ETag);
+    // Optional: a removal's record carries neither (MinIO sends only the key and a sequencer); a new object's must have its ETag.
+    [property: JsonPropertyName("size")] long? Size = null,
+    [property: JsonPropertyName("eTag")] string? ETag = null);
 
 /// <summary>What one record means for G-Edge: an upload that starts a job, or the reason it is ignored.</summary>
 public sealed record MinioRecordMapping
@@ -98,14 +99,23 @@ public static class MinioNotifications
     /// Maps one record. Throws <see cref="InvalidEventException"/> or <see cref="InvalidObjectKeyException"/> for a
     /// record that cannot be genuine: a malformed key encoding, an unsafe key or bucket, no valid user prefix, no ETag.
     /// </summary>
-    public static MinioRecordMapping Map(MinioEventRecord record)
+    /// <param name="record">The record.</param>
+    /// <param name="uploadsBucket">The bucket users upload to: only its objects start jobs (a notification for the results
+    /// or work bucket, wired by mistake, would otherwise reprocess a result, or make a job for a user named "jobs").</param>
+    public static MinioRecordMapping Map(MinioEventRecord record, string uploadsBucket)
     {
         ArgumentNullException.ThrowIfNull(record);
+        ArgumentException.ThrowIfNullOrEmpty(uploadsBucket);
         if (!ContentCreatedEvents.Contains(record.EventName))
         {
             return MinioRecordMapping.Ignored(record.EventName.StartsWith("s3:ObjectCreated:", StringComparison.Ordinal)
                 ? $"'{record.EventName}' changes the object's metadata, not its content"
                 : $"'{record.EventName}' does not create an object");
+        }
+
+        if (record.S3.Bucket.Name != uploadsBucket)
+        {
+            return MinioRecordMapping.Ignored($"only objects in the uploads bucket '{uploadsBucket}' start jobs");
         }
 
         var bucket = ObjectKey.ValidateBucket(record.S3.Bucket.Name);
@@ -128,7 +138,7 @@ public static class MinioNotifications
             throw new InvalidEventException($"The record for '{bucket}/{key}' has no 's3.object.eTag'.");
         }
 
-        return MinioRecordMapping.Accepted(new VideoUploaded(user, bucket, key, record.S3.StoredObject.ETag, record.S3.StoredObject.Size));
+        return MinioRecordMapping.Accepted(new VideoUploaded(user, bucket, key, record.S3.StoredObject.ETag, record.S3.StoredObject.Size ?? 0));
     }
 
     /// <summary>

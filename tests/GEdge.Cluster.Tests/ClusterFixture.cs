@@ -42,6 +42,9 @@ public partial class ClusterFixture : IAsyncLifetime
 
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
 
+    /// <summary>A client that carries the cluster's sender token (serve's <c>sender-token</c> file), as its broker and sweeper do.</summary>
+    public HttpClient Events { get; private set; } = null!;
+
     /// <summary>The API key serve made for the user <c>local</c> (read from the dashboard line it printed).</summary>
     public string ApiKey { get; private set; } = "";
 
@@ -140,6 +143,15 @@ public partial class ClusterFixture : IAsyncLifetime
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
         }
 
+        var senderToken = Path.Combine(Root, ".gedge", "cluster", "sender-token");
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(senderToken));
+        }
+
+        Events?.Dispose();
+        Events = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        Events.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(senderToken).Trim());
         Api = new HttpClient { BaseAddress = Gateway, Timeout = TimeSpan.FromSeconds(30) };
         Api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
         var jobTable = JobTableLine().Match(output);
@@ -152,6 +164,7 @@ public partial class ClusterFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Http.Dispose();
+        Events?.Dispose();
         Api?.Dispose();
         if (Redis is not null)
         {

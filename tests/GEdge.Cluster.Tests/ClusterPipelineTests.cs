@@ -182,7 +182,7 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
     {
         var enqueued = GEdgeEvents.CreateJobStatusChanged(jobId, JobStatus.Enqueue, 0, s_source);
 
-        using var response = await cluster.Http.PostAsync(cluster.Services["preprocess"], enqueued.ToHttpContent(mode, s_formatter));
+        using var response = await cluster.Events.PostAsync(cluster.Services["preprocess"], enqueued.ToHttpContent(mode, s_formatter));
 
         // 202: read, handed to the stage, nothing to reply; the stage found no such job to claim.
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
@@ -207,7 +207,7 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         var job = (await cluster.Jobs.CreateAsync(new NewJob("erin", $"uploads/erin/{Guid.NewGuid():N}/clip.mp4", "mp4", "etag"))).Job;
         var before = await SnapshotAsync();
 
-        using var response = await cluster.Http.PostAsync(cluster.Services["preprocess"], content(job.Id));
+        using var response = await cluster.Events.PostAsync(cluster.Services["preprocess"], content(job.Id));
 
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{malformation}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
@@ -221,9 +221,9 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         // Exit events match no Trigger: accepted, and nothing is delivered anywhere.
         var exit = GEdgeEvents.CreateJobStatusChanged(900_003, JobStatus.Exit, 0, s_source);
 
-        using var binary = await cluster.Http.PostAsync(cluster.Services["broker"], exit.ToHttpContent(ContentMode.Binary, s_formatter));
-        using var structured = await cluster.Http.PostAsync(cluster.Services["broker"], exit.ToHttpContent(ContentMode.Structured, s_formatter));
-        using var malformed = await cluster.Http.PostAsync(cluster.Services["broker"], new StringContent("{}", Encoding.UTF8, "application/json"));
+        using var binary = await cluster.Events.PostAsync(cluster.Services["broker"], exit.ToHttpContent(ContentMode.Binary, s_formatter));
+        using var structured = await cluster.Events.PostAsync(cluster.Services["broker"], exit.ToHttpContent(ContentMode.Structured, s_formatter));
+        using var malformed = await cluster.Events.PostAsync(cluster.Services["broker"], new StringContent("{}", Encoding.UTF8, "application/json"));
 
         Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.Accepted, HttpStatusCode.BadRequest), (binary.StatusCode, structured.StatusCode, malformed.StatusCode));
         Assert.Equal(2, (await cluster.WaitForLogLinesAsync("broker", "Accepted job-900003-Exit-0 (dev.gedge.job.status.changed, jobstatus Exit) for no trigger", 2)).Count);
@@ -236,7 +236,7 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         var lost = GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Enqueue, 0, s_source);
         DeadLetterAttributes.Set(lost, new Uri("http://127.0.0.1:9/"), 503, "the job table is unavailable"u8);
 
-        using var response = await cluster.Http.PostAsync(new Uri(cluster.Gateway, "events/dead-letter"), lost.ToHttpContent(ContentMode.Binary, s_formatter));
+        using var response = await cluster.Events.PostAsync(new Uri(cluster.Gateway, "events/dead-letter"), lost.ToHttpContent(ContentMode.Binary, s_formatter));
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var ended = (await cluster.Jobs.GetAsync(job.Id))!;
@@ -253,12 +253,68 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         var duplicate = GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Enqueue, 0, s_source);
         DeadLetterAttributes.Set(duplicate, new Uri("http://127.0.0.1:9/"), null, "connection refused"u8);
 
-        using var response = await cluster.Http.PostAsync(new Uri(cluster.Gateway, "events/dead-letter"), duplicate.ToHttpContent(ContentMode.Structured, s_formatter));
+        using var response = await cluster.Events.PostAsync(new Uri(cluster.Gateway, "events/dead-letter"), duplicate.ToHttpContent(ContentMode.Structured, s_formatter));
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var untouched = (await cluster.Jobs.GetAsync(job.Id))!;
         Assert.Equal(JobStatus.Preprocessing, untouched.Status);
         Assert.Null(untouched.Error);
+    }
+
+    public static TheoryData<string, string> EventEndpoints => new()
+    {
+        { "gateway", "/" },
+        { "gateway", "/events/dead-letter" },
+        { "gateway", "/events/sweep" },
+        { "broker", "/" },
+        { "preprocess", "/" },
+        { "infer", "/" },
+        { "postprocess", "/" },
+    };
+
+    [Theory]
+    [MemberData(nameof(EventEndpoints))]
+    public async Task EveryEventEndpoint_RefusesASenderWithoutTheClustersToken_With401_AndChangesNothing(string process, string path)
+    {
+        // Another user's waiting job, and what an attacker would send for it: a dead letter ending it, an upload making a
+        // job for someone else, a status event moving it on.
+        var job = (await cluster.Jobs.CreateAsync(new NewJob("heidi", $"uploads/heidi/{Guid.NewGuid():N}/clip.mp4", "mp4", "etag"))).Job;
+        var forged = path == "/events/dead-letter" ? GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Enqueue, 0, s_source)
+            : process == "gateway" && path == "/" ? GEdgeEvents.CreateVideoUploaded(new VideoUploaded("mallory", "uploads", "mallory/x.mp4", "etag", 1), s_source)
+            : GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Enqueue, 0, s_source);
+        if (path == "/events/dead-letter")
+        {
+            DeadLetterAttributes.Set(forged, new Uri("http://127.0.0.1:9/"), 500, "pwned"u8);
+        }
+
+        var before = await SnapshotAsync();
+        var target = new Uri(cluster.Services[process], path);
+
+        using var anonymous = await cluster.Http.PostAsync(target, forged.ToHttpContent(ContentMode.Binary, s_formatter));
+        using var wrong = new HttpRequestMessage(HttpMethod.Post, target) { Content = forged.ToHttpContent(ContentMode.Binary, s_formatter) };
+        wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", cluster.ApiKey);
+        using var withAnApiKey = await cluster.Http.SendAsync(wrong);
+
+        Assert.Equal((HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized), (anonymous.StatusCode, withAnApiKey.StatusCode));
+        Assert.Equal(before, await SnapshotAsync());
+        Assert.Equal(JobStatus.Enqueue, (await cluster.Jobs.GetAsync(job.Id))!.Status);
+        Assert.True((await cluster.WaitForLogLinesAsync(process, $"Refused an event on {path} from 127.0.0.1: ", 2)).Count >= 2, $"{process} logged no refusal on {path}");
+    }
+
+    [Fact]
+    public async Task Intake_RefusesAnUploadEventTheUploadApiWouldRefuse_AndMakesNoJob()
+    {
+        var before = await SnapshotAsync();
+        foreach (var (bucket, key) in new[] { ("uploads", "mallory/notes.txt"), ("results", "local/1/annotated.mp4"), ("work", "jobs/1/frames.mp4") })
+        {
+            var uploaded = GEdgeEvents.CreateVideoUploaded(new VideoUploaded(key[..key.IndexOf('/', StringComparison.Ordinal)], bucket, key, "etag", 1), s_source);
+
+            using var response = await cluster.Events.PostAsync(cluster.Gateway, uploaded.ToHttpContent(ContentMode.Binary, s_formatter));
+
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{bucket}/{key}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+
+        Assert.Equal(before, await SnapshotAsync());
     }
 
     [Fact]
@@ -281,6 +337,9 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         var failed = await cluster.WaitForExitAsync(id, TimeSpan.FromMinutes(1));
         Assert.StartsWith("Preprocessing failed: ", failed.Job[JobFields.Error], StringComparison.Ordinal);
         Assert.Contains("cut.mp4", failed.Job[JobFields.Error], StringComparison.Ordinal);
+        // Ended at once, with no restart: bad from the start is not retried.
+        Assert.Equal("0", failed.Job[JobFields.Iteration]);
+        Assert.Equal([JobStatus.Enqueue, JobStatus.Preprocessing, JobStatus.Exit], failed.History.Select(t => t.Status));
         Assert.Empty(failed.Results);
         using var results = await cluster.Api.GetAsync($"api/jobs/{id}/video");
         Assert.Equal(HttpStatusCode.Conflict, results.StatusCode);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using CloudNative.CloudEvents;
+using GEdge.Events.AspNetCore;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -35,6 +36,8 @@ internal sealed class HttpTestHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(configuration ?? new Dictionary<string, string?>());
         var logs = new FakeLoggerProvider();
         builder.Logging.ClearProviders().AddProvider(logs).SetMinimumLevel(LogLevel.Information);
+        // Every G-Edge host registers who may send events; with no settings, events are taken from anyone.
+        builder.Services.AddEventSenders();
         services?.Invoke(builder.Services);
         var app = builder.Build();
         map(app);

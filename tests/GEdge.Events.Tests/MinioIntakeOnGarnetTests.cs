@@ -40,12 +40,12 @@ public sealed class MinioIntakeOnGarnetTests : IAsyncLifetime
             Options.Create(new GEdge.JobTable.JobTableOptions { KeyPrefix = "events-" + Guid.NewGuid().ToString("N") }),
             TimeProvider.System,
             NullLogger<GEdge.JobTable.JobTable>.Instance);
-        var intake = new JobIntake(jobs, Options.Create(new StageOptions()), NullLogger<JobIntake>.Instance);
+        var intake = new JobIntake(jobs, Options.Create(new StageOptions()), Options.Create(new BucketOptions { Uploads = "videos" }), NullLogger<JobIntake>.Instance);
         var broker = new RecordingPublisher();
         await using var host = await HttpTestHost.StartAsync(
             app => app.MapMinioNotifications(intake),
             services => services.AddMinioNotifications().AddSingleton<IEventPublisher>(broker),
-            new Dictionary<string, string?> { ["Gateway:MinioWebhook:AuthToken"] = MinioNotificationBody.Token });
+            new Dictionary<string, string?> { ["Gateway:MinioWebhook:AuthToken"] = MinioNotificationBody.Token, ["Gateway:MinioWebhook:UploadsBucket"] = "videos" });
         var json = MinioNotificationBody.Json("alice%2Fclip+one.mp4");
 
         for (var delivery = 0; delivery < 3; delivery++)

@@ -118,6 +118,42 @@ public sealed class MinioNotificationEndpointTests
     }
 
     [Theory]
+    [InlineData("results", "alice%2F1%2Fannotated.mp4")]
+    [InlineData("work", "jobs%2F1%2Fframes.mp4")]
+    public async Task ANotificationForAnotherBucketThanTheUploads_Gets204_AndStartsNothing(string bucket, string encodedKey)
+    {
+        await using var gateway = await Gateway.StartAsync();
+
+        using var response = await gateway.Host.Client.SendAsync(MinioNotificationBody.Request(MinioNotificationBody.Json(encodedKey, bucket: bucket)));
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Empty(gateway.Intake.Received);
+        Assert.Contains(gateway.Host.Logs.Collector.GetSnapshot(), e => e.Level == LogLevel.Information
+            && e.Message == $"Ignored s3:ObjectCreated:Put for {bucket}/{encodedKey}: only objects in the uploads bucket 'videos' start jobs");
+    }
+
+    [Fact]
+    public async Task ARemovalAsMinioSendsIt_WithNoSizeOrETag_Gets204_AndStartsNothing()
+    {
+        await using var gateway = await Gateway.StartAsync();
+        // What MinIO sends for a DELETE: the object has a key and a sequencer, nothing else.
+        const string Removal = """
+            {"EventName":"s3:ObjectRemoved:Delete","Key":"videos/alice/clip.mp4","Records":[{"eventVersion":"2.0","eventSource":"minio:s3",
+            "awsRegion":"","eventTime":"2025-02-06T01:04:31.998Z","eventName":"s3:ObjectRemoved:Delete","userIdentity":{"principalId":"access_key"},
+            "requestParameters":{"principalId":"access_key","region":"","sourceIPAddress":"192.168.1.10"},"responseElements":{"x-amz-id-2":"dd9025ba",
+            "x-amz-request-id":"182178E8B3728CAC","x-minio-deployment-id":"9b3b5e6f","x-minio-origin-endpoint":"http://192.168.1.10:9000"},
+            "s3":{"s3SchemaVersion":"1.0","configurationId":"Config","bucket":{"name":"videos","ownerIdentity":{"principalId":"access_key"},
+            "arn":"arn:aws:s3:::videos"},"object":{"key":"alice%2Fclip.mp4","sequencer":"182178E8B3728CAD"}},
+            "source":{"host":"192.168.1.10","port":"","userAgent":"MinIO (linux; amd64) minio-go/v7.0.83"}}]}
+            """;
+
+        using var response = await gateway.Host.Client.SendAsync(MinioNotificationBody.Request(Removal));
+
+        Assert.True(response.StatusCode == HttpStatusCode.NoContent, await response.Content.ReadAsStringAsync());
+        Assert.Empty(gateway.Intake.Received);
+    }
+
+    [Theory]
     [InlineData("alice%2F..%2Fbob%2Fclip.mp4", "InvalidObjectKey", "Invalid object key 'alice/../bob/clip.mp4': the key has a '.' or '..' segment.")]
     [InlineData("..%2Fclip.mp4", "InvalidObjectKey", "Invalid object key '../clip.mp4': the key has a '.' or '..' segment.")]
     [InlineData("%2Falice%2Fclip.mp4", "InvalidObjectKey", "Invalid object key '/alice/clip.mp4': the key is absolute (starts with '/').")]
@@ -190,7 +226,7 @@ public sealed class MinioNotificationEndpointTests
             var host = await HttpTestHost.StartAsync(
                 app => app.MapMinioNotifications(intake),
                 services => services.AddMinioNotifications().AddSingleton<IEventPublisher>(broker),
-                new Dictionary<string, string?> { ["Gateway:MinioWebhook:AuthToken"] = token });
+                new Dictionary<string, string?> { ["Gateway:MinioWebhook:AuthToken"] = token, ["Gateway:MinioWebhook:UploadsBucket"] = "videos" });
             return new Gateway(host, intake, broker);
         }
 

@@ -46,7 +46,7 @@ public sealed class MinioNotificationsTests
     {
         var record = new MinioEventRecord("s3:ObjectCreated:Put", new MinioS3Entity(new MinioBucket("videos"), new MinioObject("alice%2Fclip.mp4", 10, null)));
 
-        Assert.Equal("The record for 'videos/alice/clip.mp4' has no 's3.object.eTag'.", Assert.Throws<InvalidEventException>(() => MinioNotifications.Map(record)).Message);
+        Assert.Equal("The record for 'videos/alice/clip.mp4' has no 's3.object.eTag'.", Assert.Throws<InvalidEventException>(() => MinioNotifications.Map(record, "videos")).Message);
     }
 
     [Theory]

@@ -4,10 +4,12 @@ using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.Http;
 using CloudNative.CloudEvents.SystemTextJson;
 using GEdge.Events;
+using GEdge.Events.AspNetCore;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Abstractions;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
@@ -85,13 +87,21 @@ internal static class FunctionCalls
         return await response.ToCloudEventAsync(s_formatter, GEdgeEvents.ExtensionAttributes);
     }
 
+    /// <summary>The cluster's sender token the requests carry.</summary>
+    public const string SenderToken = "functions-test-sender-token-0123456789abcdef";
+
     private static DefaultHttpContext NewContext(FakeLoggerProvider? logs)
     {
         // The results write through services (their loggers), as they do inside the worker.
+        // And the event senders check, as every function host registers it, with a cluster token the request carries as a
+        // broker's delivery does.
         var services = new ServiceCollection()
             .AddLogging(logging => logging.AddProvider(logs ?? new FakeLoggerProvider()))
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Events:Senders:Token"] = SenderToken }).Build())
+            .AddEventSenders()
             .BuildServiceProvider();
         var context = new DefaultHttpContext { RequestServices = services };
+        context.Request.Headers.Authorization = "Bearer " + SenderToken;
         context.Request.Method = HttpMethods.Post;
         context.Request.Path = "/";
         context.Response.Body = new MemoryStream();

@@ -65,7 +65,7 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
 
         Assert.Equal(StatusCodes.Status204NoContent, http.Response.StatusCode);
         var job = Assert.Single((await _gateway.Jobs.ListByUserAsync("alice", 0, 10)).Jobs);
-        Assert.Equal("videos/alice/clip one.mp4", job.Path);
+        Assert.Equal("uploads/alice/clip one.mp4", job.Path);
         var published = Assert.Single(_gateway.Broker.Published);
         Assert.Equal($"job-{job.Id}-Enqueue-0", published.Id);
         Assert.Equal("Enqueue", published[GEdgeEvents.JobStatusAttribute]);
@@ -183,7 +183,7 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
         var live = await JobInAsync(JobStatus.Inferencing_complete);
         Assert.True(await _gateway.Jobs.TryClaimAsync(live, JobStatus.Postprocessing, TimeSpan.FromMinutes(2)));
         _gateway.Clock.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1));
-        var http = new DefaultHttpContext();
+        var http = new DefaultHttpContext { RequestServices = _gateway.Services };
 
         var answer = await _gateway.Functions.SweepAsync(http.Request, CancellationToken.None);
 
@@ -204,7 +204,7 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
         {
             Assert.True(await _gateway.Jobs.TryClaimAsync(id, JobStatus.Preprocessing, TimeSpan.FromMinutes(2)));
             _gateway.Clock.Advance(TimeSpan.FromMinutes(3));
-            await _gateway.Functions.SweepAsync(new DefaultHttpContext().Request, CancellationToken.None);
+            await _gateway.Functions.SweepAsync(new DefaultHttpContext { RequestServices = _gateway.Services }.Request, CancellationToken.None);
         }
 
         var job = (await _gateway.Jobs.GetAsync(id))!;
@@ -223,7 +223,7 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
         _gateway.Clock.Advance(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1));
         var recent = await JobInAsync(JobStatus.Enqueue);
 
-        var answer = await _gateway.Functions.SweepAsync(new DefaultHttpContext().Request, CancellationToken.None);
+        var answer = await _gateway.Functions.SweepAsync(new DefaultHttpContext { RequestServices = _gateway.Services }.Request, CancellationToken.None);
 
         Assert.Equal(new SweepResult(2), Assert.IsType<OkObjectResult>(answer).Value);
         Assert.Equal([$"job-{lost}-Preprocessing_complete-0", $"job-{finished}-Exit-0"], _gateway.Broker.Published.Select(e => e.Id));
@@ -265,10 +265,10 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
     {
         // The documented shape of MinIO's s3:ObjectCreated:Put notification, with the key URL-encoded as MinIO sends it.
         const string Body = """
-            {"EventName":"s3:ObjectCreated:Put","Key":"videos/alice%2Fclip+one.mp4","Records":[{"eventVersion":"2.0","eventSource":"minio:s3",
+            {"EventName":"s3:ObjectCreated:Put","Key":"uploads/alice%2Fclip+one.mp4","Records":[{"eventVersion":"2.0","eventSource":"minio:s3",
             "awsRegion":"","eventTime":"2025-02-06T01:04:31.998Z","eventName":"s3:ObjectCreated:Put","userIdentity":{"principalId":"access_key"},
-            "s3":{"s3SchemaVersion":"1.0","configurationId":"Config","bucket":{"name":"videos","ownerIdentity":{"principalId":"access_key"},
-            "arn":"arn:aws:s3:::videos"},"object":{"key":"alice%2Fclip+one.mp4","size":84452,"eTag":"eb52f8e46f60a27a8a1a704e25757f30",
+            "s3":{"s3SchemaVersion":"1.0","configurationId":"Config","bucket":{"name":"uploads","ownerIdentity":{"principalId":"access_key"},
+            "arn":"arn:aws:s3:::uploads"},"object":{"key":"alice%2Fclip+one.mp4","size":84452,"eTag":"eb52f8e46f60a27a8a1a704e25757f30",
             "contentType":"video/mp4","userMetadata":{"content-type":"video/mp4"},"sequencer":"182178E8B3728CAC"}},
             "source":{"host":"192.168.1.10","port":"","userAgent":"MinIO (linux; amd64) minio-go/v7.0.83"}}]}
             """;

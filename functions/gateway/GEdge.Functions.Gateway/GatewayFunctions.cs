@@ -72,7 +72,8 @@ public sealed class GatewayFunctions(
     public async Task<IActionResult> SweepAsync(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = FunctionRoutes.Sweep)] HttpRequest request,
         CancellationToken cancellationToken) =>
-        new OkObjectResult(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false)));
+        await CloudEventFunction.RefuseAsync(request).ConfigureAwait(false)
+            ?? new OkObjectResult(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false)));
 
     // The pipeline writes the response itself.
     private async Task<IActionResult> ServeAsync(HttpRequest request)

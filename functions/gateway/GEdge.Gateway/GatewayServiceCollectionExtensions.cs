@@ -29,10 +29,12 @@ public static class GatewayServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidation>());
         services.AddIntake();
         services.AddMinioNotifications();
+        services.AddOptions<MinioWebhookOptions>().Configure<IOptions<BucketOptions>>((webhook, buckets) => webhook.UploadsBucket = buckets.Value.Uploads);
         services.AddDeliveryFailureRecorder();
         services.AddHttpEventPublisher();
         services.TryAddSingleton<JobRemoval>();
         services.TryAddSingleton<ApiKeyDirectory>();
+        services.TryAddSingleton<DashboardSessions>();
         services.TryAddSingleton<GatewayHttpPipeline>();
         services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthentication.Scheme, displayName: "API key", configureOptions: null);
@@ -46,7 +48,9 @@ public static class GatewayServiceCollectionExtensions
 
     /// <summary>
     /// Maps the gateway: <c>POST /</c> takes <c>video uploaded</c> events (replying with the job's Enqueue event),
-    /// <c>POST /events/minio</c> takes MinIO notifications, <c>POST /events/dead-letter</c> takes a broker's dead letters,
+    /// <c>POST /events/minio</c> takes MinIO notifications (with MinIO's token), <c>POST /events/dead-letter</c> takes a broker's
+    /// dead letters, <c>POST /events/sweep</c> the sweeper's ping (these three and <c>POST /</c> only from the cluster's
+    /// senders, <see cref="EventSenderVerification"/>),
     /// <see cref="MapGatewayApi"/> maps the HTTP API, and <see cref="Dashboard.MapDashboard"/> the dashboard (<c>GET /</c>).
     /// </summary>
     public static IEndpointRouteBuilder MapGateway(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string eventsPattern = "/")
@@ -57,7 +61,8 @@ public static class GatewayServiceCollectionExtensions
         endpoints.MapCloudEvents<DeliveryFailureRecorder>("/" + FunctionRoutes.DeadLetters);
         // Any event: the ping only says "now".
         endpoints.MapPost("/" + FunctionRoutes.Sweep, async (StuckJobSweeper sweeper, CancellationToken cancellationToken) =>
-            Results.Ok(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false))));
+                Results.Ok(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false))))
+            .RequireEventSender(endpoints.ServiceProvider);
         endpoints.MapGatewayApi();
         endpoints.MapDashboard();
         return endpoints;

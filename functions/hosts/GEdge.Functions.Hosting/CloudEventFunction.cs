@@ -2,6 +2,7 @@ using GEdge.Events;
 using GEdge.Events.AspNetCore;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GEdge.Functions.Hosting;
 
@@ -16,6 +17,18 @@ public static class CloudEventFunction
     public static async Task<IActionResult> DeliverAsync(HttpRequest request, IEventSubscriber subscriber, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return new HttpResultAction(await CloudEventExchange.HandleAsync(request.HttpContext, subscriber, cancellationToken).ConfigureAwait(false));
+        return await RefuseAsync(request).ConfigureAwait(false)
+            ?? new HttpResultAction(await CloudEventExchange.HandleAsync(request.HttpContext, subscriber, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// The 401 for a request whose sender may not send events (<see cref="EventSenderVerification"/>, as the ASP.NET Core
+    /// hosts' event endpoints ask it); null when it may. Every event function asks it first.
+    /// </summary>
+    public static async Task<IActionResult?> RefuseAsync(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var verification = request.HttpContext.RequestServices.GetRequiredService<EventSenderVerification>();
+        return await verification.RefuseAsync(request.HttpContext).ConfigureAwait(false) is { } refusal ? new HttpResultAction(refusal) : null;
     }
 }

@@ -1,3 +1,4 @@
+using GEdge.Events.AspNetCore;
 using GEdge.JobTable;
 using GEdge.Storage.S3;
 using Microsoft.Extensions.Configuration;
@@ -12,7 +13,8 @@ public static class FunctionServiceCollectionExtensions
     /// <summary>
     /// Adds what every function needs, configured from environment variables (<c>Section__Key</c>): the job table on the
     /// Redis server of <c>JobTable__ConnectionString</c>, the shared object store (<see cref="S3StorageServiceCollectionExtensions.AddSharedObjectStore"/>),
-    /// the function's subscribers by trigger, and the probes. Unlike the embedded host there is no local fallback for
+    /// the function's subscribers by trigger, who may send it events (<see cref="EventSenderServiceCollectionExtensions.AddEventSenders"/>,
+    /// <c>Events:Senders</c>), and the probes. Unlike the embedded host there is no local fallback for
     /// the job table: separate processes share no Garnet, so a missing setting fails the start, naming itself, instead
     /// of losing jobs.
     /// </summary>
@@ -28,6 +30,7 @@ public static class FunctionServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSharedObjectStore(configuration);
         services.TryAddSingleton<EventSubscribers>();
+        services.AddEventSenders();
         services.AddFunctionProbes();
         return services;
     }

@@ -12,7 +12,8 @@ namespace GEdge.Jobs;
 /// Turns a <c>video uploaded</c> event into a job (idempotently: one object, one job) and replies with the job's
 /// <see cref="JobStatus.Enqueue"/> event, which starts Preprocess.
 /// </summary>
-public sealed partial class JobIntake(JobTable.JobTable jobs, IOptions<StageOptions> options, ILogger<JobIntake> logger) : IEventSubscriber
+public sealed partial class JobIntake(
+    JobTable.JobTable jobs, IOptions<StageOptions> options, IOptions<BucketOptions> buckets, ILogger<JobIntake> logger) : IEventSubscriber
 {
     /// <inheritdoc />
     public async Task<CloudEvents.CloudEvent?> HandleAsync(CloudEvents.CloudEvent cloudEvent, CancellationToken cancellationToken)
@@ -35,16 +36,31 @@ public sealed partial class JobIntake(JobTable.JobTable jobs, IOptions<StageOpti
             : null;
     }
 
-    /// <summary>Creates (or finds) the job for an uploaded object, after checking that the key is the user's.</summary>
+    /// <summary>
+    /// Creates (or finds) the job for an uploaded object, after the checks the upload API makes: the object is in the
+    /// uploads bucket (a result or an intermediate never starts a job), under the user's prefix, with a valid user name,
+    /// and named as a video.
+    /// </summary>
     public async Task<JobCreation> CreateJobAsync(VideoUploaded upload)
     {
         ArgumentNullException.ThrowIfNull(upload);
         ObjectKey.ValidateUser(upload.User);
         ObjectKey.ValidateBucket(upload.Bucket);
         ObjectKey.Validate(upload.Key);
+        if (upload.Bucket != buckets.Value.Uploads)
+        {
+            throw new InvalidEventException($"The object '{upload.Bucket}/{upload.Key}' is not in the uploads bucket '{buckets.Value.Uploads}'; only uploads start jobs.");
+        }
+
         if (!upload.Key.StartsWith(upload.User + "/", StringComparison.Ordinal))
         {
             throw new InvalidEventException($"The object '{upload.Key}' is not under user '{upload.User}''s prefix.");
+        }
+
+        if (!VideoFileTypes.IsVideo(upload.Key))
+        {
+            throw new InvalidEventException(
+                $"The object '{upload.Key}' is not named as a video; the extensions taken are {string.Join(", ", VideoFileTypes.Extensions.Order(StringComparer.Ordinal))}.");
         }
 
         var type = Path.GetExtension(upload.Key).TrimStart('.').ToLowerInvariant();

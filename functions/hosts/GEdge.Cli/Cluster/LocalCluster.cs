@@ -94,7 +94,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         var token = cluster._supervision.Token;
         cluster._supervisors.AddRange(Enumerable.Range(0, running.Count).Select(i => cluster.SuperviseAsync(i, output, token)));
         cluster._supervisors.Add(cluster.SuperviseJobTableAsync(output, token));
-        cluster._supervisors.Add(SweepEveryAsync(gateway, options.SweepInterval, output, token));
+        cluster._supervisors.Add(SweepEveryAsync(gateway, cluster.SenderToken, options.SweepInterval, output, token));
 
         var stopped = Task.Delay(Timeout.Infinite, stopping);
         var failed = await Task.WhenAny(stopped, Task.WhenAny(cluster._supervisors)).ConfigureAwait(false);
@@ -143,6 +143,27 @@ internal sealed class LocalCluster : IAsyncDisposable
 
     private static bool IsStage(string name) => PipelineTopology.Stages.Any(stage => stage.Name == name);
 
+    /// <summary>Where serve keeps <see cref="SenderToken"/> while it runs (owner-only), for whoever posts an event by hand.</summary>
+    public const string SenderTokenFileName = "sender-token";
+
+    /// <summary>The secret the cluster's event senders carry (<see cref="EventSenderOptions.Token"/>).</summary>
+    private string SenderToken { get; } = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    // A new file each start, created with the owner's read and write bits only before the token is written.
+    private void WriteSenderToken()
+    {
+        var path = Path.Combine(Root, SenderTokenFileName);
+        File.Delete(path);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var file = new StreamWriter(path, System.Text.Encoding.ASCII, options);
+        file.WriteLine(SenderToken);
+    }
+
     /// <summary>The address of each process by name, once started.</summary>
     private Dictionary<string, Uri> Urls { get; set; } = [];
 
@@ -188,12 +209,13 @@ internal sealed class LocalCluster : IAsyncDisposable
 
     /// <summary>
     /// What the cluster's PingSource (<c>knative/sources.yaml</c>) does: a ping event posted to the gateway's sweep endpoint
-    /// every <paramref name="interval"/>, so the sweep runs in the gateway, against its job table and broker, as it does in
+    /// every <paramref name="interval"/>, carrying the cluster's sender token, so the sweep runs in the gateway, against its job table and broker, as it does in
     /// a cluster. A failed ping is reported once, and the next one tries again.
     /// </summary>
-    private static async Task SweepEveryAsync(Uri sweep, TimeSpan interval, TextWriter output, CancellationToken cancellationToken)
+    private static async Task SweepEveryAsync(Uri sweep, string senderToken, TimeSpan interval, TextWriter output, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", senderToken);
         using var timer = new PeriodicTimer(interval);
         var failing = false;
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
@@ -246,6 +268,10 @@ internal sealed class LocalCluster : IAsyncDisposable
         var s3 = Environment.GetEnvironmentVariable("Storage__S3__Endpoint");
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
+            // The cluster's sender credential: its broker, functions and sweeper ping carry it, and every event endpoint
+            // takes only events that do (the API's port is the gateway's, so its event endpoints are reachable from
+            // outside). A new one per start: nothing outside the cluster ever needs it.
+            [$"{EventSenderOptions.SectionName.Replace(":", "__", StringComparison.Ordinal)}__{nameof(EventSenderOptions.Token)}"] = SenderToken,
             [$"{JobTableOptions.SectionName}__{nameof(JobTableOptions.ConnectionString)}"] = _jobTable.ConnectionString,
             ["Storage__Local__Root"] = Storage,
             [$"{EventSinkOptions.SectionName}__{nameof(EventSinkOptions.Sink)}"] = urls[BrokerName].ToString(),
@@ -255,6 +281,7 @@ internal sealed class LocalCluster : IAsyncDisposable
             environment[$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Services)}__{function.Name}"] = urls[function.Name].ToString();
         }
 
+        WriteSenderToken();
         var apiKey = LocalApiKey.Resolve(Root);
         var starting = new List<(ClusterProcess Process, Uri Url)>();
         foreach (var (name, url) in urls)
