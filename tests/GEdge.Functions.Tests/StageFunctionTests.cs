@@ -37,6 +37,26 @@ public sealed class StageFunctionTests
     public static TheoryData<string> Functions() => [.. s_functions.Keys];
 
     [Theory]
+    [MemberData(nameof(Functions))]
+    public async Task AnEventFromASenderWithoutTheClustersCredential_Gets401_AndNoStageIsCalled(string function)
+    {
+        var under = s_functions[function];
+        var stages = new Stages();
+        foreach (var authorization in new[] { "", "Bearer not-the-cluster-token-0123456789abcdef" })
+        {
+            var http = await FunctionCalls.EventRequestAsync(under.Receives, ContentMode.Binary);
+            http.Request.Headers.Authorization = authorization;
+
+            await FunctionCalls.ExecuteAsync(await under.Call(stages.Subscribers, http.Request), http);
+
+            Assert.Equal(StatusCodes.Status401Unauthorized, http.Response.StatusCode);
+            Assert.Equal("Bearer", http.Response.Headers.WWWAuthenticate.ToString());
+        }
+
+        Assert.All(GEdgeTriggers.All, trigger => Assert.Empty(stages.Of(trigger).Received));
+    }
+
+    [Theory]
     [MemberData(nameof(FunctionsAndModes))]
     public async Task AnEvent_InEitherMode_GoesToTheFunctionsOwnStage_AndItsReplyIsWrittenInBinaryMode(string function, ContentMode mode)
     {
