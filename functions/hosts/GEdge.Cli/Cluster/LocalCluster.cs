@@ -209,8 +209,8 @@ internal sealed class LocalCluster : IAsyncDisposable
 
     /// <summary>
     /// What the cluster's PingSource (<c>knative/sources.yaml</c>) does: a ping event posted to the gateway's sweep endpoint
-    /// every <paramref name="interval"/>, carrying the cluster's sender token, so the sweep runs in the gateway, against its job table and broker, as it does in
-    /// a cluster. A failed ping is reported once, and the next one tries again.
+    /// every <paramref name="interval"/>, carrying the cluster's sender token, so the sweep runs in the gateway, against its
+    /// job table and broker, as it does in a cluster. A failed ping is reported once, and the next one tries again.
     /// </summary>
     private static async Task SweepEveryAsync(Uri sweep, string senderToken, TimeSpan interval, TextWriter output, CancellationToken cancellationToken)
     {
