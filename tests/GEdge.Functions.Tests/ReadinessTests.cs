@@ -55,6 +55,22 @@ public sealed partial class ReadinessTests : IDisposable
             unready.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => string.Join(':', line.Split(':').Take(2))));
     }
 
+    [Fact]
+    public async Task Infer_AskedForCuda_OnAMachineWithoutIt_IsNotReady_AndSaysWhy()
+    {
+        // This machine has no GPU: ONNX Runtime's CUDA provider cannot load, and the session falls back to the CPU.
+        await using var garnet = EmbeddedGarnetServer.Start(new EmbeddedGarnetOptions { DataPath = Path.Combine(_storage, "garnet") });
+        await using var readiness = new FunctionsApp(garnet.ConnectionString, _storage, new Dictionary<string, string?> { ["Detector:ExecutionProvider"] = "Cuda" });
+
+        var unready = await readiness.WaitForAsync(HttpStatusCode.ServiceUnavailable);
+
+        Assert.Contains(
+            "model: Unhealthy: yolox_nano runs on the Cpu provider, but Detector:ExecutionProvider asks for Cuda: the provider could not be loaded",
+            unready,
+            StringComparison.Ordinal);
+        Assert.Contains("job-table: Healthy", unready, StringComparison.Ordinal);
+    }
+
     [GeneratedRegex(@"\d+(\.\d+)? ms")]
     private static partial Regex Milliseconds();
 
@@ -98,9 +114,9 @@ public sealed partial class ReadinessTests : IDisposable
     {
         private readonly ServiceProvider _services;
 
-        public FunctionsApp(string jobTable, string storage)
+        public FunctionsApp(string jobTable, string storage, IReadOnlyDictionary<string, string?>? settings = null)
         {
-            var configuration = Configuration(jobTable, storage);
+            var configuration = Configuration(jobTable, storage, settings);
             var services = new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(configuration);
             GEdgeFunctionApp.Compose(services, configuration, app => app.AddInferStage());
             _services = services.BuildServiceProvider();
@@ -114,12 +130,12 @@ public sealed partial class ReadinessTests : IDisposable
             return ((HttpStatusCode)answer.StatusCode!.Value, answer.Content!);
         }
 
-        private static IConfiguration Configuration(string jobTable, string storage) =>
+        private static IConfiguration Configuration(string jobTable, string storage, IReadOnlyDictionary<string, string?>? settings) =>
             new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
             {
                 ["JobTable:ConnectionString"] = jobTable,
                 ["Storage:Local:Root"] = storage,
-            }).Build();
+            }).AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
     }
 
     /// <summary><c>dotnet gedge.dll function infer</c>, configured by environment as <c>gedge serve</c> configures it.</summary>
