@@ -42,8 +42,15 @@ public static class GEdgeTriggers
         stage => stage,
         stage => new EventTrigger($"gedge-{stage.Name}", stage.Name, Filter(GEdgeEvents.JobStatusChangedType, stage.Consumes)));
 
-    /// <summary>The gateway creates the job when a video has been uploaded.</summary>
-    public static EventTrigger Intake { get; } = new("gedge-intake", "gateway", Filter(GEdgeEvents.VideoUploadedType));
+    /// <summary>
+    /// The Knative Service of the gateway app that takes its events (<c>video uploaded</c>, dead letters, the sweeper's
+    /// ping): cluster-local, beside the public <c>gateway</c> Service of the same app, which takes none. The API's public
+    /// route then leads to no event endpoint (Knative has no per-path visibility, so the split is two Services).
+    /// </summary>
+    public const string GatewayEventsService = "gateway-events";
+
+    /// <summary>The gateway creates the job when a video has been uploaded (on its events Service).</summary>
+    public static EventTrigger Intake { get; } = new("gedge-intake", GatewayEventsService, Filter(GEdgeEvents.VideoUploadedType));
 
     /// <summary>Preprocess takes jobs that are enqueued.</summary>
     public static EventTrigger Preprocess { get; } = For(PipelineTopology.Preprocess);

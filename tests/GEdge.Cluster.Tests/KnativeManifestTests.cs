@@ -23,7 +23,7 @@ public sealed class KnativeManifestTests
         Assert.Equal("default", s_eventing.Broker.Name);
         Assert.All(s_eventing.Triggers, t => Assert.Equal("default", t.Broker));
         Assert.Equal(
-            [new("gateway", null), new("preprocess", null), new("infer", null), new("postprocess", null)],
+            [new(GEdgeTriggers.GatewayEventsService, null), new("preprocess", null), new("infer", null), new("postprocess", null)],
             s_eventing.Triggers.Select(t => t.Subscriber));
     }
 
@@ -35,7 +35,8 @@ public sealed class KnativeManifestTests
         Assert.Equal(
             [expected, expected, expected with { Retry = 5, BackoffDelay = TimeSpan.FromSeconds(1) }, expected],
             s_eventing.Triggers.Select(t => t.Delivery));
-        var deadLetterSink = new KnativeDestination("gateway", new Uri("/events/dead-letter", UriKind.Relative));
+        // The gateway app's cluster-local events Service, never its public one.
+        var deadLetterSink = new KnativeDestination(GEdgeTriggers.GatewayEventsService, new Uri("/events/dead-letter", UriKind.Relative));
         Assert.Equal(deadLetterSink, s_eventing.Broker.DeadLetterSink);
         Assert.All(s_eventing.Triggers, t => Assert.Equal(deadLetterSink, t.DeadLetterSink));
     }
@@ -43,7 +44,7 @@ public sealed class KnativeManifestTests
     [Fact]
     public void Destination_ResolvesAgainstItsServicesAddress()
     {
-        var services = new Dictionary<string, Uri> { ["gateway"] = new("http://127.0.0.1:8080/") };
+        var services = new Dictionary<string, Uri> { [GEdgeTriggers.GatewayEventsService] = new("http://127.0.0.1:8080/") };
 
         Assert.Equal(new Uri("http://127.0.0.1:8080/events/dead-letter"), s_eventing.Broker.DeadLetterSink!.Resolve(services));
         var missing = Assert.Throws<KnativeManifestException>(() => s_eventing.Triggers[1].Subscriber.Resolve(services));

@@ -8,6 +8,9 @@ namespace GEdge.Deployment.Tests;
 /// <summary>The manifests against the code: the events and statuses, the stages, the configuration keys, the GPU.</summary>
 public sealed partial class CrossCheckTests
 {
+    [GeneratedRegex(@"^  - (?<file>[\w.-]+\.yaml)\s*$", RegexOptions.Multiline)]
+    private static partial Regex KustomizationResource();
+
     /// <summary>
     /// Variables read by the Azure Functions host (not by G-Edge's code): the worker runtime, no default home page on
     /// <c>/</c> (where CloudEvents arrive), and the host's request-body limit, which the gateway's uploads need raised.
@@ -36,13 +39,42 @@ public sealed partial class CrossCheckTests
     public void EveryStage_HasExactlyOneKnativeServiceAndOneTrigger()
     {
         var stages = GEdgeTriggers.All.Select(t => t.Subscriber).ToList();
-        Assert.Equal(stages.Order(StringComparer.Ordinal), Manifests.KnativeServices.Select(s => s.Name!).Order(StringComparer.Ordinal));
+        // Every subscriber's Service, and the gateway's public one, which takes no events.
+        Assert.Equal([.. stages.Append(PublicGateway).Order(StringComparer.Ordinal)], Manifests.KnativeServices.Select(s => s.Name!).Order(StringComparer.Ordinal));
         foreach (var stage in stages)
         {
             Assert.Single(Manifests.KnativeServices, s => s.Name == stage);
             Assert.Single(Manifests.Triggers, t => (string?)t.Json["spec"]!["subscriber"]!["ref"]!["name"] == stage);
         }
     }
+
+    [Fact]
+    public void NoEventEndpoint_IsReachableFromOutsideTheCluster()
+    {
+        const string Visibility = "networking.knative.dev/visibility";
+        var clusterLocal = Manifests.KnativeServices
+            .Where(s => (string?)s.Json["metadata"]!["labels"]?[Visibility] == "cluster-local")
+            .Select(s => s.Name!)
+            .ToHashSet(StringComparer.Ordinal);
+
+        // Only the gateway is public, and its app takes no events there.
+        Assert.Equal([PublicGateway], Manifests.KnativeServices.Select(s => s.Name!).Except(clusterLocal));
+        var gateway = Manifests.KnativeServices.Single(s => s.Name == PublicGateway).Json["spec"]!["template"]!["spec"]!["containers"]![0]!;
+        Assert.Equal("false", (string?)gateway["env"]!.AsArray().Single(e => (string?)e!["name"] == "Gateway__EventEndpoints")!["value"]);
+
+        // Everything that sends events sends them to a cluster-local Service: each Trigger's subscriber and dead-letter sink,
+        // and each source's sink that is a Knative Service.
+        var destinations = Manifests.Triggers.SelectMany(t => new[] { t.Json["spec"]!["subscriber"], t.Json["spec"]!["delivery"]?["deadLetterSink"] })
+            .Concat(Manifests.All.Where(r => (string?)r.Json["kind"] == "PingSource").Select(r => r.Json["spec"]!["sink"]))
+            .Where(d => d is not null && (string?)d["ref"]?["kind"] == "Service")
+            .Select(d => (string)d!["ref"]!["name"]!)
+            .ToList();
+        Assert.NotEmpty(destinations);
+        Assert.All(destinations, name => Assert.Contains(name, clusterLocal));
+        Assert.Contains(GEdgeTriggers.GatewayEventsService, destinations);
+    }
+
+    private const string PublicGateway = "gateway";
 
     [Fact]
     public void EveryService_ScalesToZero_WithAConcurrencyTarget_Timeout_ProbesAndResources()
@@ -81,11 +113,22 @@ public sealed partial class CrossCheckTests
         Assert.Contains(
             infer["spec"]!["containers"]![0]!["env"]!.AsArray(),
             e => (string?)e!["name"] == "Detector__ExecutionProvider" && (string?)e["value"] == "Cuda");
+    }
 
-        var features = Manifests.OfKind("v1", "ConfigMap").Single(c => c.Name == "config-features").Json;
-        Assert.Equal("knative-serving", (string?)features["metadata"]!["namespace"]);
-        Assert.Equal("enabled", (string?)features["data"]!["kubernetes.podspec-nodeselector"]);
-        Assert.Equal("enabled", (string?)features["data"]!["kubernetes.podspec-tolerations"]);
+    [Fact]
+    public void TheAppsKustomization_HoldsOnlyTheAppsOwnObjects_InTheNamespaceItIsAppliedTo()
+    {
+        // Knative's own objects (config-features in knative-serving) are the cluster's prerequisites, in the README: an
+        // app that applied them raced Knative's install, lost them on an upgrade, and deleted them with `kubectl delete -k`.
+        var kustomization = File.ReadAllText(Path.Combine(Repository.Knative, "kustomization.yaml"));
+        var listed = KustomizationResource().Matches(kustomization).Select(m => m.Groups["file"].Value).ToList();
+        Assert.Equal(
+            Directory.GetFiles(Repository.Knative, "*.yaml").Select(Path.GetFileName).Where(f => f != "kustomization.yaml").Order(StringComparer.Ordinal),
+            listed.Order(StringComparer.Ordinal));
+        Assert.All(Manifests.All, document => Assert.True(
+            document.Json["metadata"]?["namespace"] is null, $"{document} names a namespace: the app goes where it is applied."));
+        Assert.DoesNotContain(Manifests.All, document => document.Name is "config-features" or "config-defaults" or "config-autoscaler");
+        Assert.Contains("kubernetes.podspec-nodeselector", File.ReadAllText(Path.Combine(Repository.Knative, "..", "README.md")), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -118,7 +161,8 @@ public sealed partial class CrossCheckTests
     {
         // Otherwise the host refuses an upload the gateway allows, before the gateway sees it (and with a 500, not a 413).
         var gateway = Manifests.KnativeServices.Single(s => s.Name == "gateway").Json["spec"]!["template"]!["spec"]!["containers"]![0]!;
-        var env = gateway["env"]!.AsArray().Where(e => e!["value"] is not null).ToDictionary(e => (string)e!["name"]!, e => long.Parse((string)e!["value"]!, System.Globalization.CultureInfo.InvariantCulture));
+        string[] limits = ["Gateway__MaxUploadBytes", "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"];
+        var env = gateway["env"]!.AsArray().Where(e => limits.Contains((string?)e!["name"])).ToDictionary(e => (string)e!["name"]!, e => long.Parse((string)e!["value"]!, System.Globalization.CultureInfo.InvariantCulture));
 
         Assert.True(env["Gateway__MaxUploadBytes"] > 100L * 1024 * 1024);
         Assert.True(env["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"] >= env["Gateway__MaxUploadBytes"]);

@@ -33,7 +33,8 @@ public sealed class TriggerTests
     {
         var cloudEvent = GEdgeEvents.CreateVideoUploaded(new VideoUploaded("alice", "uploads", "alice/a.mp4", "e", 1), s_source);
 
-        Assert.Equal(["gateway"], GEdgeTriggers.All.Where(t => t.Filter.Matches(cloudEvent)).Select(t => t.Subscriber));
+        // The gateway app's cluster-local events Service, not its public one.
+        Assert.Equal(["gateway-events"], GEdgeTriggers.All.Where(t => t.Filter.Matches(cloudEvent)).Select(t => t.Subscriber));
     }
 
     [Fact]

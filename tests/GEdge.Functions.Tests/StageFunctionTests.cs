@@ -7,12 +7,14 @@ using GEdge.Functions.Hosting;
 using GEdge.Functions.Infer;
 using GEdge.Functions.Postprocess;
 using GEdge.Functions.Preprocess;
+using GEdge.Gateway;
 using GEdge.Hosting;
 using GEdge.JobTable;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
 
 namespace GEdge.Functions.Tests;
 
@@ -51,6 +53,28 @@ public sealed class StageFunctionTests
 
             Assert.Equal(StatusCodes.Status401Unauthorized, http.Response.StatusCode);
             Assert.Equal("Bearer", http.Response.Headers.WWWAuthenticate.ToString());
+        }
+
+        Assert.All(GEdgeTriggers.All, trigger => Assert.Empty(stages.Of(trigger).Received));
+    }
+
+    [Fact]
+    public async Task ThePublicGateway_WhichTakesNoEvents_AnswersEveryEventFunction404_AndCallsNothing()
+    {
+        var stages = new Stages();
+        var functions = new GatewayFunctions(stages.Subscribers, null!, null!, null!, null!, Options.Create(new GatewayOptions { EventEndpoints = false }));
+        foreach (var call in new Func<HttpRequest, Task<IActionResult>>[]
+        {
+            request => functions.IntakeAsync(request, CancellationToken.None),
+            request => functions.DeadLetterAsync(request, CancellationToken.None),
+            request => functions.SweepAsync(request, CancellationToken.None),
+        })
+        {
+            var http = await FunctionCalls.EventRequestAsync(s_functions["intake"].Receives, ContentMode.Binary);
+
+            await FunctionCalls.ExecuteAsync(await call(http.Request), http);
+
+            Assert.Equal(StatusCodes.Status404NotFound, http.Response.StatusCode);
         }
 
         Assert.All(GEdgeTriggers.All, trigger => Assert.Empty(stages.Of(trigger).Received));
@@ -220,7 +244,7 @@ public sealed class StageFunctionTests
             GEdgeEvents.CreateVideoUploaded(new VideoUploaded("alice", "uploads", "alice/clip.mp4", "etag-1", 1234), FunctionCalls.Source),
             JobStatus.Enqueue,
             // The gateway's other functions are not called here; they get no collaborators.
-            (subscribers, request) => new GatewayFunctions(subscribers, null!, null!, null!, null!).IntakeAsync(request, CancellationToken.None)),
+            (subscribers, request) => new GatewayFunctions(subscribers, null!, null!, null!, null!, Options.Create(new GatewayOptions())).IntakeAsync(request, CancellationToken.None)),
     };
 
     /// <summary>A function, the trigger whose events it takes, one such event, and the status its stage replies with.</summary>

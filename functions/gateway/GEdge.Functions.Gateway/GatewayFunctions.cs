@@ -7,6 +7,7 @@ using GEdge.Jobs;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Options;
 
 namespace GEdge.Functions.Gateway;
 
@@ -16,8 +17,17 @@ namespace GEdge.Functions.Gateway;
 /// <c>/api</c> or dashboard request goes through the gateway's own HTTP pipeline.
 /// </summary>
 public sealed class GatewayFunctions(
-    EventSubscribers subscribers, MinioNotificationHandler minio, DeliveryFailureRecorder deadLetters, StuckJobSweeper sweeper, GatewayHttpPipeline http)
+    EventSubscribers subscribers,
+    MinioNotificationHandler minio,
+    DeliveryFailureRecorder deadLetters,
+    StuckJobSweeper sweeper,
+    GatewayHttpPipeline http,
+    IOptions<GatewayOptions> options)
 {
+    // The public gateway of a cluster takes no events (GatewayOptions.EventEndpoints): they are answered as a route that
+    // is not there.
+    private bool TakesEvents => options.Value.EventEndpoints;
+
     /// <summary>
     /// The jobs API, the session and the OpenAPI document (<c>/api/...</c>): the same endpoints and API key authentication
     /// every host maps (<see cref="GatewayServiceCollectionExtensions.MapGatewayApi"/>), run as one pipeline; it writes
@@ -48,7 +58,7 @@ public sealed class GatewayFunctions(
     public Task<IActionResult> IntakeAsync(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = FunctionRoutes.Root)] HttpRequest request,
         CancellationToken cancellationToken) =>
-        CloudEventFunction.DeliverAsync(request, subscribers.For(GEdgeTriggers.Intake), cancellationToken);
+        TakesEvents ? CloudEventFunction.DeliverAsync(request, subscribers.For(GEdgeTriggers.Intake), cancellationToken) : NotHere();
 
     /// <summary>A MinIO bucket notification; its Enqueue events are published, since MinIO takes no reply.</summary>
     [Function("minio-notifications")]
@@ -65,15 +75,18 @@ public sealed class GatewayFunctions(
     public Task<IActionResult> DeadLetterAsync(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = FunctionRoutes.DeadLetters)] HttpRequest request,
         CancellationToken cancellationToken) =>
-        CloudEventFunction.DeliverAsync(request, deadLetters, cancellationToken);
+        TakesEvents ? CloudEventFunction.DeliverAsync(request, deadLetters, cancellationToken) : NotHere();
 
     /// <summary>The sweeper's PingSource: takes back the jobs whose stage lease ran out; 200 with how many.</summary>
     [Function("sweep")]
     public async Task<IActionResult> SweepAsync(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = FunctionRoutes.Sweep)] HttpRequest request,
         CancellationToken cancellationToken) =>
-        await CloudEventFunction.RefuseAsync(request).ConfigureAwait(false)
-            ?? new OkObjectResult(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false)));
+        !TakesEvents ? await NotHere().ConfigureAwait(false)
+            : await CloudEventFunction.RefuseAsync(request).ConfigureAwait(false)
+              ?? new OkObjectResult(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false)));
+
+    private static Task<IActionResult> NotHere() => Task.FromResult<IActionResult>(new NotFoundResult());
 
     // The pipeline writes the response itself.
     private async Task<IActionResult> ServeAsync(HttpRequest request)

@@ -23,6 +23,14 @@ public sealed record GatewayOptions
     public IReadOnlyList<GatewayApiKey> ApiKeys { get; init; } = [];
 
     /// <summary>
+    /// Whether this gateway takes events: <c>POST /</c> (<c>video uploaded</c>), <c>/events/dead-letter</c> and
+    /// <c>/events/sweep</c> (MinIO's webhook, with its own token, is always there). The public <c>gateway</c> Service of a
+    /// cluster sets it false, and the cluster-local <c>gateway-events</c> Service of the same app takes them
+    /// (<see cref="GEdge.Events.GEdgeTriggers.GatewayEventsService"/>), so nothing outside the cluster reaches them.
+    /// </summary>
+    public bool EventEndpoints { get; init; } = true;
+
+    /// <summary>
     /// How long a dashboard session lasts after sign-in (<see cref="DashboardSessions"/>); the cookie expires with it, and
     /// signing out ends it at once.
     /// </summary>

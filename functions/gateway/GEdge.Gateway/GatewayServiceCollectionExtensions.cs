@@ -50,19 +50,23 @@ public static class GatewayServiceCollectionExtensions
     /// Maps the gateway: <c>POST /</c> takes <c>video uploaded</c> events (replying with the job's Enqueue event),
     /// <c>POST /events/minio</c> takes MinIO notifications (with MinIO's token), <c>POST /events/dead-letter</c> takes a broker's
     /// dead letters, <c>POST /events/sweep</c> the sweeper's ping (these three and <c>POST /</c> only from the cluster's
-    /// senders, <see cref="EventSenderVerification"/>),
+    /// senders, <see cref="EventSenderVerification"/>, and only where <see cref="GatewayOptions.EventEndpoints"/>),
     /// <see cref="MapGatewayApi"/> maps the HTTP API, and <see cref="Dashboard.MapDashboard"/> the dashboard (<c>GET /</c>).
     /// </summary>
     public static IEndpointRouteBuilder MapGateway(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string eventsPattern = "/")
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        endpoints.MapCloudEvents<JobIntake>(eventsPattern);
         endpoints.MapMinioNotifications<JobIntake>("/" + FunctionRoutes.MinioNotifications);
-        endpoints.MapCloudEvents<DeliveryFailureRecorder>("/" + FunctionRoutes.DeadLetters);
-        // Any event: the ping only says "now".
-        endpoints.MapPost("/" + FunctionRoutes.Sweep, async (StuckJobSweeper sweeper, CancellationToken cancellationToken) =>
-                Results.Ok(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false))))
-            .RequireEventSender(endpoints.ServiceProvider);
+        if (endpoints.ServiceProvider.GetRequiredService<IOptions<GatewayOptions>>().Value.EventEndpoints)
+        {
+            endpoints.MapCloudEvents<JobIntake>(eventsPattern);
+            endpoints.MapCloudEvents<DeliveryFailureRecorder>("/" + FunctionRoutes.DeadLetters);
+            // Any event: the ping only says "now".
+            endpoints.MapPost("/" + FunctionRoutes.Sweep, async (StuckJobSweeper sweeper, CancellationToken cancellationToken) =>
+                    Results.Ok(new SweepResult(await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false))))
+                .RequireEventSender(endpoints.ServiceProvider);
+        }
+
         endpoints.MapGatewayApi();
         endpoints.MapDashboard();
         return endpoints;

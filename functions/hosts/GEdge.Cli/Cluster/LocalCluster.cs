@@ -4,6 +4,7 @@ using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.Http;
 using CloudNative.CloudEvents.SystemTextJson;
 using GEdge.Contracts;
+using GEdge.Events;
 using GEdge.Events.AspNetCore;
 using GEdge.Events.Broker;
 using GEdge.Hosting;
@@ -280,6 +281,10 @@ internal sealed class LocalCluster : IAsyncDisposable
         {
             environment[$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Services)}__{function.Name}"] = urls[function.Name].ToString();
         }
+
+        // The gateway's cluster-local events Service is the gateway process itself here: its own port is loopback only,
+        // and its event endpoints refuse anyone without the cluster's sender token.
+        environment[$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Services)}__{GEdgeTriggers.GatewayEventsService}"] = urls[ClusterFunction.Gateway.Name].ToString();
 
         WriteSenderToken();
         var apiKey = LocalApiKey.Resolve(Root);
