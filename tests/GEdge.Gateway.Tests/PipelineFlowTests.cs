@@ -123,6 +123,9 @@ public sealed class PipelineFlowTests(PipelineGatewayServer server) : IClassFixt
         var job = await PipelineGatewayServer.WaitForExitAsync(carol, id);
         Assert.StartsWith("Preprocessing failed: ", job.Job[JobFields.Error], StringComparison.Ordinal);
         Assert.Contains("cut.mp4", job.Job[JobFields.Error], StringComparison.Ordinal);
+        // At once: input bad from the start is not retried, so no restart is counted.
+        Assert.Equal("0", job.Job[JobFields.Iteration]);
+        Assert.Equal([JobStatus.Enqueue, JobStatus.Preprocessing, JobStatus.Exit], job.History.Select(t => t.Status));
         Assert.Empty(job.Results);
         using var video = await carol.GetAsync($"api/jobs/{id}/video");
         Assert.Equal(HttpStatusCode.Conflict, video.StatusCode);
