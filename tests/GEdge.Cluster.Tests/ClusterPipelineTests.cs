@@ -104,6 +104,32 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         Assert.Equal(GEdge.Cli.EmbeddedPipeline.OrphanedReason, record.RootElement.GetProperty(JobFields.Error).GetString());
     }
 
+    [Fact]
+    public async Task RunAndSubmit_OfAVideoThatCannotBeProcessed_Exit1_WithTheJobsReason_AndWriteNoResults()
+    {
+        // The first 64 KiB of the sample: it starts as an MP4 does (the upload is taken), but cannot be decoded.
+        var cut = Path.Combine(_scratch, "cut.mp4");
+        await File.WriteAllBytesAsync(cut, (await File.ReadAllBytesAsync(TestClips.Road))[..(64 * 1024)]);
+        var folder = Path.Combine(_scratch, "embedded-cut");
+        Directory.CreateDirectory(folder);
+
+        var run = await ClusterFixture.RunGedgeAsync(["run", cut, "--out", Path.Combine(_scratch, "run-out")], folder);
+        var submit = await ClusterFixture.RunGedgeAsync(
+            ["submit", cut, "--server", cluster.Gateway.ToString(), "--api-key", cluster.ApiKey, "--out", Path.Combine(_scratch, "submit-out")], _scratch);
+
+        foreach (var (command, result) in new[] { ("run", run), ("submit", submit) })
+        {
+            Assert.True(result.ExitCode == 1, $"gedge {command} exited {result.ExitCode}:{Environment.NewLine}{result.Error}");
+            var last = result.Error.TrimEnd().Split('\n')[^1];
+            Assert.Matches(@"^gedge: job \d+ failed: Preprocessing failed: ", last);
+            Assert.Contains("cut.mp4", last, StringComparison.Ordinal);
+            Assert.DoesNotContain("done in", result.Output, StringComparison.Ordinal);
+        }
+
+        Assert.False(Directory.Exists(Path.Combine(_scratch, "run-out")), "gedge run wrote results for a failed job");
+        Assert.False(Directory.Exists(Path.Combine(_scratch, "submit-out")), "gedge submit wrote results for a failed job");
+    }
+
     // The id of the one job of a user, once gedge run has made it.
     private async Task<long> JobOfAsync(string user)
     {

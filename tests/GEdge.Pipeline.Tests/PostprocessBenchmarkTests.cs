@@ -16,10 +16,11 @@ public sealed class PostprocessBenchmarkTests
 
         var result = await benchmark.RunAsync(EmbeddedPipelineTests.Asset("road.mp4"), boxesPerFrame: 4, repetitions: 2);
 
-        // Timings are machine-dependent and not asserted here; what both runs did is.
+        // Timings are machine-dependent and not asserted here; what both runs did is: each went through every frame of
+        // the clip, as ffprobe counts them on its own (the benchmark fails if the two runs disagree with each other).
+        var probed = await MediaFacts.ProbeAsync(EmbeddedPipelineTests.Asset("road.mp4"));
+        Assert.Equal(probed.Frames, result.Frames);
         Assert.Equal((38, 1280, 720, 4, "ultrafast", 23, 2), (result.Frames, result.Width, result.Height, result.BoxesPerFrame, result.Preset, result.ConstantRateFactor, result.Repetitions));
-        Assert.True(result.FfmpegElapsed > TimeSpan.Zero && result.PipelineElapsed > TimeSpan.Zero);
-        Assert.Equal(result.PipelineFramesPerSecond / result.FfmpegFramesPerSecond, result.Ratio, 12);
         Assert.Empty(Directory.EnumerateDirectories(Path.GetTempPath(), "gedge-postprocess-benchmark-*"));
     }
 }

@@ -64,11 +64,13 @@ public sealed class LetterboxFrameReaderTests
     {
         var info = await VideoProbe.ProbeVideoAsync(TestAssets.Video("road.mp4"));
         var reader = new LetterboxFrameReader(s_yoloxInput);
+        var frames = 0;
 
         await foreach (var frame in reader.ReadAsync(info))
         {
             using (frame)
             {
+                frames++;
                 Assert.Equal(new LetterboxTransform(1280, 720, 416, 416, 416, 234, 0, 0), frame.Letterbox);
 
                 // Rows 234..415 are padding; the picture rows above are not uniformly 114.
@@ -79,6 +81,9 @@ public sealed class LetterboxFrameReaderTests
 
             break;
         }
+
+        // The checks above ran: a reader that yields nothing fails here.
+        Assert.Equal(1, frames);
     }
 
     [Fact]
@@ -119,33 +124,64 @@ public sealed class LetterboxFrameReaderTests
         var path = folder.PathOf("red.ppm");
         WritePpm(path, 8, 8, red: 255, green: 0, blue: 0);
         var info = await VideoProbe.ProbeAsync(path);
+        var frames = 0;
 
         await foreach (var frame in new LetterboxFrameReader(s_yoloxInput).ReadAsync(info))
         {
             using (frame)
             {
+                frames++;
                 Assert.Equal(new byte[] { 0, 0, 255 }, frame.Span[..3].ToArray());
             }
         }
+
+        Assert.Equal(1, frames);
     }
 
     [Fact]
     public async Task Read_WhenTheConsumerStopsEarly_EndsFfmpegAndReturns()
     {
-        var info = await VideoProbe.ProbeVideoAsync(TestAssets.Video("road.mp4"));
+        // A copy under a name of its own, so this test's ffmpeg is told apart from other tests' by its command line.
+        using var folder = new TempFolder("gedge-vision-");
+        var path = folder.PathOf($"early-{Guid.NewGuid():N}.mp4");
+        File.Copy(TestAssets.Video("road.mp4"), path);
+        var info = await VideoProbe.ProbeVideoAsync(path);
         var taken = 0;
+        var runningWhileRead = false;
 
         await foreach (var frame in new LetterboxFrameReader(s_yoloxInput).ReadAsync(info))
         {
             frame.Dispose();
+            runningWhileRead |= FfmpegReading(path);
             if (++taken == 3)
             {
                 break;
             }
         }
 
-        Assert.Equal(3, taken);
+        // The 38-frame clip was left after 3: the decoder that was running is gone once the loop has returned.
+        Assert.True(runningWhileRead, "no ffmpeg was seen reading the clip");
+        Assert.False(FfmpegReading(path), "ffmpeg is still running after the consumer stopped");
     }
+
+    // Whether a process of this machine has `path` on its command line (ffmpeg, reading it).
+    private static bool FfmpegReading(string path) =>
+        Directory.EnumerateDirectories("/proc").Any(folder =>
+        {
+            try
+            {
+                return int.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out _)
+                    && File.ReadAllText(Path.Combine(folder, "cmdline")).Split('\0').Contains(path);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return false;
+            }
+        });
 
     [Fact]
     public void TryParseShowinfo_ReadsThePresentationTime()

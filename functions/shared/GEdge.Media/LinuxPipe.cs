@@ -10,6 +10,7 @@ public static class LinuxPipe
     public const int MaximumUnprivilegedBytes = 1 << 20;
 
     private const int SetPipeSize = 1031; // F_SETPIPE_SZ
+    private const int GetPipeSize = 1032; // F_GETPIPE_SZ
 
     /// <summary>
     /// Grows the pipe under <paramref name="stream"/> to <paramref name="bytes"/>. A frame moves through a 64 KiB default
@@ -27,6 +28,18 @@ public static class LinuxPipe
 
         var descriptor = (int)pipe.SafePipeHandle.DangerousGetHandle();
         return fcntl(descriptor, SetPipeSize, bytes) >= 0;
+    }
+
+    /// <summary>The kernel buffer of the pipe under <paramref name="stream"/>, in bytes; null off Linux or for a stream that is no pipe.</summary>
+    public static int? SizeOf(Stream stream)
+    {
+        if (!OperatingSystem.IsLinux() || stream is not PipeStream pipe)
+        {
+            return null;
+        }
+
+        var size = fcntl((int)pipe.SafePipeHandle.DangerousGetHandle(), GetPipeSize, 0);
+        return size >= 0 ? size : null;
     }
 
     // DllImport rather than LibraryImport: the generated stub needs unsafe code allowed in the whole assembly, and a call
