@@ -242,9 +242,9 @@ public partial class ClusterFixture : IAsyncLifetime
     /// The lines of a process's log that contain <paramref name="text"/>, once there are <paramref name="count"/> of them:
     /// loggers write in the background, so a line can land just after the response that follows it.
     /// </summary>
-    public async Task<IReadOnlyList<string>> WaitForLogLinesAsync(string process, string text, int count)
+    public async Task<IReadOnlyList<string>> WaitForLogLinesAsync(string process, string text, int count, TimeSpan? timeout = null)
     {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));
         var path = Path.Combine(Logs, process + ".log");
         while (true)
         {

@@ -130,6 +130,70 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         Assert.False(Directory.Exists(Path.Combine(_scratch, "submit-out")), "gedge submit wrote results for a failed job");
     }
 
+    [Fact]
+    public async Task DetectJobsAndJob_PrintWhatTheyFound_InTheirTablesAndAsJson()
+    {
+        var folder = Path.Combine(_scratch, "commands");
+        Directory.CreateDirectory(folder);
+        var dog = Path.Combine(AppContext.BaseDirectory, "assets", "images", "dog.jpg");
+
+        var table = await ClusterFixture.RunGedgeAsync(["detect", dog], folder);
+        var json = await ClusterFixture.RunGedgeAsync(["detect", dog, "--json"], folder);
+        var run = await ClusterFixture.RunGedgeAsync(["run", TestClips.Road, "--out", Path.Combine(_scratch, "commands-out")], folder);
+        var jobs = await ClusterFixture.RunGedgeAsync(["jobs"], folder);
+        var job = await ClusterFixture.RunGedgeAsync(["job", "1"], folder);
+        var none = await ClusterFixture.RunGedgeAsync(["job", "2"], folder);
+
+        // darknet's dog.jpg: a dog and a bicycle, whatever else the detector sees (drawn by hand from the picture).
+        Assert.Equal(0, table.ExitCode);
+        var lines = table.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches(@"^dog\.jpg \(768x576\): \d+ objects$", lines[0]);
+        Assert.Equal(["label", "score", "x", "y", "width", "height"], lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        var labels = lines[2..].Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0]).ToList();
+        Assert.Contains("dog", labels);
+        Assert.Contains("bicycle", labels);
+        Assert.Equal(int.Parse(Regex.Match(lines[0], @"(\d+) objects").Groups[1].Value, CultureInfo.InvariantCulture), labels.Count);
+        Assert.Equal(0, json.ExitCode);
+        using var detections = JsonDocument.Parse(json.Output);
+        Assert.Equal(labels, detections.RootElement.EnumerateArray().Select(d => d.GetProperty("label").GetString()));
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Equal(0, jobs.ExitCode);
+        var rows = jobs.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["id", "user", "status", "iteration", "start_time", "end_time", "type", "path"], rows[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        var row = Assert.Single(rows[1..]).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["1", "local", "Exit", "0"], row[..4]);
+        Assert.Equal("mp4", row[^2]);
+        Assert.Matches(@"^uploads/local/[0-9T]+-[0-9a-f]{8}/road\.mp4$", row[^1]);
+        Assert.Equal(0, job.ExitCode);
+        var fields = job.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries))
+            .ToDictionary(parts => parts[0], parts => parts[1].Trim());
+        Assert.Equal(("1", "local", "Exit", "0"), (fields["id"], fields["user"], fields["status"], fields["iteration"]));
+        Assert.Equal((1, "gedge: there is no job 2."), (none.ExitCode, none.Error.Trim()));
+    }
+
+    [Fact]
+    public async Task Cancel_OnTheMultiProcessCluster_EndsTheJob_StopsTheStageAtWork_AndLeavesNoIntermediates()
+    {
+        var id = await cluster.SubmitAsync(await TestClips.LongAsync());
+        await cluster.WaitForJobAsync(id, job => job.Status == JobStatus.Inferencing, TimeSpan.FromMinutes(2));
+
+        using var cancelled = await cluster.Api.DeleteAsync($"api/jobs/{id}");
+
+        Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
+        var job = (await cluster.Jobs.GetAsync(id))!;
+        Assert.Equal((JobStatus.Exit, JobEnding.CancelledReason), (job.Status, job.Error));
+        // Infer, in its own process, finds the job gone at its next lease renewal, stops, and removes what it wrote since.
+        Assert.Single(await cluster.WaitForLogLinesAsync("infer", $"{id} left Inferencing while this stage worked on it", 1, TimeSpan.FromMinutes(1)));
+        // Not as a failed attempt with a stack trace: what failed under the stage was the cancel removing its frames.
+        Assert.Empty(await cluster.WaitForLogLinesAsync("infer", $"{id} Inferencing attempt failed", 0));
+        Assert.True(await cluster.WorkFolderRemovedAsync(id), "the cancelled job's intermediates were left behind");
+        var history = (await cluster.Jobs.GetHistoryAsync(id)).Select(t => t.Status).ToList();
+        Assert.Equal([JobStatus.Inferencing, JobStatus.Exit], history[^2..]);
+        Assert.DoesNotContain(JobStatus.Inferencing_complete, history);
+    }
+
     // The id of the one job of a user, once gedge run has made it.
     private async Task<long> JobOfAsync(string user)
     {

@@ -151,6 +151,13 @@ public sealed partial class JobStage(
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            // A job that left this stage meanwhile (cancelled: its intermediates removed under the work, or taken back)
+            // explains the failure; the attempt is dropped as lost, not reported as a fault of the stage.
+            if (await jobs.GetAsync(job.Id).ConfigureAwait(false) is not { } current || current.Status != _stage.Working)
+            {
+                return await LostAsync(job).ConfigureAwait(false);
+            }
+
             var permanent = e is UnprocessableInputException or InvalidObjectKeyException;
             var reason = $"{_stage.Working} failed: {e.Message}";
             if (permanent)
