@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Encodings.Web;
+using GEdge.Events.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
@@ -46,17 +47,8 @@ public static class ApiKeyAuthentication
         request.Cookies.TryGetValue(SessionCookieName, out var cookie) && cookie.Length > 0 ? cookie : null;
 
     /// <summary>The key a request's headers carry, or null when they carry none.</summary>
-    internal static string? KeyOf(HttpRequest request)
-    {
-        if (System.Net.Http.Headers.AuthenticationHeaderValue.TryParse(request.Headers.Authorization.ToString(), out var authorization)
-            && authorization.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase)
-            && authorization.Parameter is { Length: > 0 } bearer)
-        {
-            return bearer;
-        }
-
-        return request.Headers[HeaderName] is [{ Length: > 0 } header] ? header : null;
-    }
+    internal static string? KeyOf(HttpRequest request) =>
+        BearerToken.Of(request) ?? (request.Headers[HeaderName] is [{ Length: > 0 } header] ? header : null);
 
     /// <summary>The user of a request the scheme authenticated.</summary>
     internal static string UserOf(ClaimsPrincipal principal) =>
