@@ -44,6 +44,29 @@ public static class MediaTools
     public static async Task<StreamFacts> VideoAsync(string path) =>
         Assert.Single(await StreamsAsync(path), s => s.Type == "video");
 
+    /// <summary>Every decoded frame's timestamp in seconds, in order, as ffprobe reports it (the first video stream).</summary>
+    public static async Task<IReadOnlyList<double>> FrameTimesAsync(string path)
+    {
+        var (exitCode, output, error) = await RunAsync("ffprobe",
+            ["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time", "-of", "csv=p=0", path]);
+        Assert.True(exitCode == 0, $"ffprobe {path} exited with {exitCode}: {error}");
+        // A frame with side data gets a second, empty line; a value may carry a trailing comma.
+        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => line.TrimEnd(','))
+            .Where(line => line.Length > 0)
+            .Select(line => double.Parse(line, CultureInfo.InvariantCulture))];
+    }
+
+    /// <summary>The display rotation of a file's first video stream in degrees (0 when it has none).</summary>
+    public static async Task<int> RotationAsync(string path)
+    {
+        var (exitCode, output, error) = await RunAsync("ffprobe",
+            ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream_side_data=rotation", "-of", "csv=p=0", path]);
+        Assert.True(exitCode == 0, $"ffprobe {path} exited with {exitCode}: {error}");
+        var text = output.Trim().TrimEnd(',');
+        return text.Length == 0 ? 0 : int.Parse(text, CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Decodes frame <paramref name="index"/> of a file to BGRA bytes, as the writer's decoder would see it.</summary>
     public static async Task<byte[]> DecodeFrameAsync(string path, int index)
     {

@@ -66,6 +66,9 @@ public sealed record MediaInfo(
     int Rotation,
     bool IsStillImage)
 {
+    /// <summary>The video stream's first timestamp (a clip cut from a longer recording need not start at zero).</summary>
+    public TimeSpan VideoStart { get; init; }
+
     /// <summary>
     /// <see cref="FrameCount"/> when declared, else duration x frame rate rounded: an estimate, since only decoding every
     /// frame gives the exact count of a variable-rate stream.

@@ -141,7 +141,10 @@ public static class VideoProbe
             video.CodecName,
             analysis.PrimaryAudioStream?.CodecName,
             video.Rotation,
-            isStillImage);
+            isStillImage)
+        {
+            VideoStart = video.StartTime > TimeSpan.Zero ? video.StartTime : TimeSpan.Zero,
+        };
     }
 
     private static bool TryReadLong(JsonElement element, out long value)
