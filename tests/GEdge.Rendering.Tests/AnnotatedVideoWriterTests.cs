@@ -140,7 +140,7 @@ public sealed class AnnotatedVideoWriterTests : IDisposable
         using var cancellation = new CancellationTokenSource();
 
         // After frame 0 the detections stall like a hung storage read; only cancellation can end the write.
-        var writing = _writer.WriteAsync(source, StallAfterFirstFrame(), output, new ImmediateProgress(_ => cancellation.Cancel()), cancellation.Token);
+        var writing = _writer.WriteAsync(source, StallAfterFirstFrame(), output, new ImmediateProgress(_ => cancellation.Cancel()), cancellationToken: cancellation.Token);
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => writing.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Empty(outputFolder.EnumerateFileSystemInfos());
@@ -208,6 +208,54 @@ public sealed class AnnotatedVideoWriterTests : IDisposable
         await Assert.ThrowsAsync<ArgumentException>(() => _writer.WriteAsync(source, Overlays(), source));
 
         Assert.Equal(new FileInfo(TestVideos.Road).Length, new FileInfo(source).Length);
+    }
+
+    [Fact]
+    public async Task Join_PiecesCutAtKeyframes_MakeOneEvenlyTimedVideoWithTheOriginalsFramesSizeRateAndAudio()
+    {
+        // 20 s at 30000/1001 with a keyframe every 2 s and a tone: cut into pieces of about 6 s, each annotated alone.
+        var original = _scratch.PathOf("ntsc-with-tone.mp4");
+        await MediaTools.FfmpegAsync(
+            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30000/1001:duration=20", "-f", "lavfi", "-i", "sine=frequency=440:duration=20",
+            "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", original);
+        var media = await VideoProbe.AnalyseAsync(original);
+        var cuts = await VideoSegmenter.CutAsync(media, TimeSpan.FromSeconds(6), _scratch.PathOf("cuts"));
+        Assert.True(cuts.Count >= 3, $"{cuts.Count} pieces");
+        var pieces = new List<AnnotatedPiece>();
+        var frames = 0;
+        foreach (var cut in cuts)
+        {
+            var piece = await _writer.WriteAsync(cut.Path, Overlays(), _scratch.PathOf($"annotated-{cut.Index}.mp4"), frameRate: media.FrameRate);
+            Assert.Equal("30000/1001", piece.FrameRate.ToString());
+            pieces.Add(new AnnotatedPiece(piece.Path, piece.FrameCount));
+            frames += piece.FrameCount;
+        }
+
+        var joined = await _writer.JoinAsync(original, pieces, _scratch.PathOf("joined.mp4"));
+
+        var streams = await MediaTools.StreamsAsync(joined.Path);
+        var video = Assert.Single(streams, s => s.Type == "video");
+        Assert.Equal((320, 240, "30000/1001", 600), (video.Width, video.Height, video.FrameRate, video.FrameCount));
+        Assert.Equal((600, 600), (frames, joined.FrameCount));
+        Assert.Equal("aac", Assert.Single(streams, s => s.Type == "audio").Codec);
+        var times = await MediaTools.FrameTimesAsync(joined.Path);
+        Assert.Equal(600, times.Count);
+        for (var i = 0; i < times.Count; i++)
+        {
+            // Evenly spaced at 1001/30000 s across every join: no gap, no repeat, no drift.
+            Assert.Equal(i * 1001 / 30000.0, times[i], 5);
+        }
+    }
+
+    [Fact]
+    public void ConcatList_GivesEachPieceItsExactDuration_WithoutRoundingPiling()
+    {
+        var list = FfmpegCommands.ConcatList(
+            [new AnnotatedPiece("/a/0.mp4", 300), new AnnotatedPiece("/a/1.mp4", 266), new AnnotatedPiece("/a/it's.mp4", 191)], new FrameRate(30000, 1001));
+
+        Assert.Equal(
+            "ffconcat version 1.0\nfile '/a/0.mp4'\nduration 10010000us\nfile '/a/1.mp4'\nduration 8875533us\nfile '/a/it'\\''s.mp4'\nduration 6373034us\n",
+            list);
     }
 
     [Fact]

@@ -59,7 +59,7 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
                         overlays.Reader.ReadAllAsync(stop.Token),
                         videoPath,
                         new SynchronousProgress(context, job.Id, Stage.Working, manifest.FrameCount),
-                        cancellationToken).ConfigureAwait(false);
+                        cancellationToken: cancellationToken).ConfigureAwait(false);
                 }
                 catch
                 {

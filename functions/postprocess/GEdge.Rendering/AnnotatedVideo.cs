@@ -14,3 +14,8 @@ public sealed record AnnotatedVideo(string Path, int Width, int Height, FrameRat
     /// <summary>Frames annotated per second of wall-clock time.</summary>
     public double FramesPerSecond => Elapsed > TimeSpan.Zero ? FrameCount / Elapsed.TotalSeconds : 0;
 }
+
+/// <summary>An annotated piece of a longer video, to be joined with the others (<see cref="AnnotatedVideoWriter.JoinAsync"/>).</summary>
+/// <param name="Path">The piece, as <see cref="AnnotatedVideoWriter.WriteAsync"/> wrote it at the whole video's rate.</param>
+/// <param name="FrameCount">Its frames: with the rate, what fixes where the next piece starts.</param>
+public sealed record AnnotatedPiece(string Path, int FrameCount);

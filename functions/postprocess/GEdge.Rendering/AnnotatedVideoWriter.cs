@@ -46,6 +46,10 @@ public sealed partial class AnnotatedVideoWriter
     /// <param name="overlays">Detections per frame, in ascending frame order; frames with nothing to draw may be left out.</param>
     /// <param name="outputPath">The MP4 to write; it appears only once complete, and is replaced if it exists.</param>
     /// <param name="progress">Told the number of frames encoded so far, after each frame.</param>
+    /// <param name="frameRate">
+    /// The rate to play at instead of the source's: a piece of a longer video is encoded at the whole video's rate, so
+    /// that the pieces join into one evenly timed stream (<see cref="JoinAsync"/>).
+    /// </param>
     /// <param name="cancellationToken">Kills both ffmpeg processes and leaves no output.</param>
     /// <exception cref="MediaException">ffprobe or ffmpeg failed; the message carries ffmpeg's last error lines.</exception>
     /// <exception cref="InvalidDataException">The overlays are out of order or name frames the video does not have.</exception>
@@ -54,6 +58,7 @@ public sealed partial class AnnotatedVideoWriter
         IAsyncEnumerable<FrameOverlay> overlays,
         string outputPath,
         IProgress<int>? progress = null,
+        FrameRate? frameRate = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(sourcePath);
@@ -73,17 +78,73 @@ public sealed partial class AnnotatedVideoWriter
 
         var stopwatch = Stopwatch.StartNew();
         var video = await SourceVideo.ProbeAsync(source, cancellationToken).ConfigureAwait(false);
-        var directory = Path.GetDirectoryName(output) ?? throw new ArgumentException($"{output} names no file.", nameof(outputPath));
-        Directory.CreateDirectory(directory);
+        if (frameRate is { } rate)
+        {
+            video = video with { FrameRate = rate.IsKnown ? rate : throw new ArgumentOutOfRangeException(nameof(frameRate), rate, "The frame rate must be known.") };
+        }
 
-        // Written beside the target and moved into place at the end, so a reader never sees a half-written video.
+        var frames = await WriteInPlaceAsync(output, partial => RenderAsync(video, overlays, partial, progress, cancellationToken)).ConfigureAwait(false);
+        var result = new AnnotatedVideo(output, video.Width, video.Height, video.FrameRate, frames, stopwatch.Elapsed);
+        LogWritten(source, output, frames, video.Width, video.Height, video.FrameRate, result.Elapsed.TotalSeconds, result.FramesPerSecond);
+        return result;
+    }
+
+    /// <summary>
+    /// Joins annotated pieces of <paramref name="originalPath"/>, each written by <see cref="WriteAsync"/> at the
+    /// original's rate, into one video by stream copy, with the original's audio muxed in once: the result is what
+    /// <see cref="WriteAsync"/> would have made of the whole original.
+    /// </summary>
+    /// <param name="originalPath">The original, for its audio, its rate and when its video starts.</param>
+    /// <param name="pieces">The annotated pieces in order, each with its frame count.</param>
+    /// <param name="outputPath">The MP4 to write; it appears only once complete.</param>
+    /// <param name="cancellationToken">Kills ffmpeg and leaves no output.</param>
+    /// <exception cref="MediaException">ffprobe or ffmpeg failed.</exception>
+    public async Task<AnnotatedVideo> JoinAsync(string originalPath, IReadOnlyList<AnnotatedPiece> pieces, string outputPath, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(originalPath);
+        ArgumentNullException.ThrowIfNull(pieces);
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputPath);
+        if (pieces.Count == 0)
+        {
+            throw new ArgumentException("There are no pieces to join.", nameof(pieces));
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        var original = await SourceVideo.ProbeAsync(Path.GetFullPath(originalPath), cancellationToken).ConfigureAwait(false);
+        var output = Path.GetFullPath(outputPath);
+        var list = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.{Guid.NewGuid():N}.concat");
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        await File.WriteAllTextAsync(list, FfmpegCommands.ConcatList(pieces, original.FrameRate), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WriteInPlaceAsync(output, async partial =>
+            {
+                using var joiner = FfmpegProcess.Start("joiner", original.Path, FfmpegCommands.Join(original, list, _options, partial));
+                var exitCode = await joiner.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+                return exitCode == 0 ? 0 : throw joiner.Failure(exitCode, "joining the annotated pieces of");
+            }).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(list);
+        }
+
+        var frames = pieces.Sum(p => p.FrameCount);
+        var first = await SourceVideo.ProbeAsync(pieces[0].Path, cancellationToken).ConfigureAwait(false);
+        LogJoined(original.Path, output, pieces.Count, frames, stopwatch.Elapsed.TotalSeconds);
+        return new AnnotatedVideo(output, first.Width, first.Height, original.FrameRate, frames, stopwatch.Elapsed);
+    }
+
+    // Written beside the target and moved into place at the end, so a reader never sees a half-written video.
+    private static async Task<T> WriteInPlaceAsync<T>(string output, Func<string, Task<T>> write)
+    {
+        var directory = Path.GetDirectoryName(output) ?? throw new ArgumentException($"{output} names no file.", nameof(output));
+        Directory.CreateDirectory(directory);
         var partial = Path.Combine(directory, $".{Path.GetFileName(output)}.{Guid.NewGuid():N}.partial");
         try
         {
-            var frames = await RenderAsync(video, overlays, partial, progress, cancellationToken).ConfigureAwait(false);
+            var result = await write(partial).ConfigureAwait(false);
             File.Move(partial, output, overwrite: true);
-            var result = new AnnotatedVideo(output, video.Width, video.Height, video.FrameRate, frames, stopwatch.Elapsed);
-            LogWritten(source, output, frames, video.Width, video.Height, video.FrameRate, result.Elapsed.TotalSeconds, result.FramesPerSecond);
             return result;
         }
         finally
@@ -290,6 +351,9 @@ public sealed partial class AnnotatedVideoWriter
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Annotating {Source}: {Width}x{Height} at {FrameRate} fps, {AudioStreams} audio streams; decoder pid {DecoderPid}, encoder pid {EncoderPid}")]
     private partial void LogStarted(string source, int width, int height, FrameRate frameRate, int audioStreams, int decoderPid, int encoderPid);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Joined {Pieces} annotated pieces of {Source} into {Output}: {Frames} frames in {Seconds:F2} s")]
+    private partial void LogJoined(string source, string output, int pieces, int frames, double seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Annotated {Source} into {Output}: {Frames} frames {Width}x{Height} at {FrameRate} fps in {Seconds:F2} s ({FramesPerSecond:F1} frames/s)")]
     private partial void LogWritten(string source, string output, int frames, int width, int height, FrameRate frameRate, double seconds, double framesPerSecond);
