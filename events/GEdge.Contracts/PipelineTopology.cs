@@ -30,7 +30,13 @@ public static class PipelineTopology
     /// <summary>Every stage, in pipeline order: each consumes what the one before it completes.</summary>
     public static IReadOnlyList<PipelineStage> Stages { get; } = Checked([Preprocess, Infer, Postprocess]);
 
-    /// <summary>The last stage: when it completes, the job's results are written and the job is closed (<see cref="JobStatus.Exit"/>).</summary>
+    /// <summary>The first stage: it cuts a job's video into segments, which then move through the stages on their own.</summary>
+    public static PipelineStage First => Stages[0];
+
+    /// <summary>
+    /// The last stage: when it has completed every segment, it joins their results into the job's and the job is closed
+    /// (<see cref="JobStatus.Exit"/>).
+    /// </summary>
     public static PipelineStage Last => Stages[^1];
 
     // The table must read as the statuses do: Enqueue, then each stage's working and completed status in turn, then Exit.

@@ -17,15 +17,27 @@ public sealed record VideoUploaded(
 /// <summary>The data of a <c>job status changed</c> event. The status also travels as the <c>jobstatus</c> attribute.</summary>
 public sealed record JobStatusChanged([property: JsonRequired] long JobId, [property: JsonRequired] JobStatus Status);
 
+/// <summary>
+/// The data of a <c>segment status changed</c> event: segment <see cref="Segment"/> (from 0) of a job is now in
+/// <see cref="Status"/>. The status also travels as the <c>jobstatus</c> attribute and the segment as <c>segment</c>.
+/// </summary>
+public sealed record SegmentStatusChanged(
+    [property: JsonRequired] long JobId,
+    [property: JsonRequired] int Segment,
+    [property: JsonRequired] JobStatus Status);
+
 /// <summary>Source-generated JSON for the event data (no reflection on the hot path, trimming-safe).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(VideoUploaded))]
 [JsonSerializable(typeof(JobStatusChanged))]
+[JsonSerializable(typeof(SegmentStatusChanged))]
 public sealed partial class GEdgeEventJsonContext : JsonSerializerContext;
 
 /// <summary>
-/// The two CloudEvents of G-Edge: their types, their extension attributes, and how to build and read them.
-/// A Knative Trigger routes on <c>type</c> plus the <c>jobstatus</c> extension, so a stage never has to open the data.
+/// The CloudEvents of G-Edge: their types, their extension attributes, and how to build and read them. A job's status
+/// changes start and end its work (the cut into segments, the join of the results); each segment's status changes move
+/// the segment through the stages. A Knative Trigger routes on <c>type</c> plus the <c>jobstatus</c> extension, so a
+/// stage never has to open the data.
 /// </summary>
 public static class GEdgeEvents
 {
@@ -35,17 +47,23 @@ public static class GEdgeEvents
     /// <summary>The type of the event sent on every job status change.</summary>
     public const string JobStatusChangedType = "dev.gedge.job.status.changed";
 
+    /// <summary>The type of the event sent on every status change of one segment of a job.</summary>
+    public const string SegmentStatusChangedType = "dev.gedge.segment.status.changed";
+
     /// <summary>Extension attribute carrying the new status (CloudEvents names: lower-case letters and digits).</summary>
     public static readonly CloudEventAttribute JobStatusAttribute = CloudEventAttribute.CreateExtension("jobstatus", CloudEventAttributeType.String);
 
     /// <summary>Extension attribute carrying the job id, so logs and dead-letter sinks can name the job.</summary>
     public static readonly CloudEventAttribute JobIdAttribute = CloudEventAttribute.CreateExtension("jobid", CloudEventAttributeType.String);
 
+    /// <summary>Extension attribute carrying the segment's number (from 0) on a segment's event.</summary>
+    public static readonly CloudEventAttribute SegmentAttribute = CloudEventAttribute.CreateExtension("segment", CloudEventAttributeType.Integer);
+
     /// <summary>The extension attributes a formatter must know to parse G-Edge events.</summary>
-    public static IReadOnlyList<CloudEventAttribute> ExtensionAttributes { get; } = [JobStatusAttribute, JobIdAttribute];
+    public static IReadOnlyList<CloudEventAttribute> ExtensionAttributes { get; } = [JobStatusAttribute, JobIdAttribute, SegmentAttribute];
 
     /// <summary>The event types G-Edge understands.</summary>
-    public static IReadOnlyList<string> Types { get; } = [VideoUploadedType, JobStatusChangedType];
+    public static IReadOnlyList<string> Types { get; } = [VideoUploadedType, JobStatusChangedType, SegmentStatusChangedType];
 
     /// <summary>
     /// A <c>video uploaded</c> event. Its id is derived from the object's identity (bucket, key, etag), so the same
@@ -88,6 +106,30 @@ public static class GEdgeEvents
         return cloudEvent;
     }
 
+    /// <summary>
+    /// A <c>segment status changed</c> event: segment <paramref name="segment"/> of job <paramref name="jobId"/> is now in
+    /// <paramref name="status"/>, on the segment's <paramref name="iteration"/>-th attempt.
+    /// </summary>
+    public static CloudEvent CreateSegmentStatusChanged(long jobId, int segment, JobStatus status, int iteration, Uri source)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(segment);
+        var cloudEvent = new CloudEvent(CloudEventsSpecVersion.V1_0, ExtensionAttributes)
+        {
+            // One id per segment, status and attempt, as for a job's events.
+            Id = string.Create(CultureInfo.InvariantCulture, $"job-{jobId}-segment-{segment}-{status}-{iteration}"),
+            Source = source,
+            Type = SegmentStatusChangedType,
+            Subject = string.Create(CultureInfo.InvariantCulture, $"{JobSubject(jobId)}/segments/{segment}"),
+            Time = DateTimeOffset.UtcNow,
+            DataContentType = "application/json",
+            Data = JsonSerializer.SerializeToElement(new SegmentStatusChanged(jobId, segment, status), GEdgeEventJsonContext.Default.SegmentStatusChanged),
+        };
+        cloudEvent[JobStatusAttribute] = status.ToString();
+        cloudEvent[JobIdAttribute] = jobId.ToString(CultureInfo.InvariantCulture);
+        cloudEvent[SegmentAttribute] = segment;
+        return cloudEvent;
+    }
+
     /// <summary>The subject that names a job in events (<c>jobs/42</c>).</summary>
     public static string JobSubject(long jobId) => string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId}");
 
@@ -117,6 +159,26 @@ public static class GEdgeEvents
         }
 
         return change.JobId > 0 ? change : throw new InvalidEventException("The job status changed event needs a positive 'jobId'.");
+    }
+
+    /// <summary>Reads a <c>segment status changed</c> event; the attributes and the data must agree, since the Trigger routed on them.</summary>
+    public static SegmentStatusChanged ReadSegmentStatusChanged(CloudEvent cloudEvent)
+    {
+        var change = ReadData(cloudEvent, SegmentStatusChangedType, GEdgeEventJsonContext.Default.SegmentStatusChanged);
+        var attribute = cloudEvent[JobStatusAttribute] as string;
+        if (attribute is null || !Enum.TryParse<JobStatus>(attribute, out var status) || status != change.Status || !Enum.IsDefined(status))
+        {
+            throw new InvalidEventException($"The event's 'jobstatus' attribute ('{attribute}') does not name the status in its data ('{change.Status}').");
+        }
+
+        if (cloudEvent[SegmentAttribute] is not int segment || segment != change.Segment)
+        {
+            throw new InvalidEventException($"The event's 'segment' attribute ('{cloudEvent[SegmentAttribute]}') does not name the segment in its data ({change.Segment}).");
+        }
+
+        return change.JobId > 0 && change.Segment >= 0
+            ? change
+            : throw new InvalidEventException("The segment status changed event needs a positive 'jobId' and a 'segment' from 0.");
     }
 
     private static T ReadData<T>(CloudEvent cloudEvent, string expectedType, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)

@@ -31,16 +31,19 @@ public sealed record TriggerFilter(IReadOnlyDictionary<string, string> Attribute
 public sealed record EventTrigger(string Name, string Subscriber, TriggerFilter Filter);
 
 /// <summary>
-/// The routing of G-Edge: which function takes which event. The stages' triggers are derived from
-/// <see cref="PipelineTopology"/> (each stage's function takes the status its stage consumes); the Knative Triggers in
-/// <c>knative/</c> declare the same filters (a test keeps the two in step), and the embedded router routes by these.
+/// The routing of G-Edge: which function takes which event. A job's work is cut into segments by the first stage and
+/// joined by the last; in between, each segment moves through the stages on its own. So the first stage's function
+/// takes the job's Enqueue (<see cref="Cut"/>), every stage's function takes the segment status its stage consumes
+/// (<see cref="For"/>), and the last stage's function takes the job's last completed status (<see cref="Join"/>). All
+/// are derived from <see cref="PipelineTopology"/>; the Knative Triggers in <c>knative/</c> declare the same filters (a
+/// test keeps the two in step), and the embedded router routes by these.
 /// </summary>
 public static class GEdgeTriggers
 {
     // One trigger per stage, made once, so every lookup of a stage's trigger answers the same instance.
     private static readonly Dictionary<PipelineStage, EventTrigger> s_stages = PipelineTopology.Stages.ToDictionary(
         stage => stage,
-        stage => new EventTrigger($"gedge-{stage.Name}", stage.Name, Filter(GEdgeEvents.JobStatusChangedType, stage.Consumes)));
+        stage => new EventTrigger($"gedge-{stage.Name}", stage.Name, Filter(GEdgeEvents.SegmentStatusChangedType, stage.Consumes)));
 
     /// <summary>
     /// The Knative Service of the gateway app that takes its events (<c>video uploaded</c>, dead letters, the sweeper's
@@ -52,21 +55,27 @@ public static class GEdgeTriggers
     /// <summary>The gateway creates the job when a video has been uploaded (on its events Service).</summary>
     public static EventTrigger Intake { get; } = new("gedge-intake", GatewayEventsService, Filter(GEdgeEvents.VideoUploadedType));
 
-    /// <summary>Preprocess takes jobs that are enqueued.</summary>
+    /// <summary>The first stage's function cuts an enqueued job's video into segments.</summary>
+    public static EventTrigger Cut { get; } = new("gedge-cut", PipelineTopology.First.Name, Filter(GEdgeEvents.JobStatusChangedType, PipelineTopology.First.Consumes));
+
+    /// <summary>Preprocess takes segments that are enqueued.</summary>
     public static EventTrigger Preprocess { get; } = For(PipelineTopology.Preprocess);
 
-    /// <summary>Infer takes jobs whose frames are ready.</summary>
+    /// <summary>Infer takes segments whose frames are ready.</summary>
     public static EventTrigger Infer { get; } = For(PipelineTopology.Infer);
 
-    /// <summary>Postprocess takes jobs whose detections are ready.</summary>
+    /// <summary>Postprocess takes segments whose detections are ready.</summary>
     public static EventTrigger Postprocess { get; } = For(PipelineTopology.Postprocess);
 
-    /// <summary>Every trigger, in pipeline order: the intake, then one per stage.</summary>
-    public static IReadOnlyList<EventTrigger> All { get; } = [Intake, .. PipelineTopology.Stages.Select(For)];
+    /// <summary>The last stage's function joins a job's results once every segment has completed it.</summary>
+    public static EventTrigger Join { get; } = new("gedge-join", PipelineTopology.Last.Name, Filter(GEdgeEvents.JobStatusChangedType, PipelineTopology.Last.Completes));
+
+    /// <summary>Every trigger, in pipeline order: the intake, the cut, one per stage, the join.</summary>
+    public static IReadOnlyList<EventTrigger> All { get; } = [Intake, Cut, .. PipelineTopology.Stages.Select(For), Join];
 
     /// <summary>
-    /// The trigger of <paramref name="stage"/>: <c>gedge-NAME</c>, to the function <c>NAME</c>, for the status changes
-    /// into the status the stage consumes.
+    /// The trigger of <paramref name="stage"/>: <c>gedge-NAME</c>, to the function <c>NAME</c>, for the segment status
+    /// changes into the status the stage consumes.
     /// </summary>
     public static EventTrigger For(PipelineStage stage)
     {
@@ -74,6 +83,16 @@ public static class GEdgeTriggers
         return s_stages.TryGetValue(stage, out var trigger)
             ? trigger
             : throw new ArgumentException($"'{stage.Name}' is not a stage of the pipeline.", nameof(stage));
+    }
+
+    /// <summary>
+    /// Every trigger whose events <paramref name="stage"/>'s function takes: its segments' (<see cref="For"/>), and the
+    /// cut or the join when it is the first or the last stage.
+    /// </summary>
+    public static IReadOnlyList<EventTrigger> Of(PipelineStage stage)
+    {
+        ArgumentNullException.ThrowIfNull(stage);
+        return [.. All.Where(trigger => trigger.Subscriber == stage.Name)];
     }
 
     private static TriggerFilter Filter(string type, JobStatus? status = null)

@@ -729,7 +729,199 @@ public abstract class JobTableContract
             (await _table.GetHistoryAsync(id)).Select(t => t.Status));
     }
 
+    // ---- segments ----
+
+    [Fact]
+    public async Task Split_CutsAJobTheFirstStageClaimed_IntoSegmentsWaitingForIt_AndEndsTheJobsOwnLease()
+    {
+        var id = (await _table.CreateAsync(Upload("alice", 1))).Job.Id;
+        Assert.False(await _table.SplitAsync(id, [0, 10]));
+        Assert.True(await _table.TryClaimAsync(id, JobStatus.Preprocessing));
+
+        Assert.True(await _table.SplitAsync(id, [0, 10.08, 20.5]));
+
+        var job = await _table.GetAsync(id);
+        Assert.Equal((JobStatus.Preprocessing, 3, (DateTimeOffset?)null), (job!.Status, job.Segments, job.LeaseDeadline));
+        Assert.Null(await Db.SortedSetScoreAsync($"{_prefix}:leases", id));
+        var segments = await _table.GetSegmentsAsync(id);
+        Assert.Equal([0, 1, 2], segments.Select(s => s.Index));
+        Assert.All(segments, s => Assert.Equal((JobStatus.Enqueue, 0), (s.Status, s.Iteration)));
+        Assert.Equal([0, 10.08, 20.5], segments.Select(s => s.Start));
+        Assert.False(await _table.SplitAsync(id, [0]));
+        Assert.Equal("3", (await Db.HashGetAsync($"{_prefix}:job:{id}", "segments")).ToString());
+    }
+
+    [Fact]
+    public async Task Segments_TheJobFollowsItsLeastAdvancedSegment_PassingTheEightStatusesInOrder()
+    {
+        var id = await SplitJobAsync(2);
+        // Segment 0 runs ahead through every stage; the job waits for segment 1.
+        foreach (var stage in PipelineTopology.Stages)
+        {
+            if (stage != PipelineTopology.First)
+                Assert.Equal(new SegmentMove(true, false), await _table.TryClaimSegmentAsync(id, 0, stage.Working, "host/1"));
+            else
+                Assert.True((await _table.TryClaimSegmentAsync(id, 0, stage.Working, "host/1")).Moved);
+            Assert.Equal(new SegmentMove(true, false), await _table.TryCompleteSegmentAsync(id, 0, stage.Working, "host/1"));
+        }
+
+        Assert.Equal(JobStatus.Preprocessing, (await _table.GetAsync(id))!.Status);
+        var moves = new List<SegmentMove>();
+        foreach (var stage in PipelineTopology.Stages)
+        {
+            moves.Add(await _table.TryClaimSegmentAsync(id, 1, stage.Working, "host/2"));
+            moves.Add(await _table.TryCompleteSegmentAsync(id, 1, stage.Working, "host/2", new Dictionary<string, string> { [$"{stage.Name}_seconds"] = "1.5" }));
+        }
+
+        // Enqueue -> Preprocessing counts as no move of the job: the first stage had already cut it.
+        Assert.Equal([false, true, true, true, true, true], moves.Select(m => m.JobMoved));
+        Assert.True(await _table.TryTransitionAsync(id, JobStatus.Postprocessing_complete, JobStatus.Exit));
+        Assert.Equal(JobStateMachine.Statuses, (await _table.GetHistoryAsync(id)).Select(t => t.Status));
+        var segment = (await _table.GetSegmentsAsync(id))[1];
+        Assert.Equal((JobStatus.Postprocessing_complete, "host/2", "1.5"), (segment.Status, segment.Worker, segment.Fields["postprocess_seconds"]));
+        var history = await _table.GetSegmentHistoryAsync(id);
+        Assert.Equal(2 * (1 + 6), history.Count);
+        Assert.Equal(
+            [JobStatus.Enqueue, JobStatus.Preprocessing, JobStatus.Preprocessing_complete, JobStatus.Inferencing, JobStatus.Inferencing_complete, JobStatus.Postprocessing, JobStatus.Postprocessing_complete],
+            history.Where(t => t.Segment == 1).Select(t => t.Status));
+        Assert.All(history.Where(t => t.Segment == 1 && t.Status != JobStatus.Enqueue), t => Assert.Equal("host/2", t.Worker));
+    }
+
+    [Fact]
+    public async Task Segments_AJobCutIntoSegments_IsMovedByHandOnlyToExit()
+    {
+        var id = await SplitJobAsync(1);
+
+        Assert.False(await _table.TryTransitionAsync(id, JobStatus.Preprocessing, JobStatus.Preprocessing_complete));
+        Assert.False(await _table.TryClaimAsync(id, JobStatus.Preprocessing));
+        Assert.Equal(FailureResult.NotInStatus, (await _table.FailAttemptAsync(id, JobStatus.Preprocessing, "x")).Result);
+        Assert.Equal(JobStatus.Preprocessing, (await _table.GetAsync(id))!.Status);
+    }
+
+    [Fact]
+    public async Task ClaimSegment_FiftyAtOnce_ExactlyOneSucceeds()
+    {
+        var id = await SplitJobAsync(2);
+
+        var claims = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => _table.TryClaimSegmentAsync(id, 1, JobStatus.Preprocessing, $"host/{i}")));
+
+        Assert.Single(claims, c => c.Moved);
+        Assert.Equal(JobStatus.Enqueue, (await _table.GetSegmentsAsync(id))[0].Status);
+    }
+
+    [Fact]
+    public async Task FailSegment_BelowTheLimit_RequeuesTheSegment_AndTheJobsIterationIsTheHighest()
+    {
+        var id = await SplitJobAsync(2);
+        await _table.TryClaimSegmentAsync(id, 1, JobStatus.Preprocessing, "host/1");
+
+        var outcome = await _table.FailSegmentAttemptAsync(id, 1, JobStatus.Preprocessing, "segment 1: ffmpeg died");
+
+        Assert.Equal((FailureResult.Retried, 1), (outcome.Result, outcome.SegmentIteration));
+        Assert.Equal((JobStatus.Preprocessing, 1, "segment 1: ffmpeg died"), (outcome.Job!.Status, outcome.Job.Iteration, outcome.Job.LastError));
+        var segments = await _table.GetSegmentsAsync(id);
+        Assert.Equal((JobStatus.Enqueue, 1, (DateTimeOffset?)null), (segments[1].Status, segments[1].Iteration, segments[1].LeaseDeadline));
+        Assert.Equal(0, segments[0].Iteration);
+        Assert.Null(await Db.SortedSetScoreAsync($"{_prefix}:segment-leases", $"{id}:1"));
+    }
+
+    [Fact]
+    public async Task FailSegment_AtTheLimit_EndsTheJob_AndStopsItsOtherSegments()
+    {
+        var id = await SplitJobAsync(3);
+        Assert.True((await _table.TryClaimSegmentAsync(id, 0, JobStatus.Preprocessing, "host/1")).Moved);
+        SegmentFailureOutcome outcome = null!;
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            Assert.True((await _table.TryClaimSegmentAsync(id, 2, JobStatus.Preprocessing, "host/2")).Moved);
+            outcome = await _table.FailSegmentAttemptAsync(id, 2, JobStatus.Preprocessing, "segment 2: out of memory");
+        }
+
+        Assert.Equal((FailureResult.Exited, 3), (outcome.Result, outcome.SegmentIteration));
+        var job = await _table.GetAsync(id);
+        Assert.Equal((JobStatus.Exit, 3, "segment 2: out of memory"), (job!.Status, job.Iteration, job.Error));
+        Assert.NotNull(job.EndTime);
+        Assert.Null(await Db.SortedSetScoreAsync($"{_prefix}:segment-leases", $"{id}:0"));
+        Assert.False(await _table.RenewSegmentLeaseAsync(id, 0, JobStatus.Preprocessing));
+        Assert.False((await _table.TryCompleteSegmentAsync(id, 0, JobStatus.Preprocessing, "host/1")).Moved);
+        Assert.False((await _table.TryClaimSegmentAsync(id, 1, JobStatus.Preprocessing, "host/1")).Moved);
+    }
+
+    [Fact]
+    public async Task FailSegment_Permanent_EndsTheJobAtOnce_WithNoAttemptCounted()
+    {
+        var id = await SplitJobAsync(2);
+        await _table.TryClaimSegmentAsync(id, 0, JobStatus.Preprocessing, "host/1");
+
+        var outcome = await _table.FailSegmentAttemptAsync(id, 0, JobStatus.Preprocessing, "segment 0: not a video", permanent: true);
+
+        Assert.Equal((FailureResult.Exited, 0), (outcome.Result, outcome.SegmentIteration));
+        Assert.Equal((JobStatus.Exit, 0, "segment 0: not a video"), (outcome.Job!.Status, outcome.Job.Iteration, outcome.Job.Error));
+    }
+
+    [Fact]
+    public async Task GiveBackSegment_EndsItsLeaseNow_AndTheNextFailureRequeuesItWithoutCounting()
+    {
+        var id = await SplitJobAsync(2);
+        await _table.TryClaimSegmentAsync(id, 1, JobStatus.Preprocessing, "host/1");
+
+        Assert.True(await _table.GiveBackSegmentAsync(id, 1, JobStatus.Preprocessing, "its process was stopping"));
+
+        var expired = Assert.Single(await _table.ListExpiredSegmentLeasesAsync(_time.GetUtcNow(), 10));
+        Assert.Equal((id, 1, "its process was stopping"), (expired.JobId, expired.Segment.Index, expired.Segment.GivenBack));
+        var outcome = await _table.FailSegmentAttemptAsync(id, 1, JobStatus.Preprocessing, "taken back");
+        Assert.Equal((FailureResult.Requeued, 0, 0), (outcome.Result, outcome.SegmentIteration, outcome.Job!.Iteration));
+        Assert.Equal(JobStatus.Enqueue, (await _table.GetSegmentsAsync(id))[1].Status);
+    }
+
+    [Fact]
+    public async Task SegmentLeases_RunOutUnlessRenewed()
+    {
+        var id = await SplitJobAsync(2);
+        await _table.TryClaimSegmentAsync(id, 0, JobStatus.Preprocessing, "host/1", TimeSpan.FromMinutes(1));
+        await _table.TryClaimSegmentAsync(id, 1, JobStatus.Preprocessing, "host/1", TimeSpan.FromMinutes(1));
+        _time.Advance(TimeSpan.FromSeconds(50));
+        Assert.True(await _table.RenewSegmentLeaseAsync(id, 1, JobStatus.Preprocessing, TimeSpan.FromMinutes(1)));
+        _time.Advance(TimeSpan.FromSeconds(20));
+
+        var expired = Assert.Single(await _table.ListExpiredSegmentLeasesAsync(_time.GetUtcNow(), 10));
+
+        Assert.Equal((id, 0), (expired.JobId, expired.Segment.Index));
+    }
+
+    [Fact]
+    public async Task ExitWithError_OfAJobCutIntoSegments_EndsEverySegmentsLease()
+    {
+        var id = await SplitJobAsync(2);
+        await _table.TryClaimSegmentAsync(id, 0, JobStatus.Preprocessing, "host/1");
+
+        Assert.True(await _table.ExitWithErrorAsync(id, "cancelled by the user"));
+
+        Assert.Empty(await _table.ListExpiredSegmentLeasesAsync(_time.GetUtcNow() + TimeSpan.FromDays(1), 10));
+        Assert.False(await _table.RenewSegmentLeaseAsync(id, 0, JobStatus.Preprocessing));
+    }
+
+    [Fact]
+    public async Task Delete_OfAJobCutIntoSegments_RemovesTheSegmentsToo()
+    {
+        var id = await SplitJobAsync(2);
+        await _table.ExitWithErrorAsync(id, "cancelled by the user");
+
+        Assert.True(await _table.DeleteAsync(id));
+
+        Assert.False(await Db.KeyExistsAsync($"{_prefix}:job:{id}:segments"));
+        Assert.False(await Db.KeyExistsAsync($"{_prefix}:job:{id}:segments:history"));
+    }
+
     // ---- helpers ----
+
+    private async Task<long> SplitJobAsync(int segments)
+    {
+        var id = (await _table.CreateAsync(Upload("alice", 1))).Job.Id;
+        Assert.True(await _table.TryClaimAsync(id, JobStatus.Preprocessing));
+        Assert.True(await _table.SplitAsync(id, [.. Enumerable.Range(0, segments).Select(i => i * 10.0)]));
+        return id;
+    }
 
     private JobTable NewTable(IConnectionMultiplexer connection, int iterationLimit = 3) =>
         new(connection, Options.Create(new JobTableOptions { KeyPrefix = _prefix, IterationLimit = iterationLimit }), _time,

@@ -55,6 +55,9 @@ public sealed record Job
     /// <summary>The other fields of the hash (result paths, timings, frame count, model, ...).</summary>
     public IReadOnlyDictionary<string, string> Fields { get; init; } = FrozenDictionary<string, string>.Empty;
 
+    /// <summary>How many segments the first stage cut the job into; null until it has.</summary>
+    public int? Segments { get; init; }
+
     /// <summary>Reads a job from the fields of its hash.</summary>
     /// <exception cref="InvalidDataException">A contract field is missing or malformed.</exception>
     internal static Job FromHash(string key, IReadOnlyDictionary<string, string> hash)
@@ -103,6 +106,7 @@ public sealed record Job
             LastError = Optional(JobFields.LastError),
             LeaseDeadline = Time(JobFields.LeaseDeadline),
             GivenBack = Optional(JobFields.GivenBack),
+            Segments = int.TryParse(Optional(JobFields.Segments), NumberStyles.None, CultureInfo.InvariantCulture, out var segments) ? segments : null,
             Fields = hash.Where(p => !JobFields.IsReserved(p.Key)).ToFrozenDictionary(StringComparer.Ordinal),
         };
     }

@@ -56,12 +56,37 @@ public static class JobFields
     /// </summary>
     public const string LastChange = "last_change";
 
+    /// <summary>How many segments the job was cut into; absent until the first stage has cut it.</summary>
+    public const string Segments = "segments";
+
     /// <summary>The eight fields every job hash carries, in contract order.</summary>
     public static IReadOnlyList<string> Contract { get; } = [Id, User, Path, Type, Status, StartTime, EndTime, Iteration];
 
     private static readonly HashSet<string> s_reserved =
-        [.. Contract, ObjectVersion, CreatedTime, Error, LastError, LeaseDeadline, GivenBack, LastChange];
+        [.. Contract, ObjectVersion, CreatedTime, Error, LastError, LeaseDeadline, GivenBack, LastChange, Segments];
 
     /// <summary>Whether the job table owns the field, so callers may not set it as an extra field.</summary>
+    public static bool IsReserved(string name) => s_reserved.Contains(name);
+}
+
+/// <summary>
+/// The fields of one segment in its job's segments hash, each under the segment's number (<c>3.status</c>): the job's
+/// own names where they mean the same (status, iteration, lease_deadline, given_back, last_error, last_change), and these.
+/// </summary>
+public static class SegmentFields
+{
+    /// <summary>When the segment entered its status (UTC, ISO 8601).</summary>
+    public const string Since = "since";
+
+    /// <summary>Where the segment starts in the video, in seconds (the time of its first frame).</summary>
+    public const string Start = "start";
+
+    /// <summary>The process that last claimed the segment (<c>host/pid</c>).</summary>
+    public const string Worker = "worker";
+
+    private static readonly HashSet<string> s_reserved =
+        [JobFields.Status, JobFields.Iteration, JobFields.LeaseDeadline, JobFields.GivenBack, JobFields.LastError, JobFields.LastChange, Since, Start, Worker];
+
+    /// <summary>Whether the job table owns the segment field, so callers may not set it as an extra field.</summary>
     public static bool IsReserved(string name) => s_reserved.Contains(name);
 }

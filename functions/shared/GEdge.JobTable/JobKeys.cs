@@ -16,6 +16,7 @@ internal sealed class JobKeys
         JobPrefix = $"{prefix}:job:";
         NextId = $"{prefix}:jobs:next-id";
         Leases = $"{prefix}:leases";
+        SegmentLeases = $"{prefix}:segment-leases";
         _statuses = [.. JobStateMachine.Statuses.Select(s => (RedisKey)$"{prefix}:status:{s}")];
     }
 
@@ -49,9 +50,18 @@ internal sealed class JobKeys
     /// <summary>What follows a job hash's key to name its history list.</summary>
     public const string HistorySuffix = ":history";
 
+    /// <summary>A job's segments: one hash with each segment's fields under <c>{n}.</c> and the count of segments per status.</summary>
+    public RedisKey Segments(long id) => Job(id).Append(":segments");
+
+    /// <summary>The list of a job's segments' status changes, oldest first (<c>{n}|{status}|{time}|{worker}</c> entries).</summary>
+    public RedisKey SegmentHistory(long id) => Job(id).Append(":segments:history");
+
+    /// <summary>The sorted set of segments in a working status (<c>{id}:{n}</c>), scored by lease deadline (Unix milliseconds).</summary>
+    public RedisKey SegmentLeases { get; }
+
     /// <summary>
-    /// The keys a status-changing script declares: the job, the leases, every status set in pipeline order, then the
-    /// job's history.
+    /// The keys a status-changing script declares: the job, the leases, every status set in pipeline order, the job's
+    /// history, its segments, their history and the segment leases.
     /// </summary>
-    public RedisKey[] ForTransition(long id) => [Job(id), Leases, .. _statuses, History(id)];
+    public RedisKey[] ForTransition(long id) => [Job(id), Leases, .. _statuses, History(id), Segments(id), SegmentHistory(id), SegmentLeases];
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using GEdge.Contracts;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -311,7 +312,7 @@ public sealed partial class JobTable
         RedisKey[] keys =
         [
             _keys.Job(id), _keys.History(id), _keys.User(job.User), _keys.Status(JobStatus.Exit),
-            _keys.Object(job.Path, job.ObjectVersion ?? string.Empty),
+            _keys.Object(job.Path, job.ObjectVersion ?? string.Empty), _keys.Segments(id), _keys.SegmentHistory(id),
         ];
         var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Delete, keys, [id])).ConfigureAwait(false);
         if (code == JobScripts.NotInStatus)
@@ -322,6 +323,201 @@ public sealed partial class JobTable
 
         LogDeleted(id, job.User);
         return true;
+    }
+
+    /// <summary>
+    /// Cuts a job the first stage has claimed into segments that start at <paramref name="starts"/> (seconds into the
+    /// video), each waiting for the first stage. From now on the job's status follows its least advanced segment's (a
+    /// segment waiting for the first stage counts as in it), and its iteration is the highest of its segments'.
+    /// </summary>
+    /// <returns>Whether the job was cut; false when it is not in the first working status (taken back, ended) or was cut already.</returns>
+    public async Task<bool> SplitAsync(long id, IReadOnlyList<double> starts)
+    {
+        RequireId(id);
+        ArgumentNullException.ThrowIfNull(starts);
+        ArgumentOutOfRangeException.ThrowIfZero(starts.Count);
+        RedisValue[] arguments =
+        [
+            id, JobTime.Format(_time.GetUtcNow()), NewChangeId(), starts.Count,
+            .. starts.Select(start => (RedisValue)start.ToString("0.######", CultureInfo.InvariantCulture)),
+        ];
+        var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Split, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
+        if (code == JobScripts.Done)
+            LogSplit(id, starts.Count);
+        else
+            LogNotSplit(id);
+        return code == JobScripts.Done;
+    }
+
+    /// <summary>A job's segments in order, empty until it is cut.</summary>
+    public async Task<IReadOnlyList<JobSegment>> GetSegmentsAsync(long id)
+    {
+        RequireId(id);
+        var key = _keys.Segments(id);
+        var entries = await RedisAsync(db => db.HashGetAllAsync(key)).ConfigureAwait(false);
+        return JobSegment.FromHash(key.ToString(), ToDictionary(entries));
+    }
+
+    /// <summary>The status changes of a job's segments, oldest first, each with the time and the process that made it.</summary>
+    public async Task<IReadOnlyList<SegmentTransition>> GetSegmentHistoryAsync(long id)
+    {
+        RequireId(id);
+        var entries = await RedisAsync(db => db.ListRangeAsync(_keys.SegmentHistory(id))).ConfigureAwait(false);
+        var history = new List<SegmentTransition>(entries.Length);
+        foreach (var entry in entries)
+        {
+            var parts = entry.ToString().Split('|');
+            if (parts.Length != 4
+                || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var segment)
+                || !Enum.TryParse<JobStatus>(parts[1], out var status)
+                || JobTime.Parse(parts[2]) is not { } time)
+            {
+                throw new InvalidDataException($"The segment history of job {id} has a malformed entry '{entry}'.");
+            }
+
+            history.Add(new SegmentTransition(segment, status, time, parts[3].Length > 0 ? parts[3] : null));
+        }
+
+        return history;
+    }
+
+    /// <summary>
+    /// Claims segment <paramref name="segment"/> of a job for the stage that works in <paramref name="working"/>: moves
+    /// it from the status that stage consumes, with a lease, unless the job has ended.
+    /// </summary>
+    /// <returns>What the move did; <see cref="SegmentMove.Moved"/> false when the segment had moved (a duplicate or late event) or the job ended.</returns>
+    public Task<SegmentMove> TryClaimSegmentAsync(long id, int segment, JobStatus working, string worker, TimeSpan? lease = null) =>
+        SegmentTransitionAsync(id, segment, JobStateMachine.ConsumedBy(RequireWorkingStatus(working)), working, [], worker, RequireLease(lease));
+
+    /// <summary>
+    /// Records that the stage working on a segment completed it: the segment moves from <paramref name="working"/> to its
+    /// stage's completion with <paramref name="fields"/> set on it, and the job follows its least advanced segment.
+    /// </summary>
+    public Task<SegmentMove> TryCompleteSegmentAsync(long id, int segment, JobStatus working, string worker, IReadOnlyDictionary<string, string>? fields = null) =>
+        SegmentTransitionAsync(id, segment, working, JobStateMachine.CompletionOf(RequireWorkingStatus(working)), ExtraFieldArguments(fields, SegmentFields.IsReserved), worker, _options.LeaseDuration);
+
+    /// <summary>Extends the lease of the stage working on a segment, while the segment is in <paramref name="working"/> and its job has not ended.</summary>
+    public async Task<bool> RenewSegmentLeaseAsync(long id, int segment, JobStatus working, TimeSpan? lease = null)
+    {
+        RequireId(id);
+        ArgumentOutOfRangeException.ThrowIfNegative(segment);
+        RequireWorking(working);
+        var deadline = _time.GetUtcNow() + RequireLease(lease);
+        var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(
+            JobScripts.SegmentRenew,
+            [_keys.Job(id), _keys.Segments(id), _keys.SegmentLeases],
+            [id, segment, working.ToString(), JobTime.Format(deadline), deadline.ToUnixTimeMilliseconds()])).ConfigureAwait(false);
+        return code == JobScripts.Done;
+    }
+
+    /// <summary>
+    /// Records that the stage working on a segment failed, as <see cref="FailAttemptAsync"/> does for a job: the segment
+    /// goes back to the status its stage consumes with its iteration up by one, and the job's iteration is the highest
+    /// of its segments'; at <see cref="JobTableOptions.IterationLimit"/>, or for a <paramref name="permanent"/> failure,
+    /// the job ends with <paramref name="reason"/> and its other segments stop.
+    /// </summary>
+    public async Task<SegmentFailureOutcome> FailSegmentAttemptAsync(long id, int segment, JobStatus working, string reason, bool permanent = false)
+    {
+        RequireId(id);
+        ArgumentOutOfRangeException.ThrowIfNegative(segment);
+        RequireWorking(working);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        RedisValue[] arguments =
+            [id, segment, working.ToString(), reason, JobTime.Format(_time.GetUtcNow()), _options.IterationLimit, permanent ? "1" : "0", NewChangeId()];
+        var result = await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.SegmentFail, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
+        var items = (RedisResult[])result!;
+        var code = (long)items[0];
+        if (items.Length < 2)
+        {
+            return new SegmentFailureOutcome(FailureResult.NotInStatus, null, 0);
+        }
+
+        var iteration = (int)(long)items[1];
+        var hash = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 2; i + 1 < items.Length; i += 2)
+            hash[(string)items[i]!] = (string?)items[i + 1] ?? "";
+        var job = Job.FromHash(_keys.Job(id).ToString(), hash);
+        var outcome = code switch
+        {
+            JobScripts.Done => FailureResult.Retried,
+            JobScripts.Exited => FailureResult.Exited,
+            JobScripts.Requeued => FailureResult.Requeued,
+            _ => FailureResult.NotInStatus,
+        };
+        LogSegmentFailure(id, segment, working, outcome, iteration, reason);
+        return new SegmentFailureOutcome(outcome, job, iteration);
+    }
+
+    /// <summary>Gives a segment back from the stage working on it, as <see cref="GiveBackAsync"/> does a job.</summary>
+    public async Task<bool> GiveBackSegmentAsync(long id, int segment, JobStatus working, string reason)
+    {
+        RequireId(id);
+        ArgumentOutOfRangeException.ThrowIfNegative(segment);
+        RequireWorking(working);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        var now = _time.GetUtcNow();
+        RedisValue[] arguments = [id, segment, working.ToString(), reason, JobTime.Format(now), now.ToUnixTimeMilliseconds()];
+        var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.SegmentGiveBack, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
+        if (code == JobScripts.Done)
+            LogSegmentGivenBack(id, segment, working, reason);
+        return code == JobScripts.Done;
+    }
+
+    /// <summary>
+    /// Lists up to <paramref name="limit"/> segments whose working stage's lease ran out at or before <paramref name="now"/>,
+    /// earliest deadline first, with their jobs' ids: the sweeper's input for jobs cut into segments.
+    /// </summary>
+    public async Task<IReadOnlyList<(long JobId, JobSegment Segment)>> ListExpiredSegmentLeasesAsync(DateTimeOffset now, int limit)
+    {
+        RequirePageSize(limit);
+        var members = await RedisAsync(db => db.SortedSetRangeByScoreAsync(
+            _keys.SegmentLeases, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), Exclude.None, Order.Ascending, 0, limit)).ConfigureAwait(false);
+        var expired = new List<(long, JobSegment)>(members.Length);
+        foreach (var member in members)
+        {
+            var text = member.ToString();
+            var colon = text.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0
+                || !long.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+                || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+            {
+                continue;
+            }
+
+            var segments = await GetSegmentsAsync(id).ConfigureAwait(false);
+            if (index < segments.Count && segments[index] is { } segment && JobStateMachine.IsWorking(segment.Status) && segment.LeaseDeadline <= now)
+            {
+                expired.Add((id, segment));
+            }
+        }
+
+        return expired;
+    }
+
+    private async Task<SegmentMove> SegmentTransitionAsync(long id, int segment, JobStatus from, JobStatus to, RedisValue[] extraFields, string worker, TimeSpan lease)
+    {
+        RequireId(id);
+        ArgumentOutOfRangeException.ThrowIfNegative(segment);
+        ArgumentException.ThrowIfNullOrWhiteSpace(worker);
+        var now = _time.GetUtcNow();
+        var deadline = now + lease;
+        RedisValue[] arguments =
+        [
+            id, segment, from.ToString(), to.ToString(), JobTime.Format(now),
+            JobTime.Format(deadline), deadline.ToUnixTimeMilliseconds(), NewChangeId(), worker, .. extraFields,
+        ];
+        var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.SegmentTransition, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
+        var moved = code is JobScripts.Done or JobScripts.JobMoved;
+        if (moved)
+            LogSegmentMoved(id, segment, from, to);
+        else
+            LogSegmentNotMoved(id, segment, from, to, code switch
+            {
+                JobScripts.Illegal => "the state machine does not allow the move",
+                JobScripts.Missing => "no such job or segment",
+                _ => "it is no longer in that status, or its job has ended",
+            });
+        return new SegmentMove(moved, code == JobScripts.JobMoved);
     }
 
     private async Task<bool> TransitionAsync(long id, JobStatus from, JobStatus to, RedisValue[] extraFields, TimeSpan lease)
@@ -378,7 +574,10 @@ public sealed partial class JobTable
             : throw new ArgumentOutOfRangeException(nameof(lease), value, "A lease must be positive.");
     }
 
-    private static RedisValue[] ExtraFieldArguments(IReadOnlyDictionary<string, string>? fields)
+    private static RedisValue[] ExtraFieldArguments(IReadOnlyDictionary<string, string>? fields) =>
+        ExtraFieldArguments(fields, JobFields.IsReserved);
+
+    private static RedisValue[] ExtraFieldArguments(IReadOnlyDictionary<string, string>? fields, Func<string, bool> isReserved)
     {
         if (fields is null || fields.Count == 0)
             return [];
@@ -389,7 +588,7 @@ public sealed partial class JobTable
         {
             if (string.IsNullOrEmpty(name))
                 throw new ArgumentException("Extra field names must not be empty.", nameof(fields));
-            if (JobFields.IsReserved(name))
+            if (isReserved(name))
                 throw new ArgumentException($"'{name}' is maintained by the job table and cannot be set as an extra field.", nameof(fields));
             if (value is null)
                 throw new ArgumentException($"Extra field '{name}' has a null value.", nameof(fields));
@@ -433,6 +632,12 @@ public sealed partial class JobTable
     {
         if (!Enum.IsDefined(status))
             throw new ArgumentOutOfRangeException(name, status, "Not one of the eight job statuses.");
+    }
+
+    private static JobStatus RequireWorkingStatus(JobStatus working)
+    {
+        RequireWorking(working);
+        return working;
     }
 
     private static void RequireWorking(JobStatus working)
@@ -487,6 +692,24 @@ public sealed partial class JobTable
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} not deleted: it is in {Status}, not Exit")]
     private partial void LogNotDeleted(long jobId, JobStatus status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} cut into {Segments} segments")]
+    private partial void LogSplit(long jobId, int segments);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} not cut: it is no longer being cut, or was cut already")]
+    private partial void LogNotSplit(long jobId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} segment {Segment} moved from {From} to {To}")]
+    private partial void LogSegmentMoved(long jobId, int segment, JobStatus from, JobStatus to);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} segment {Segment} not moved from {From} to {To}: {Reason}")]
+    private partial void LogSegmentNotMoved(long jobId, int segment, JobStatus from, JobStatus to, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} segment {Segment} attempt in {Working} failed ({Outcome}, segment iteration {Iteration}): {Reason}")]
+    private partial void LogSegmentFailure(long jobId, int segment, JobStatus working, FailureResult outcome, int iteration, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} segment {Segment} given back by its {Working} stage: {Reason}")]
+    private partial void LogSegmentGivenBack(long jobId, int segment, JobStatus working, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} ended with error: {Reason}")]
     private partial void LogExitedWithError(long jobId, string reason);
