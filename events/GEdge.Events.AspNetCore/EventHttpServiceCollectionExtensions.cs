@@ -41,7 +41,7 @@ public static class EventHttpServiceCollectionExtensions
         services.AddHttpClient(HttpEventPublisher.HttpClientName).AddHttpMessageHandler<EventSenderCredentialHandler>();
         // A singleton over IHttpClientFactory, not a typed client: the MinIO handler is a singleton too, and a typed
         // client captured there would keep one HttpClient (and its DNS answer) forever.
-        services.AddSingleton<IEventPublisher, HttpEventPublisher>();
+        services.TryAddSingleton<IEventPublisher, HttpEventPublisher>();
         return services;
     }
 }

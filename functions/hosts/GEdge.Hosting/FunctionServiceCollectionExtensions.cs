@@ -31,6 +31,9 @@ public static class FunctionServiceCollectionExtensions
         services.AddSharedObjectStore(configuration);
         services.TryAddSingleton<EventSubscribers>();
         services.AddEventSenders();
+        // What a function announces beyond its reply (the cut's other segments) goes to the Broker: Events__Sink, or the
+        // K_SINK a SinkBinding injects.
+        services.AddHttpEventPublisher();
         services.AddFunctionProbes();
         return services;
     }

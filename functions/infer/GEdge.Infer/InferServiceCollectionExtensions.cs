@@ -1,3 +1,4 @@
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.Stages;
 using GEdge.Vision.Onnx;
@@ -18,6 +19,6 @@ public static class InferServiceCollectionExtensions
         services.AddHealthChecks().AddCheck<ModelLoadedCheck>("model", tags: [StageServiceCollectionExtensions.ReadinessTag]);
         // The pipeline's model is the detector's, so Preprocess and Infer in one process cannot disagree.
         services.AddSingleton(provider => provider.GetRequiredService<ObjectDetector>().Manifest);
-        return services.AddStage<InferWork>();
+        return services.AddStage<InferWork>(PipelineTopology.Infer);
     }
 }

@@ -1,3 +1,4 @@
+using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.Rendering;
 using GEdge.Stages;
@@ -12,6 +13,6 @@ public static class PostprocessServiceCollectionExtensions
     public static IServiceCollection AddPostprocessStage(this IServiceCollection services)
     {
         services.AddRendering();
-        return services.AddStage<PostprocessWork>();
+        return services.AddStage<PostprocessWork>(PipelineTopology.Postprocess);
     }
 }

@@ -2,11 +2,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using System.Threading.Channels;
 using GEdge.Artifacts;
 using GEdge.Contracts;
 using GEdge.JobTable;
 using GEdge.Jobs;
+using GEdge.Media;
 using GEdge.Rendering;
 using GEdge.Stages;
 using GEdge.Storage;
@@ -14,15 +14,14 @@ using GEdge.Storage;
 namespace GEdge.Postprocess;
 
 /// <summary>
-/// Draws each frame's detections on the original video and encodes it (same size, rate and frame count, audio kept),
-/// and publishes <c>detections.json</c> and <c>summary.json</c> beside it. Infer's per-frame lines are read once, in
-/// step with the frames being drawn, so memory does not grow with the video's length.
+/// Draws each frame's detections on a segment's piece of the video and encodes it at the whole video's rate (one
+/// segment per request); once every segment is done, joins the pieces into the annotated video with the original's
+/// audio (stream copy), and publishes <c>detections.json</c> (every frame of the whole video, numbered from its first)
+/// and <c>summary.json</c> beside it (the last stage's <see cref="IJoinWork"/>). Detections are read as streams, so memory
+/// does not grow with the video's length.
 /// </summary>
-public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter writer) : IStageWork
+public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter writer) : IJoinWork
 {
-    // Overlays read ahead of the frame being drawn: enough that neither side waits on the other's every step.
-    private const int OverlaysInFlight = 32;
-
     /// <inheritdoc />
     public PipelineStage Stage => PipelineTopology.Postprocess;
 
@@ -30,78 +29,37 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
     public async Task<IReadOnlyDictionary<string, string>> RunAsync(StageContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var clock = Stopwatch.StartNew();
-        var job = context.Job;
         var artifacts = context.Artifacts;
         var manifest = await FrameArtifacts.ReadManifestAsync(store, artifacts, cancellationToken).ConfigureAwait(false);
-        var (bucket, key) = JobArtifacts.UploadOf(job);
-        var scratch = Directory.CreateTempSubdirectory($"gedge-postprocess-{job.Id}-");
+        var rate = FrameRate.TryParse(manifest.Video.FrameRate) is { IsKnown: true } known
+            ? known
+            : throw new InvalidDataException($"The source manifest of job {context.Job.Id} states no frame rate ('{manifest.Video.FrameRate}').");
+        var scratch = Directory.CreateTempSubdirectory($"gedge-postprocess-{context.Job.Id}-{artifacts.Index}-");
         try
         {
-            var videoPath = Path.Combine(scratch.FullName, "annotated.mp4");
-            var detectionsPath = Path.Combine(scratch.FullName, "detections.json");
-            var facts = new VideoFacts(manifest.Video.Width, manifest.Video.Height, manifest.Video.Fps, manifest.FrameCount);
-            var summary = new DetectionTally();
-            await using (var upload = await store.GetLocalFileAsync(bucket, key, cancellationToken).ConfigureAwait(false))
+            var piecePath = Path.Combine(scratch.FullName, "annotated.mp4");
+            AnnotatedVideo piece;
+            await using (var video = await store.GetLocalFileAsync(artifacts.Buckets.Work, artifacts.VideoKey, cancellationToken).ConfigureAwait(false))
             {
-                // Infer's lines are read once: the serializer pulls them as the document's frames and hands each one's
-                // overlay, through a small channel, to the writer that draws it. Both stream, so memory does not grow
-                // with the video's length.
-                var overlays = Channel.CreateBounded<FrameOverlay>(new BoundedChannelOptions(OverlaysInFlight) { SingleReader = true, SingleWriter = true });
-                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                var detectionsDocument = new DetectionsDocument(job.Id, manifest.Model, facts, FramesAsync(artifacts, overlays.Writer, summary, stop.Token));
-                var detections = Task.Run(() => WriteDetectionsAsync(detectionsPath, detectionsDocument, overlays.Writer, stop.Token), stop.Token);
-                AnnotatedVideo video;
-                try
-                {
-                    video = await writer.WriteAsync(
-                        upload.Path,
-                        overlays.Reader.ReadAllAsync(stop.Token),
-                        videoPath,
-                        new SynchronousProgress(context, job.Id, Stage.Working, manifest.FrameCount),
-                        cancellationToken: cancellationToken).ConfigureAwait(false);
-                }
-                catch
-                {
-                    // The writer stopped (or saw the detections fail, whose exception it then throws): stop reading them too.
-                    await stop.CancelAsync().ConfigureAwait(false);
-                    await detections.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                    throw;
-                }
-
-                // The writer read the overlays to their end, which comes once detections.json is written and closed.
-                await detections.ConfigureAwait(false);
-                if (video.FrameCount != manifest.FrameCount || summary.Frames != manifest.FrameCount)
-                {
-                    throw new InvalidDataException(
-                        $"The annotated video has {video.FrameCount} frames and the detections {summary.Frames}, but the source has {manifest.FrameCount}.");
-                }
+                piece = await writer.WriteAsync(
+                    video.Path,
+                    OverlaysAsync(artifacts, cancellationToken),
+                    piecePath,
+                    new SynchronousProgress(context, Stage.Working, manifest.FrameCount),
+                    rate,
+                    cancellationToken).ConfigureAwait(false);
             }
 
-            await store.UploadFileAsync(artifacts.Buckets.Results, artifacts.AnnotatedVideoKey, videoPath, cancellationToken).ConfigureAwait(false);
-            await store.UploadFileAsync(artifacts.Buckets.Results, artifacts.DetectionsKey, detectionsPath, cancellationToken).ConfigureAwait(false);
-
-            var stageSeconds = new SortedDictionary<string, double>(StringComparer.Ordinal);
-            foreach (var stage in PipelineTopology.Stages)
+            if (piece.FrameCount != manifest.FrameCount)
             {
-                if (stage != Stage
-                    && job.Fields.TryGetValue(JobStage.StageSecondsField(stage.Working), out var text)
-                    && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
-                {
-                    stageSeconds[stage.Working.ToString()] = seconds;
-                }
+                throw new InvalidDataException(
+                    $"The annotated piece of segment {artifacts.Index} has {piece.FrameCount} frames, but Preprocess read {manifest.FrameCount} from it.");
             }
 
-            stageSeconds[Stage.Working.ToString()] = Math.Round(clock.Elapsed.TotalSeconds, 3);
-            var document = new JobSummary(job.Id, manifest.Model, facts, summary.Classes(), stageSeconds, job.ToRecord());
-            await store.WriteAsync(artifacts.Buckets.Results, artifacts.SummaryKey, (stream, ct) =>
-                JsonSerializer.SerializeAsync(stream, document, PipelineJsonContext.Default.JobSummary, ct), cancellationToken).ConfigureAwait(false);
-
+            await store.UploadFileAsync(artifacts.Buckets.Work, artifacts.AnnotatedVideoKey, piecePath, cancellationToken).ConfigureAwait(false);
             return new Dictionary<string, string>(StringComparer.Ordinal)
             {
-                ["result_video"] = $"{artifacts.Buckets.Results}/{artifacts.AnnotatedVideoKey}",
-                ["result_detections"] = $"{artifacts.Buckets.Results}/{artifacts.DetectionsKey}",
-                ["result_summary"] = $"{artifacts.Buckets.Results}/{artifacts.SummaryKey}",
+                ["annotated_frames"] = piece.FrameCount.ToString(CultureInfo.InvariantCulture),
             };
         }
         finally
@@ -110,42 +68,149 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
         }
     }
 
-    private static async Task WriteDetectionsAsync(string path, DetectionsDocument document, ChannelWriter<FrameOverlay> overlays, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<string, string>> JoinAsync(JobContext context, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(context);
+        var clock = Stopwatch.StartNew();
+        var job = context.Job;
+        var artifacts = context.Artifacts;
+        var source = await FrameArtifacts.ReadSourceAsync(store, artifacts, cancellationToken).ConfigureAwait(false);
+        var segments = context.Segments;
+        if (segments.Count == 0 || segments.Count != source.SegmentStarts.Count)
+        {
+            throw new InvalidDataException($"Job {job.Id} has {segments.Count} segments in the job table but its cut made {source.SegmentStarts.Count}.");
+        }
+
+        var frameCounts = segments.Select(FramesOf).ToList();
+        var frames = frameCounts.Sum();
+        var (bucket, key) = JobArtifacts.UploadOf(job);
+        var scratch = Directory.CreateTempSubdirectory($"gedge-join-{job.Id}-");
+        var leases = new List<LocalFileLease>();
         try
         {
-            await using (var file = File.Create(path))
+            var pieces = new List<AnnotatedPiece>(segments.Count);
+            foreach (var segment in segments)
             {
+                var lease = await store.GetLocalFileAsync(artifacts.Buckets.Work, artifacts.Segment(segment.Index).AnnotatedVideoKey, cancellationToken).ConfigureAwait(false);
+                leases.Add(lease);
+                pieces.Add(new AnnotatedPiece(lease.Path, frameCounts[segment.Index]));
+            }
+
+            var videoPath = Path.Combine(scratch.FullName, "annotated.mp4");
+            await using (var upload = await store.GetLocalFileAsync(bucket, key, cancellationToken).ConfigureAwait(false))
+            {
+                await writer.JoinAsync(upload.Path, pieces, videoPath, cancellationToken).ConfigureAwait(false);
+            }
+
+            var detectionsPath = Path.Combine(scratch.FullName, "detections.json");
+            var summary = new DetectionTally();
+            var facts = new VideoFacts(source.Video.Width, source.Video.Height, source.Video.Fps, frames);
+            await using (var file = File.Create(detectionsPath))
+            {
+                var document = new DetectionsDocument(job.Id, source.Model, facts, AllFramesAsync(artifacts, segments, frameCounts, summary, cancellationToken));
                 await JsonSerializer.SerializeAsync(file, document, DetectionsJsonContext.Default.DetectionsDocument, cancellationToken).ConfigureAwait(false);
             }
 
-            overlays.TryComplete();
+            if (summary.Frames != frames)
+            {
+                throw new InvalidDataException($"The segments' detections cover {summary.Frames} frames, but Preprocess read {frames}.");
+            }
+
+            await store.UploadFileAsync(artifacts.Buckets.Results, artifacts.AnnotatedVideoKey, videoPath, cancellationToken).ConfigureAwait(false);
+            await store.UploadFileAsync(artifacts.Buckets.Results, artifacts.DetectionsKey, detectionsPath, cancellationToken).ConfigureAwait(false);
+
+            // Each stage's seconds, summed over the segments: the work it did for this job, wherever it ran.
+            var stageSeconds = new SortedDictionary<string, double>(StringComparer.Ordinal);
+            foreach (var stage in PipelineTopology.Stages)
+            {
+                stageSeconds[stage.Working.ToString()] = Math.Round(segments.Sum(s => SecondsOf(s, stage.Working)), 3);
+            }
+
+            stageSeconds[Stage.Working.ToString()] += Math.Round(clock.Elapsed.TotalSeconds, 3);
+            var fields = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["frames"] = frames.ToString(CultureInfo.InvariantCulture),
+                ["detections"] = summary.Classes().Sum(c => c.Detections).ToString(CultureInfo.InvariantCulture),
+                ["result_video"] = $"{artifacts.Buckets.Results}/{artifacts.AnnotatedVideoKey}",
+                ["result_detections"] = $"{artifacts.Buckets.Results}/{artifacts.DetectionsKey}",
+                ["result_summary"] = $"{artifacts.Buckets.Results}/{artifacts.SummaryKey}",
+            };
+            foreach (var field in new[] { "execution_provider" })
+            {
+                if (segments.Select(s => s.Fields.GetValueOrDefault(field)).Distinct().ToList() is [{ } only])
+                {
+                    fields[field] = only;
+                }
+            }
+
+            var record = job.ToRecord().ToDictionary(StringComparer.Ordinal);
+            foreach (var (name, value) in fields)
+            {
+                record[name] = value;
+            }
+
+            var summaryDocument = new JobSummary(job.Id, source.Model, facts, summary.Classes(), stageSeconds, record);
+            await store.WriteAsync(artifacts.Buckets.Results, artifacts.SummaryKey, (stream, ct) =>
+                JsonSerializer.SerializeAsync(stream, summaryDocument, PipelineJsonContext.Default.JobSummary, ct), cancellationToken).ConfigureAwait(false);
+            return fields;
         }
-        catch (Exception e)
+        finally
         {
-            overlays.TryComplete(e);
-            throw;
+            foreach (var lease in leases)
+            {
+                await lease.DisposeAsync().ConfigureAwait(false);
+            }
+
+            scratch.Delete(recursive: true);
         }
     }
 
-    // Infer's lines, as the document's frames; on the way each one is counted and its overlay handed to the writer.
-    private async IAsyncEnumerable<FrameDetections> FramesAsync(
-        JobArtifacts artifacts,
-        ChannelWriter<FrameOverlay> overlays,
-        DetectionTally tally,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static int FramesOf(JobSegment segment) =>
+        segment.Fields.TryGetValue("frames", out var text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var frames)
+            ? frames
+            : throw new InvalidDataException($"Segment {segment.Index} has no frame count: Preprocess did not record one.");
+
+    private static double SecondsOf(JobSegment segment, JobStatus working) =>
+        segment.Fields.TryGetValue(JobStage.StageSecondsField(working), out var text) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
+            ? seconds
+            : 0;
+
+    // A segment's detections as the overlays its piece is drawn with (numbered from the segment's first frame).
+    private async IAsyncEnumerable<FrameOverlay> OverlaysAsync(SegmentArtifacts artifacts, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await foreach (var frame in FrameArtifacts.ReadDetectionsAsync(store, artifacts, cancellationToken).ConfigureAwait(false))
         {
-            tally.Add(frame);
-            await overlays.WriteAsync(new FrameOverlay(frame.Index, frame.Detections), cancellationToken).ConfigureAwait(false);
-            yield return frame;
+            yield return new FrameOverlay(frame.Index, frame.Detections);
+        }
+    }
+
+    // Every segment's detections in turn, renumbered from the video's first frame, each one counted on the way.
+    private async IAsyncEnumerable<FrameDetections> AllFramesAsync(
+        JobArtifacts artifacts,
+        IReadOnlyList<JobSegment> segments,
+        List<int> frameCounts,
+        DetectionTally tally,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var first = 0;
+        foreach (var segment in segments)
+        {
+            await foreach (var frame in FrameArtifacts.ReadDetectionsAsync(store, artifacts.Segment(segment.Index), cancellationToken).ConfigureAwait(false))
+            {
+                var numbered = frame with { Index = first + frame.Index };
+                tally.Add(numbered);
+                yield return numbered;
+            }
+
+            first += frameCounts[segment.Index];
         }
     }
 
     // Progress<T> posts to the thread pool and may report out of order; the stage's sink is cheap and thread-safe.
-    private sealed class SynchronousProgress(StageContext context, long jobId, JobStatus stage, int total) : IProgress<int>
+    private sealed class SynchronousProgress(StageContext context, JobStatus stage, int total) : IProgress<int>
     {
-        public void Report(int value) => context.Progress.Report(new StageProgress(jobId, stage, value, total));
+        public void Report(int value) =>
+            context.Progress.Report(new StageProgress(context.Job.Id, stage, value, total) { Segment = context.Artifacts.Index });
     }
 }

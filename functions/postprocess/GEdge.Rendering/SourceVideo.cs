@@ -69,20 +69,8 @@ public sealed record SourceVideo(
             audioCodecs);
     }
 
-    /// <summary>
-    /// The stream's r_frame_rate, the exact base rate of a constant-rate stream (30000/1001 stays 30000/1001), unless it
-    /// disagrees with the average rate: then the stream is variable-rate or coded as fields (r_frame_rate 50/1 for 25 fps
-    /// interlaced), and the average rate is the one that keeps the annotated video as long as the original.
-    /// </summary>
-    internal static FrameRate? ChooseFrameRate(FrameRate? real, FrameRate? average)
-    {
-        if (real is { IsKnown: true } r && (average is not { IsKnown: true } a || Math.Abs(r.PerSecond - a.PerSecond) <= r.PerSecond * 0.01))
-        {
-            return r;
-        }
-
-        return average is { IsKnown: true } ? average : null;
-    }
+    /// <summary>The rate the copy plays at: <see cref="FrameRate.ForPlayback"/>, the rule every copy of a video shares.</summary>
+    internal static FrameRate? ChooseFrameRate(FrameRate? real, FrameRate? average) => FrameRate.ForPlayback(real, average);
 
     private static string? Known(string? tag) => string.IsNullOrEmpty(tag) || tag == "unknown" || tag == "unspecified" ? null : tag;
 }

@@ -1,3 +1,4 @@
+using GEdge.Contracts;
 using GEdge.Artifacts;
 using GEdge.Events;
 using GEdge.Stages;
@@ -12,7 +13,8 @@ public static class PreprocessServiceCollectionExtensions
     public static IServiceCollection AddPreprocessStage(this IServiceCollection services)
     {
         services.AddOptions<PreprocessOptions>().BindConfiguration("Preprocess");
+        services.AddOptions<SegmentOptions>().BindConfiguration(SegmentOptions.SectionName);
         services.AddModelManifest();
-        return services.AddStage<PreprocessWork>();
+        return services.AddStage<PreprocessWork>(PipelineTopology.Preprocess);
     }
 }

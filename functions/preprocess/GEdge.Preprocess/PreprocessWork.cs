@@ -25,26 +25,46 @@ public sealed record PreprocessOptions
     public int ChunkFrames { get; init; } = 32;
 }
 
+/// <summary>How a job's video is cut into segments, bound from configuration section <c>Segments</c>.</summary>
+public sealed record SegmentOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Segments";
+
+    /// <summary>
+    /// About how many seconds of video a segment holds: the cut falls on the first keyframe at or after each multiple.
+    /// 10 s keeps every stage's request short (the slowest, Postprocess, does 10 s of 1080p30 in about 6 s on a 2-core
+    /// machine, at 48 frames/s), so no request comes near Knative's or the Functions host's limits, while each
+    /// segment's fixed cost (a few process starts and objects, well under a second a stage) stays a few per cent of its work.
+    /// </summary>
+    public double Seconds { get; init; } = 10;
+}
+
 /// <summary>
-/// Probes the upload, then lets one ffmpeg process decode it and letterbox every frame into the model's input while
-/// the frames stream into chunk objects; writes the frame manifest Infer reads. Input that is not a decodable video ends
-/// the job at once with the reason.
+/// Cuts a job's upload at keyframes into segments (stream copy, the first stage's <see cref="ICutWork"/>), then, one
+/// segment per request, lets one ffmpeg process decode the segment and letterbox every frame into the model's input
+/// while the frames stream into chunk objects, and writes the segment's frame manifest Infer reads. Input that is not a
+/// decodable video ends the job at once with the reason.
 /// </summary>
 public sealed class PreprocessWork(
     IObjectStore store,
     ModelManifest model,
     IOptions<PreprocessOptions> options,
-    ILogger<LetterboxFrameReader> readerLogger) : IStageWork
+    IOptions<SegmentOptions> segments,
+    ILogger<LetterboxFrameReader> readerLogger) : ICutWork
 {
     private readonly LetterboxFrameReader _reader = new(model.Input, readerLogger);
     private const int ReadAheadFrames = 8;
     private readonly int _chunkFrames = Math.Max(1, options.Value.ChunkFrames);
+    private readonly TimeSpan _segmentLength = segments.Value.Seconds > 0
+        ? TimeSpan.FromSeconds(segments.Value.Seconds)
+        : throw new ArgumentOutOfRangeException(nameof(segments), segments.Value.Seconds, "Segments:Seconds must be positive.");
 
     /// <inheritdoc />
     public PipelineStage Stage => PipelineTopology.Preprocess;
 
     /// <inheritdoc />
-    public async Task<IReadOnlyDictionary<string, string>> RunAsync(StageContext context, CancellationToken cancellationToken)
+    public async Task<JobCut> CutAsync(JobContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
         var (bucket, key) = JobArtifacts.UploadOf(context.Job);
@@ -63,30 +83,72 @@ public sealed class PreprocessWork(
 
         await using var _ = upload;
         var media = await AnalyseAsync(upload.Path, cancellationToken).ConfigureAwait(false);
-        var letterbox = model.Input.LetterboxFor(media.Width, media.Height);
-        var expected = (int)Math.Min(int.MaxValue, media.EstimatedFrameCount);
-
-        // The check that the first and last frames decode (a truncated upload) runs beside the decoding instead of
-        // before it: it costs a process start, which is most of what this stage adds to ffmpeg's own time. When it
-        // fails, the reading stops and its reason, the precise one, is the job's.
-        using var verificationFailed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var verification = VerifyAsync(media, verificationFailed, cancellationToken);
-        var chunks = new List<FrameChunk>();
-        var frameCount = 0;
+        var scratch = Directory.CreateTempSubdirectory($"gedge-cut-{context.Job.Id}-");
         try
         {
+            IReadOnlyList<VideoSegment> pieces;
             try
             {
-                frameCount = await WriteChunksAsync(context, media, chunks, expected, verificationFailed.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is MediaException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                // When both failed, the verification's reason is the one to give.
+                // The check that the first and last frames decode (a truncated upload) runs beside the cut, which reads
+                // no frame: a cut of a broken file may well succeed.
+                var verification = VideoProbe.VerifyDecodesAsync(media, cancellationToken);
+                var cutting = VideoSegmenter.CutAsync(media, _segmentLength, scratch.FullName, cancellationToken);
+                await Task.WhenAll(verification, cutting).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 await verification.ConfigureAwait(false);
-                throw;
+                pieces = await cutting.ConfigureAwait(false);
+            }
+            catch (MediaException e) when (e.Kind != MediaErrorKind.ToolMissing)
+            {
+                throw new UnprocessableInputException(e.Message, e);
             }
 
-            await verification.ConfigureAwait(false);
+            foreach (var piece in pieces)
+            {
+                await store.UploadFileAsync(artifacts.Buckets.Work, artifacts.Segment(piece.Index).VideoKey, piece.Path, cancellationToken).ConfigureAwait(false);
+            }
+
+            var rate = media.PlaybackRate.IsKnown ? media.PlaybackRate : media.FrameRate;
+            var video = new SourceVideo(
+                media.Width,
+                media.Height,
+                rate.ToString(),
+                rate.PerSecond,
+                (int)Math.Min(int.MaxValue, media.EstimatedFrameCount),
+                media.Duration.TotalSeconds,
+                media.HasAudio,
+                media.VideoCodec);
+            var starts = pieces.Select(p => p.Start.TotalSeconds).ToList();
+            var manifest = new SourceManifest(context.Job.Id, model.Name, video, starts);
+            await store.WriteAsync(artifacts.Buckets.Work, artifacts.SourceManifestKey, (stream, ct) =>
+                JsonSerializer.SerializeAsync(stream, manifest, PipelineJsonContext.Default.SourceManifest, ct), cancellationToken).ConfigureAwait(false);
+            return new JobCut(starts, new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["width"] = media.Width.ToString(CultureInfo.InvariantCulture),
+                ["height"] = media.Height.ToString(CultureInfo.InvariantCulture),
+                ["fps"] = video.FrameRate,
+                ["model"] = model.Name,
+            });
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<string, string>> RunAsync(StageContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var artifacts = context.Artifacts;
+        var source = await FrameArtifacts.ReadSourceAsync(store, artifacts.Job, cancellationToken).ConfigureAwait(false);
+        await using var piece = await store.GetLocalFileAsync(artifacts.Buckets.Work, artifacts.VideoKey, cancellationToken).ConfigureAwait(false);
+        var media = await AnalyseAsync(piece.Path, cancellationToken).ConfigureAwait(false);
+        var letterbox = model.Input.LetterboxFor(media.Width, media.Height);
+        var chunks = new List<FrameChunk>();
+        int frameCount;
+        try
+        {
+            frameCount = await WriteChunksAsync(context, media, chunks, (int)Math.Min(int.MaxValue, media.EstimatedFrameCount), cancellationToken).ConfigureAwait(false);
         }
         catch (MediaException e) when (e.Kind != MediaErrorKind.ToolMissing)
         {
@@ -95,29 +157,16 @@ public sealed class PreprocessWork(
 
         if (frameCount == 0)
         {
-            throw new UnprocessableInputException($"The video '{Path.GetFileName(key)}' has no frames that could be decoded.");
+            throw new UnprocessableInputException($"Segment {artifacts.Index} of the video has no frames that could be decoded.");
         }
 
-        var video = new SourceVideo(
-            media.Width,
-            media.Height,
-            media.FrameRate.ToString(),
-            media.FrameRate.PerSecond,
-            frameCount,
-            media.Duration.TotalSeconds,
-            media.HasAudio,
-            media.VideoCodec);
-        var manifest = new FrameManifest(context.Job.Id, model.Name, video, letterbox, FrameBand.Of(letterbox), frameCount, chunks);
+        var manifest = new FrameManifest(context.Job.Id, model.Name, source.Video, letterbox, FrameBand.Of(letterbox), frameCount, chunks);
         await store.WriteAsync(artifacts.Buckets.Work, artifacts.FrameManifestKey, (stream, ct) =>
             JsonSerializer.SerializeAsync(stream, manifest, PipelineJsonContext.Default.FrameManifest, ct), cancellationToken).ConfigureAwait(false);
 
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["frames"] = frameCount.ToString(CultureInfo.InvariantCulture),
-            ["width"] = media.Width.ToString(CultureInfo.InvariantCulture),
-            ["height"] = media.Height.ToString(CultureInfo.InvariantCulture),
-            ["fps"] = video.FrameRate,
-            ["model"] = model.Name,
         };
     }
 
@@ -147,7 +196,7 @@ public sealed class PreprocessWork(
                         }
 
                         frameCount++;
-                        context.Progress.Report(new StageProgress(context.Job.Id, Stage.Working, frameCount, Math.Max(expected, frameCount)));
+                        context.Progress.Report(new StageProgress(context.Job.Id, Stage.Working, frameCount, Math.Max(expected, frameCount)) { Segment = artifacts.Index });
                         more = await frames.MoveNextAsync().ConfigureAwait(false);
                     }
                 }, cancellationToken).ConfigureAwait(false);
@@ -224,19 +273,6 @@ public sealed class PreprocessWork(
         catch (MediaException e) when (e.Kind != MediaErrorKind.ToolMissing)
         {
             throw new UnprocessableInputException(e.Message, e);
-        }
-    }
-
-    private static async Task VerifyAsync(MediaInfo media, CancellationTokenSource stopReading, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await VideoProbe.VerifyDecodesAsync(media, cancellationToken).ConfigureAwait(false);
-        }
-        catch (MediaException)
-        {
-            await stopReading.CancelAsync().ConfigureAwait(false);
-            throw;
         }
     }
 }

@@ -8,8 +8,8 @@ namespace GEdge.Artifacts;
 /// <summary>Reading the artifacts one stage leaves for the next, streamed.</summary>
 public static class FrameArtifacts
 {
-    /// <summary>Reads a job's frame manifest; a missing one means Preprocess's output is gone, which no retry of a later stage can fix.</summary>
-    public static async Task<FrameManifest> ReadManifestAsync(IObjectStore store, JobArtifacts artifacts, CancellationToken cancellationToken)
+    /// <summary>Reads a segment's frame manifest; a missing one means Preprocess's output is gone, which no retry of a later stage can fix.</summary>
+    public static async Task<FrameManifest> ReadManifestAsync(IObjectStore store, SegmentArtifacts artifacts, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(artifacts);
@@ -18,10 +18,20 @@ public static class FrameArtifacts
             ?? throw new InvalidDataException($"The frame manifest {artifacts.FrameManifestKey} is empty.");
     }
 
-    /// <summary>Reads Infer's per-frame detections, one JSON line at a time, in frame order.</summary>
+    /// <summary>Reads the cut's manifest of a job: the source video's facts and its segments.</summary>
+    public static async Task<SourceManifest> ReadSourceAsync(IObjectStore store, JobArtifacts artifacts, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(artifacts);
+        await using var stream = await store.OpenReadAsync(artifacts.Buckets.Work, artifacts.SourceManifestKey, cancellationToken).ConfigureAwait(false);
+        return await JsonSerializer.DeserializeAsync(stream, PipelineJsonContext.Default.SourceManifest, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidDataException($"The source manifest {artifacts.SourceManifestKey} is empty.");
+    }
+
+    /// <summary>Reads Infer's per-frame detections of a segment, one JSON line at a time, in frame order.</summary>
     public static async IAsyncEnumerable<FrameDetections> ReadDetectionsAsync(
         IObjectStore store,
-        JobArtifacts artifacts,
+        SegmentArtifacts artifacts,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);

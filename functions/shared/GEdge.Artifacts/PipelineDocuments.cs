@@ -15,6 +15,12 @@ public sealed record SourceVideo(
     bool HasAudio,
     string Codec);
 
+/// <summary>
+/// The first stage's record of a job's cut: the source video's facts (its rate is the one every annotated segment is
+/// encoded at, so they join evenly), the model the job is for, and where each segment starts.
+/// </summary>
+public sealed record SourceManifest(long JobId, string Model, SourceVideo Video, IReadOnlyList<double> SegmentStarts);
+
 /// <summary>One chunk of model-ready frames: <see cref="Frames"/> frames starting at <see cref="FirstFrame"/>, with their timestamps in seconds.</summary>
 public sealed record FrameChunk(string Key, int FirstFrame, int Frames, IReadOnlyList<double> Timestamps);
 
@@ -76,6 +82,7 @@ public sealed record JobSummary(
 /// <summary>Source-generated JSON for every document the stages exchange or publish.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
 [JsonSerializable(typeof(FrameManifest))]
+[JsonSerializable(typeof(SourceManifest))]
 [JsonSerializable(typeof(FrameDetections))]
 [JsonSerializable(typeof(JobSummary))]
 [JsonSerializable(typeof(VideoFacts))]

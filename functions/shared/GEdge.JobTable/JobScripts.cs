@@ -280,7 +280,8 @@ internal static class JobScripts
     /// <summary>
     /// Cuts a job that the first stage has claimed into segments, each waiting for the first stage: the job keeps its
     /// status (it follows its segments from now on) and its own lease ends, since each segment holds one while a stage
-    /// works on it. ARGV: id, now, change id, the number of segments, then each one's start in seconds. Returns a
+    /// works on it. ARGV: id, now, change id, the number of segments, each one's start in seconds, then extra field/value
+    /// pairs for the job. Returns a
     /// status-change code: 0 when the job is not in the first working status or was cut already.
     /// </summary>
     public static readonly string Split = s_prelude + $$"""
@@ -297,6 +298,7 @@ internal static class JobScripts
         end
         redis.call('HSET', segments, 'count.{{JobStatus.Enqueue}}', count)
         redis.call('HSET', job, '{{JobFields.Segments}}', count)
+        for i = 5 + count, #ARGV - 1, 2 do redis.call('HSET', job, ARGV[i], ARGV[i + 1]) end
         redis.call('HDEL', job, '{{JobFields.LeaseDeadline}}', '{{JobFields.GivenBack}}')
         redis.call('ZREM', leases, id)
         return record(change, 1)

@@ -329,9 +329,10 @@ public sealed partial class JobTable
     /// Cuts a job the first stage has claimed into segments that start at <paramref name="starts"/> (seconds into the
     /// video), each waiting for the first stage. From now on the job's status follows its least advanced segment's (a
     /// segment waiting for the first stage counts as in it), and its iteration is the highest of its segments'.
+    /// <paramref name="fields"/> are set on the job in the same step.
     /// </summary>
     /// <returns>Whether the job was cut; false when it is not in the first working status (taken back, ended) or was cut already.</returns>
-    public async Task<bool> SplitAsync(long id, IReadOnlyList<double> starts)
+    public async Task<bool> SplitAsync(long id, IReadOnlyList<double> starts, IReadOnlyDictionary<string, string>? fields = null)
     {
         RequireId(id);
         ArgumentNullException.ThrowIfNull(starts);
@@ -340,6 +341,7 @@ public sealed partial class JobTable
         [
             id, JobTime.Format(_time.GetUtcNow()), NewChangeId(), starts.Count,
             .. starts.Select(start => (RedisValue)start.ToString("0.######", CultureInfo.InvariantCulture)),
+            .. ExtraFieldArguments(fields),
         ];
         var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Split, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
         if (code == JobScripts.Done)

@@ -69,6 +69,11 @@ public sealed partial class DeliveryFailureRecorder(
             return DeliveryFailureOutcome.NoJob;
         }
 
+        if (deadLetter.Type == GEdgeEvents.SegmentStatusChangedType)
+        {
+            return await RecordSegmentAsync(GEdgeEvents.ReadSegmentStatusChanged(deadLetter), failure, cancellationToken).ConfigureAwait(false);
+        }
+
         var change = GEdgeEvents.ReadJobStatusChanged(deadLetter);
         var job = await jobs.GetAsync(change.JobId).ConfigureAwait(false);
         if (job is null)
@@ -107,6 +112,54 @@ public sealed partial class DeliveryFailureRecorder(
         }
 
         LogMovedOn(logger, job.Id, change.Status, job.Status);
+        return DeliveryFailureOutcome.AlreadyMovedOn;
+    }
+
+    // As for a job's event, for one of its segments: a segment nobody claimed ends the job (nobody ever will claim it);
+    // one whose stage claimed it and went quiet is taken back once its lease has lapsed.
+    private async Task<DeliveryFailureOutcome> RecordSegmentAsync(SegmentStatusChanged change, string failure, CancellationToken cancellationToken)
+    {
+        var job = await jobs.GetAsync(change.JobId).ConfigureAwait(false);
+        if (job is null)
+        {
+            LogNoSuchJob(logger, change.JobId, failure);
+            return DeliveryFailureOutcome.NoJob;
+        }
+
+        var segment = (await jobs.GetSegmentsAsync(job.Id).ConfigureAwait(false)).ElementAtOrDefault(change.Segment);
+        if (segment is null || JobStateMachine.IsTerminal(job.Status))
+        {
+            LogMovedOn(logger, job.Id, change.Status, job.Status);
+            return DeliveryFailureOutcome.AlreadyMovedOn;
+        }
+
+        var reason = $"segment {change.Segment}: the {change.Status} event could not be delivered: {failure}";
+        if (segment.Status == change.Status)
+        {
+            if (await ending.EndWithErrorAsync(job, reason).ConfigureAwait(false) is not { } exit)
+            {
+                return DeliveryFailureOutcome.AlreadyMovedOn;
+            }
+
+            LogEnded(logger, job.Id, change.Status, failure);
+            await publisher.PublishAsync(exit, cancellationToken).ConfigureAwait(false);
+            return DeliveryFailureOutcome.JobEnded;
+        }
+
+        if (JobStateMachine.IsWorking(segment.Status) && JobStateMachine.ConsumedBy(segment.Status) == change.Status)
+        {
+            if (segment.LeaseDeadline is { } deadline && deadline > time.GetUtcNow())
+            {
+                LogLeftToTheStage(logger, job.Id, segment.Status, deadline, failure);
+                return DeliveryFailureOutcome.LeftToTheStage;
+            }
+
+            return await sweeper.TakeBackSegmentAsync(job, segment.Index, segment.Status, reason, cancellationToken).ConfigureAwait(false) == FailureResult.NotInStatus
+                ? DeliveryFailureOutcome.AlreadyMovedOn
+                : DeliveryFailureOutcome.AttemptFailed;
+        }
+
+        LogMovedOn(logger, job.Id, change.Status, segment.Status);
         return DeliveryFailureOutcome.AlreadyMovedOn;
     }
 

@@ -63,14 +63,11 @@ public sealed class JobArtifacts(BucketOptions buckets, string user, long jobId)
         return [.. ids];
     }
 
-    /// <summary>The preprocess manifest: source video facts, letterbox, frame chunks.</summary>
-    public string FrameManifestKey => WorkPrefix + "frames.json";
+    /// <summary>The cut's manifest: the source video's facts and its segments, written when the first stage cuts the job.</summary>
+    public string SourceManifestKey => WorkPrefix + "source.json";
 
-    /// <summary>One chunk of model-ready frames.</summary>
-    public string FrameChunkKey(int chunk) => string.Create(CultureInfo.InvariantCulture, $"{WorkPrefix}frames/{chunk:D6}.raw");
-
-    /// <summary>The per-frame detections, one JSON line per frame, written by Infer.</summary>
-    public string FrameDetectionsKey => WorkPrefix + "detections.jsonl";
+    /// <summary>Where segment <paramref name="index"/>'s intermediates live.</summary>
+    public SegmentArtifacts Segment(int index) => new(this, index);
 
     /// <summary>Prefix of the job's results in the results bucket.</summary>
     public string ResultPrefix { get; } = string.Create(CultureInfo.InvariantCulture, $"{user}/{jobId}/");
@@ -102,4 +99,46 @@ public sealed class JobArtifacts(BucketOptions buckets, string user, long jobId)
         ResultFiles.Contains(fileName, StringComparer.Ordinal)
             ? ResultPrefix + fileName
             : throw new ArgumentOutOfRangeException(nameof(fileName), fileName, $"A job's results are {string.Join(", ", ResultFiles)}.");
+}
+
+/// <summary>
+/// Where each intermediate of one segment of a job lives, under <c>jobs/{id}/segments/{n}/</c>: the cut piece of video,
+/// its model-ready frames, its detections and its annotated piece.
+/// </summary>
+public sealed class SegmentArtifacts
+{
+    internal SegmentArtifacts(JobArtifacts job, int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        Job = job;
+        Index = index;
+        Prefix = string.Create(CultureInfo.InvariantCulture, $"{job.WorkPrefix}segments/{index:D6}/");
+    }
+
+    /// <summary>The job's artifacts.</summary>
+    public JobArtifacts Job { get; }
+
+    /// <summary>The segment's number, from 0.</summary>
+    public int Index { get; }
+
+    /// <summary>The bucket names.</summary>
+    public BucketOptions Buckets => Job.Buckets;
+
+    /// <summary>Prefix of the segment's intermediates in the work bucket.</summary>
+    public string Prefix { get; }
+
+    /// <summary>The segment's piece of the upload: its video stream, cut at keyframes by stream copy.</summary>
+    public string VideoKey => Prefix + "video.mp4";
+
+    /// <summary>Preprocess's manifest of the segment: the source video's facts, letterbox, frame chunks.</summary>
+    public string FrameManifestKey => Prefix + "frames.json";
+
+    /// <summary>One chunk of the segment's model-ready frames.</summary>
+    public string FrameChunkKey(int chunk) => string.Create(CultureInfo.InvariantCulture, $"{Prefix}frames/{chunk:D6}.raw");
+
+    /// <summary>The segment's per-frame detections, one JSON line per frame, written by Infer; indexes count from the segment's first frame.</summary>
+    public string FrameDetectionsKey => Prefix + "detections.jsonl";
+
+    /// <summary>The segment's annotated piece, written by Postprocess and joined with the others into the result.</summary>
+    public string AnnotatedVideoKey => Prefix + "annotated.mp4";
 }

@@ -29,13 +29,37 @@ public sealed partial class JobEnding(
     /// Closes a job whose last stage has completed (its results are written): it moves from the last stage's completed
     /// status to <see cref="JobStatus.Exit"/>. Returns the Exit announcement, or null when the job was not there.
     /// </summary>
-    public async Task<CloudEvent?> CloseAsync(Job job)
+    public async Task<CloudEvent?> CloseAsync(Job job, IReadOnlyDictionary<string, string>? fields = null)
     {
         ArgumentNullException.ThrowIfNull(job);
-        return await jobs.TryTransitionAsync(job.Id, PipelineTopology.Last.Completes, JobStatus.Exit).ConfigureAwait(false)
+        return await jobs.TryTransitionAsync(job.Id, PipelineTopology.Last.Completes, JobStatus.Exit, fields).ConfigureAwait(false)
             ? await EndedAsync(job).ConfigureAwait(false)
             : null;
     }
+
+    /// <summary>
+    /// Fails the attempt of the stage working on segment <paramref name="segment"/> of <paramref name="job"/>, as
+    /// <see cref="FailAttemptAsync"/> does a job's: below the limit the segment is announced again from the status its
+    /// stage consumes; at the limit, or when <paramref name="permanent"/>, the job ends with <paramref name="reason"/>.
+    /// </summary>
+    public async Task<(SegmentFailureOutcome Outcome, CloudEvent? Announcement)> FailSegmentAttemptAsync(
+        Job job, int segment, JobStatus working, string reason, bool permanent = false)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var outcome = await jobs.FailSegmentAttemptAsync(job.Id, segment, working, reason, permanent).ConfigureAwait(false);
+        var announcement = outcome.Result switch
+        {
+            FailureResult.Retried or FailureResult.Requeued => GEdgeEvents.CreateSegmentStatusChanged(
+                job.Id, segment, JobStateMachine.ConsumedBy(working), outcome.SegmentIteration, options.Value.EventSource),
+            FailureResult.Exited => await EndedAsync(outcome.Job!).ConfigureAwait(false),
+            _ => null,
+        };
+        return (outcome, announcement);
+    }
+
+    /// <summary>Gives segment <paramref name="segment"/> back from <paramref name="working"/>, as <see cref="GiveBackAsync"/> does a job.</summary>
+    public Task<bool> GiveBackSegmentAsync(long jobId, int segment, JobStatus working, string reason) =>
+        jobs.GiveBackSegmentAsync(jobId, segment, working, reason);
 
     /// <summary>
     /// Fails the attempt of the stage working on <paramref name="job"/> in <paramref name="working"/>: below the iteration

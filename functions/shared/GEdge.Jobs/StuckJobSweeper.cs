@@ -9,10 +9,11 @@ using Microsoft.Extensions.Options;
 namespace GEdge.Jobs;
 
 /// <summary>
-/// Takes back jobs whose working stage has gone quiet: a stage renews its lease while it works, so a lease that ran out
-/// means the worker died or was evicted. The job's attempt is failed (<c>iteration</c> + 1) and the job announced again
-/// from the status its stage consumes, or, at the iteration limit, ended in <see cref="JobStatus.Exit"/> with the reason
-/// and its intermediates removed. A job its stage gave back (told to stop) is re-queued the same way, without counting
+/// Takes back jobs and segments whose working stage has gone quiet: a stage renews its lease while it works, so a lease
+/// that ran out means the worker died or was evicted. The attempt is failed (<c>iteration</c> + 1) and the job or segment
+/// announced again from the status its stage consumes, or, at the iteration limit, the job ended in
+/// <see cref="JobStatus.Exit"/> with the reason and its intermediates removed. It also announces again what has waited
+/// too long for a stage (an event lost for good): a job to cut, a segment, a job to join. A job its stage gave back (told to stop) is re-queued the same way, without counting
 /// an attempt. Driven by a PingSource in the cluster (the gateway's <c>/events/sweep</c>), by <c>gedge serve</c> posting
 /// there in the local cluster, and by <see cref="StuckJobSweepTimer"/> in the embedded host.
 /// </summary>
@@ -28,8 +29,12 @@ public sealed partial class StuckJobSweeper(
     /// <summary>The most jobs one sweep takes back; the next sweep takes the rest.</summary>
     public const int BatchSize = 100;
 
-    // The statuses a job waits in for the next stage's event, and last the one it waits in for its own stage to close it.
-    private static readonly JobStatus[] s_waiting = [.. PipelineTopology.Stages.Select(stage => stage.Consumes), PipelineTopology.Last.Completes];
+    // The statuses a job that is not yet cut, or is waiting to be joined, waits in; and every status a job cut into
+    // segments can be in while some segment of it waits for its next stage.
+    private static readonly JobStatus[] s_open = [.. JobStateMachine.Statuses.Where(status => !JobStateMachine.IsTerminal(status))];
+
+    // The statuses a segment waits in for a stage's event.
+    private static readonly HashSet<JobStatus> s_segmentWaiting = [.. PipelineTopology.Stages.Select(stage => stage.Consumes)];
 
     /// <summary>
     /// Takes back every job whose lease has run out, and re-announces jobs that have waited for their next stage longer
@@ -43,7 +48,7 @@ public sealed partial class StuckJobSweeper(
 
     private async Task<int> TakeBackExpiredAsync(CancellationToken cancellationToken)
     {
-        var taken = 0;
+        var taken = await TakeBackExpiredSegmentsAsync(cancellationToken).ConfigureAwait(false);
         foreach (var job in await jobs.ListExpiredLeasesAsync(time.GetUtcNow(), BatchSize).ConfigureAwait(false))
         {
             var deadline = job.LeaseDeadline?.ToString("O", CultureInfo.InvariantCulture) ?? "an unknown time";
@@ -51,6 +56,29 @@ public sealed partial class StuckJobSweeper(
                 ? $"{job.Status} given back by its stage: {givenBack}"
                 : $"{job.Status} stopped: its lease ran out at {deadline} with no word from the stage (its worker died or was evicted)";
             if (await TakeBackAsync(job, reason, cancellationToken).ConfigureAwait(false) != FailureResult.NotInStatus)
+            {
+                taken++;
+            }
+        }
+
+        return taken;
+    }
+
+    private async Task<int> TakeBackExpiredSegmentsAsync(CancellationToken cancellationToken)
+    {
+        var taken = 0;
+        foreach (var (jobId, segment) in await jobs.ListExpiredSegmentLeasesAsync(time.GetUtcNow(), BatchSize).ConfigureAwait(false))
+        {
+            if (await jobs.GetAsync(jobId).ConfigureAwait(false) is not { } job)
+            {
+                continue;
+            }
+
+            var deadline = segment.LeaseDeadline?.ToString("O", CultureInfo.InvariantCulture) ?? "an unknown time";
+            var reason = segment.GivenBack is { } givenBack
+                ? $"segment {segment.Index}: {segment.Status} given back by its stage: {givenBack}"
+                : $"segment {segment.Index}: {segment.Status} stopped: its lease ran out at {deadline} with no word from the stage (its worker died or was evicted)";
+            if (await TakeBackSegmentAsync(job, segment.Index, segment.Status, reason, cancellationToken).ConfigureAwait(false) != FailureResult.NotInStatus)
             {
                 taken++;
             }
@@ -67,35 +95,54 @@ public sealed partial class StuckJobSweeper(
     {
         var now = time.GetUtcNow();
         var resent = 0;
-        foreach (var status in s_waiting)
+        foreach (var status in s_open)
         {
             // Lowest ids first. The index does not order by when a job entered its status (a retried job re-enters it
             // late), so every listed job's own last move is read from its history.
             foreach (var job in await jobs.ListByStatusAsync(status, BatchSize).ConfigureAwait(false))
             {
+                if (job.Segments is not null && status != PipelineTopology.Last.Completes)
+                {
+                    resent += await ResendWaitingSegmentsAsync(job, now, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (status != PipelineTopology.First.Consumes && status != PipelineTopology.Last.Completes)
+                {
+                    continue;
+                }
+
                 var history = await jobs.GetHistoryAsync(job.Id).ConfigureAwait(false);
                 if (history.Count == 0 || history[^1].Status != status || now - history[^1].Time < sweeper.Value.ResendAfter)
                 {
                     continue;
                 }
 
-                if (status == PipelineTopology.Last.Completes)
-                {
-                    if (await ending.CloseAsync(job).ConfigureAwait(false) is { } exit)
-                    {
-                        LogClosed(logger, job.Id, now - history[^1].Time);
-                        await publisher.PublishAsync(exit, cancellationToken).ConfigureAwait(false);
-                        resent++;
-                    }
-
-                    continue;
-                }
-
+                // Waiting to be cut, or (every segment done) to be joined: its event is sent again.
                 LogResent(logger, job.Id, status, now - history[^1].Time);
                 await publisher.PublishAsync(
                     GEdgeEvents.CreateJobStatusChanged(job.Id, status, job.Iteration, options.Value.EventSource), cancellationToken).ConfigureAwait(false);
                 resent++;
             }
+        }
+
+        return resent;
+    }
+
+    private async Task<int> ResendWaitingSegmentsAsync(Job job, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var resent = 0;
+        foreach (var segment in await jobs.GetSegmentsAsync(job.Id).ConfigureAwait(false))
+        {
+            if (!s_segmentWaiting.Contains(segment.Status) || segment.Since is not { } since || now - since < sweeper.Value.ResendAfter)
+            {
+                continue;
+            }
+
+            LogSegmentResent(logger, job.Id, segment.Index, segment.Status, now - since);
+            await publisher.PublishAsync(
+                GEdgeEvents.CreateSegmentStatusChanged(job.Id, segment.Index, segment.Status, segment.Iteration, options.Value.EventSource), cancellationToken).ConfigureAwait(false);
+            resent++;
         }
 
         return resent;
@@ -127,14 +174,44 @@ public sealed partial class StuckJobSweeper(
         return outcome.Result;
     }
 
+    /// <summary>
+    /// Fails the attempt of the stage working on segment <paramref name="segment"/> of <paramref name="job"/> and
+    /// announces the segment again, or ends the job at the iteration limit. Nothing happens if the segment has left
+    /// <paramref name="working"/> meanwhile (compare-and-set).
+    /// </summary>
+    public async Task<FailureResult> TakeBackSegmentAsync(Job job, int segment, JobStatus working, string reason, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var (outcome, announcement) = await ending.FailSegmentAttemptAsync(job, segment, working, reason).ConfigureAwait(false);
+        switch (outcome.Result)
+        {
+            case FailureResult.Retried or FailureResult.Requeued:
+                LogSegmentTakenBack(logger, job.Id, segment, working, JobStateMachine.ConsumedBy(working), outcome.SegmentIteration, reason);
+                break;
+            case FailureResult.Exited:
+                LogEnded(logger, job.Id, working, reason);
+                break;
+        }
+
+        if (announcement is not null)
+        {
+            await publisher.PublishAsync(announcement, cancellationToken).ConfigureAwait(false);
+        }
+
+        return outcome.Result;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} segment {Segment} taken back from {Working} to {Consumed} (segment iteration {Iteration}): {Reason}")]
+    private static partial void LogSegmentTakenBack(ILogger logger, long jobId, int segment, JobStatus working, JobStatus consumed, int iteration, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} segment {Segment} announced again: it has waited in {Status} for {Waited} with no stage taking it")]
+    private static partial void LogSegmentResent(ILogger logger, long jobId, int segment, JobStatus status, TimeSpan waited);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} taken back from {Working} to {Consumed} (iteration {Iteration}): {Reason}")]
     private static partial void LogTakenBack(ILogger logger, long jobId, JobStatus working, JobStatus consumed, int iteration, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} announced again: it has waited in {Status} for {Waited} with no stage taking it")]
     private static partial void LogResent(ILogger logger, long jobId, JobStatus status, TimeSpan waited);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} closed: its results were written {Waited} ago but the job was left in Postprocessing_complete")]
-    private static partial void LogClosed(ILogger logger, long jobId, TimeSpan waited);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{JobId} ended in Exit from {Working} at the iteration limit: {Reason}")]
     private static partial void LogEnded(ILogger logger, long jobId, JobStatus working, string reason);

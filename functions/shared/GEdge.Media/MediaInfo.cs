@@ -37,6 +37,22 @@ public readonly record struct FrameRate(int Numerator, int Denominator)
 
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Numerator}/{Denominator}");
+
+    /// <summary>
+    /// The rate a copy of a stream plays at: its r_frame_rate, the exact base rate of a constant-rate stream (30000/1001
+    /// stays 30000/1001), unless it disagrees with the average rate: then the stream is variable-rate or coded as fields
+    /// (r_frame_rate 50/1 for 25 fps interlaced), and the average rate is the one that keeps the copy as long as the
+    /// original. Null when neither is known.
+    /// </summary>
+    public static FrameRate? ForPlayback(FrameRate? real, FrameRate? average)
+    {
+        if (real is { IsKnown: true } r && (average is not { IsKnown: true } a || Math.Abs(r.PerSecond - a.PerSecond) <= r.PerSecond * 0.01))
+        {
+            return r;
+        }
+
+        return average is { IsKnown: true } ? average : null;
+    }
 }
 
 /// <summary>What ffprobe knows about a video or image, with the picture size as ffmpeg decodes it (rotation applied).</summary>
@@ -66,6 +82,9 @@ public sealed record MediaInfo(
     int Rotation,
     bool IsStillImage)
 {
+    /// <summary>The rate a copy of the video plays at (<see cref="FrameRate.ForPlayback"/>); unknown when the file states none.</summary>
+    public FrameRate PlaybackRate { get; init; }
+
     /// <summary>The video stream's first timestamp (a clip cut from a longer recording need not start at zero).</summary>
     public TimeSpan VideoStart { get; init; }
 

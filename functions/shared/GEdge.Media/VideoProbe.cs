@@ -144,6 +144,7 @@ public static class VideoProbe
             isStillImage)
         {
             VideoStart = video.StartTime > TimeSpan.Zero ? video.StartTime : TimeSpan.Zero,
+            PlaybackRate = FrameRate.ForPlayback(FrameRate.TryParse(raw?.FrameRate), FrameRate.TryParse(raw?.AvgFrameRate)) ?? default,
         };
     }
 

@@ -11,42 +11,21 @@ using Microsoft.Extensions.Options;
 
 namespace GEdge.Stages;
 
-/// <summary>How far a stage has got with a job: frames done of the total (when known).</summary>
-public readonly record struct StageProgress(long JobId, JobStatus Stage, int FramesDone, int FramesTotal);
-
-/// <summary>Where stages report progress; the embedded command line prints it, the functions log it.</summary>
-public interface IStageProgressSink
-{
-    /// <summary>Called as frames are done; must be cheap.</summary>
-    void Report(StageProgress progress);
-}
-
-/// <summary>What one stage does for one job, between its claim and its completion.</summary>
-public interface IStageWork
-{
-    /// <summary>Which stage of <see cref="PipelineTopology"/> this is: what it consumes, works in and completes, and its trigger.</summary>
-    PipelineStage Stage { get; }
-
-    /// <summary>Does the work; returns extra fields for the job record. Throws <see cref="UnprocessableInputException"/> for input that can never succeed.</summary>
-    Task<IReadOnlyDictionary<string, string>> RunAsync(StageContext context, CancellationToken cancellationToken);
-}
-
-/// <summary>What a stage's work gets to know about its job.</summary>
-public sealed record StageContext(Job Job, JobArtifacts Artifacts, IStageProgressSink Progress);
-
 /// <summary>
-/// Runs one stage the same way wherever it is hosted: on a <c>job status changed</c> event it claims the job with a
-/// compare-and-set (a duplicated or late event changes nothing), keeps the lease alive while the work runs, records
-/// the completion and replies with the next status event; the last stage of the pipeline also closes the job. A failed
-/// attempt, a closing and a giving back go through <see cref="JobEnding"/>, which either re-queues the job (the reply
-/// re-delivers it) or, at the iteration limit or for unprocessable input, ends it in <see cref="JobStatus.Exit"/> with
-/// the reason. When its process is told to stop, it claims nothing new and gives back the job it cannot finish within
-/// the grace (<see cref="StageShutdown"/>).
+/// Runs one stage the same way wherever it is hosted. On a <c>segment status changed</c> event it claims the segment with
+/// a compare-and-set (a duplicated or late event changes nothing), keeps the segment's lease alive while the work runs,
+/// records the completion and replies with the segment's next event; the first stage also cuts an enqueued job into
+/// segments (on the job's event, under the job's own lease), and the last joins the results once every segment is done
+/// and closes the job. A failed attempt, a closing and a giving back go through <see cref="JobEnding"/>, which either
+/// re-queues the segment (the reply re-delivers it) or, at the iteration limit or for unprocessable input, ends the job in
+/// <see cref="JobStatus.Exit"/> with the reason. When its process is told to stop, it claims nothing new and gives back
+/// what it cannot finish within the grace (<see cref="StageShutdown"/>).
 /// </summary>
 public sealed partial class JobStage(
     IStageWork work,
     JobTable.JobTable jobs,
     JobEnding ending,
+    Lazy<IEventPublisher> publisher,
     IOptions<BucketOptions> buckets,
     IOptions<StageOptions> options,
     IStageProgressSink progress,
@@ -56,51 +35,226 @@ public sealed partial class JobStage(
     private readonly StageOptions _options = options.Value;
     private readonly PipelineStage _stage = work.Stage;
 
+    // The first stage cuts, the last joins: a work that is either must say how.
+    private readonly ICutWork? _cut = work.Stage == PipelineTopology.First
+        ? work as ICutWork ?? throw new ArgumentException($"The first stage's work ({work.GetType().Name}) must cut jobs into segments ({nameof(ICutWork)}).", nameof(work))
+        : null;
+
+    private readonly IJoinWork? _join = work.Stage == PipelineTopology.Last
+        ? work as IJoinWork ?? throw new ArgumentException($"The last stage's work ({work.GetType().Name}) must join segments' results ({nameof(IJoinWork)}).", nameof(work))
+        : null;
+
     /// <summary>The work this stage runs.</summary>
     public IStageWork Work => work;
+
+    // For the attempts below, which cannot see the primary constructor's parameters.
+    private JobTable.JobTable Jobs => jobs;
+
+    private JobEnding Ending => ending;
 
     /// <inheritdoc />
     public async Task<CloudEvent?> HandleAsync(CloudEvent cloudEvent, CancellationToken cancellationToken)
     {
-        var change = GEdgeEvents.ReadJobStatusChanged(cloudEvent);
-        if (change.Status != _stage.Consumes)
+        ArgumentNullException.ThrowIfNull(cloudEvent);
+        if (cloudEvent.Type == GEdgeEvents.SegmentStatusChangedType)
         {
-            LogWrongStatus(logger, change.JobId, change.Status, _stage.Consumes);
+            var change = GEdgeEvents.ReadSegmentStatusChanged(cloudEvent);
+            if (change.Status != _stage.Consumes)
+            {
+                LogWrongStatus(logger, change.JobId, change.Status, _stage.Consumes);
+                return null;
+            }
+
+            return await RunSegmentAsync(change.JobId, change.Segment, cancellationToken).ConfigureAwait(false);
+        }
+
+        var jobChange = GEdgeEvents.ReadJobStatusChanged(cloudEvent);
+        if (_cut is not null && jobChange.Status == _stage.Consumes)
+        {
+            return await CutAsync(_cut, jobChange.JobId, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_join is not null && jobChange.Status == _stage.Completes)
+        {
+            return await JoinAsync(_join, jobChange.JobId, cancellationToken).ConfigureAwait(false);
+        }
+
+        LogWrongStatus(logger, jobChange.JobId, jobChange.Status, _stage.Consumes);
+        return null;
+    }
+
+    /// <summary>The field of a segment (or, summed, of a job) that holds a stage's duration in seconds (<c>preprocessing_seconds</c>).</summary>
+    public static string StageSecondsField(JobStatus working) => $"{working.ToString().ToLowerInvariant()}_seconds";
+
+    private async Task<CloudEvent?> RunSegmentAsync(long jobId, int index, CancellationToken cancellationToken)
+    {
+        if (!(await jobs.TryClaimSegmentAsync(jobId, index, _stage.Working, StageWorker.Current, _options.Lease).ConfigureAwait(false)).Moved)
+        {
+            LogNotClaimed(logger, jobId, index, _stage.Working, _stage.Consumes);
             return null;
         }
 
-        if (!await jobs.TryClaimAsync(change.JobId, _stage.Working, _options.Lease).ConfigureAwait(false))
+        var attempt = new SegmentAttempt(this, jobId, index);
+        if (shutdown.IsStopping)
         {
-            LogNotClaimed(logger, change.JobId, _stage.Working, _stage.Consumes);
+            // Taking no work is claiming the segment and giving it straight back: a refused delivery could be retried
+            // only while nobody listens here, and then dead-lettered, which would end a healthy job.
+            await attempt.GiveBackAsync($"{_stage.Working} was not started: its process was stopping").ConfigureAwait(false);
+            return null;
+        }
+
+        var job = await jobs.GetAsync(jobId).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Job {jobId} vanished right after its segment {index} was claimed.");
+        var segment = (await jobs.GetSegmentsAsync(jobId).ConfigureAwait(false)).ElementAtOrDefault(index)
+            ?? throw new InvalidOperationException($"Segment {index} of job {jobId} vanished right after it was claimed.");
+        attempt.Job = job;
+        LogMoved(logger, jobId, index, _stage.Working);
+        var artifacts = Artifacts(job).Segment(index);
+        return await RunAttemptAsync(
+            attempt,
+            token => work.RunAsync(new StageContext(job, segment, artifacts, progress), token),
+            async (fields, elapsed) =>
+            {
+                var recorded = new Dictionary<string, string>(fields, StringComparer.Ordinal) { [StageSecondsField(_stage.Working)] = Seconds(elapsed) };
+                var move = await jobs.TryCompleteSegmentAsync(jobId, index, _stage.Working, StageWorker.Current, recorded).ConfigureAwait(false);
+                if (!move.Moved)
+                {
+                    return (false, null);
+                }
+
+                LogCompleted(logger, jobId, index, _stage.Completes, elapsed.TotalSeconds);
+                if (_stage != PipelineTopology.Last)
+                {
+                    return (true, GEdgeEvents.CreateSegmentStatusChanged(jobId, index, _stage.Completes, segment.Iteration, _options.EventSource));
+                }
+
+                // The last segment done moves the job to the last completion, whose event starts the join; no stage takes
+                // the other segments' completions, so they are not announced.
+                return (true, move.JobMoved ? GEdgeEvents.CreateJobStatusChanged(jobId, _stage.Completes, job.Iteration, _options.EventSource) : null);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    // The cut runs under the job's own lease, as a stage ran on a whole job before segments: claimed from the status the
+    // first stage consumes, recorded by cutting the job into segments (which ends that lease), each then announced.
+    private async Task<CloudEvent?> CutAsync(ICutWork cut, long jobId, CancellationToken cancellationToken)
+    {
+        if (!await jobs.TryClaimAsync(jobId, _stage.Working, _options.Lease).ConfigureAwait(false))
+        {
+            LogJobNotClaimed(logger, jobId, _stage.Working, _stage.Consumes);
+            return null;
+        }
+
+        var attempt = new JobAttempt(this, jobId);
+        if (shutdown.IsStopping)
+        {
+            await attempt.GiveBackAsync($"{_stage.Working} was not started: its process was stopping").ConfigureAwait(false);
+            return null;
+        }
+
+        var job = await jobs.GetAsync(jobId).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Job {jobId} vanished right after it was claimed.");
+        attempt.Job = job;
+        LogCutting(logger, jobId);
+        return await RunAttemptAsync(
+            attempt,
+            token => cut.CutAsync(new JobContext(job, [], Artifacts(job), progress), token),
+            async (result, elapsed) =>
+            {
+                var fields = new Dictionary<string, string>(result.Fields, StringComparer.Ordinal) { ["cut_seconds"] = Seconds(elapsed) };
+                if (!await jobs.SplitAsync(jobId, result.SegmentStarts, fields).ConfigureAwait(false))
+                {
+                    return (false, null);
+                }
+
+                LogCut(logger, jobId, result.SegmentStarts.Count, elapsed.TotalSeconds);
+                // One reply goes back to the broker; the other segments are published. One that does not get out now is
+                // announced by the sweeper once it has waited too long, as any lost event is.
+                for (var index = 1; index < result.SegmentStarts.Count; index++)
+                {
+                    try
+                    {
+                        await publisher.Value.PublishAsync(GEdgeEvents.CreateSegmentStatusChanged(jobId, index, _stage.Consumes, 0, _options.EventSource), cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        LogAnnouncementFailed(logger, e, jobId, index);
+                        break;
+                    }
+                }
+
+                return (true, GEdgeEvents.CreateSegmentStatusChanged(jobId, 0, _stage.Consumes, 0, _options.EventSource));
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    // The join runs on a job whose every segment is done: nothing holds a lease, since nothing in the job table changes
+    // until the close, which is a compare-and-set; a join that dies is announced again by the sweeper, and joining twice
+    // writes the same results. Input the join cannot use ends the job; any other failure fails the delivery, which the
+    // broker retries and at last dead-letters (the dead letter ends the job with the reason).
+    private async Task<CloudEvent?> JoinAsync(IJoinWork join, long jobId, CancellationToken cancellationToken)
+    {
+        var job = await jobs.GetAsync(jobId).ConfigureAwait(false);
+        if (job is null || job.Status != _stage.Completes)
+        {
+            LogJobNotClaimed(logger, jobId, _stage.Completes, _stage.Completes);
             return null;
         }
 
         if (shutdown.IsStopping)
         {
-            // Taking no work is claiming the job and giving it straight back: a refused delivery could be retried only
-            // while nobody listens here, and then dead-lettered, which would end a healthy job.
-            await ending.GiveBackAsync(change.JobId, _stage.Working, $"{_stage.Working} was not started: its process was stopping").ConfigureAwait(false);
+            LogNotJoined(logger, jobId);
             return null;
         }
 
-        var job = await jobs.GetAsync(change.JobId).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"Job {change.JobId} vanished right after it was claimed.");
-        LogMoved(logger, job.Id, _stage.Working);
-        var artifacts = new JobArtifacts(buckets.Value, job.User, job.Id);
         var clock = Stopwatch.StartNew();
-        // Fires when a renewal finds the job gone from this stage (cancelled by its user, or taken back by the sweeper):
-        // the work in hand stops, since nothing it makes could be recorded.
+        var segments = await jobs.GetSegmentsAsync(jobId).ConfigureAwait(false);
+        IReadOnlyDictionary<string, string> fields;
+        using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.GivingBack))
+        {
+            try
+            {
+                fields = await join.JoinAsync(new JobContext(job, segments, Artifacts(job), progress), stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is UnprocessableInputException or InvalidObjectKeyException)
+            {
+                LogInputRejected(logger, jobId, _stage.Completes, e.Message);
+                return await ending.EndWithErrorAsync(job, $"Joining the results failed: {e.Message}", _stage.Completes).ConfigureAwait(false);
+            }
+        }
+
+        var closing = new Dictionary<string, string>(fields, StringComparer.Ordinal) { ["join_seconds"] = Seconds(clock.Elapsed) };
+        var exit = await ending.CloseAsync(job, closing).ConfigureAwait(false);
+        if (exit is not null)
+        {
+            LogJoined(logger, jobId, segments.Count, clock.Elapsed.TotalSeconds);
+        }
+
+        return exit;
+    }
+
+    // One attempt on the job (the cut) or a segment: the lease renewed while the work runs, the completion recorded, and
+    // every way the attempt can end without completing (lost, given back, called off, failed) handled the same for both.
+    private async Task<CloudEvent?> RunAttemptAsync<T>(
+        Attempt attempt,
+        Func<CancellationToken, Task<T>> run,
+        Func<T, TimeSpan, Task<(bool Recorded, CloudEvent? Reply)>> complete,
+        CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        // Fires when a renewal finds the attempt's unit gone from this stage (cancelled by its user, or taken back by the
+        // sweeper): the work in hand stops, since nothing it makes could be recorded.
         using var leaseLost = new CancellationTokenSource();
         try
         {
-            IReadOnlyDictionary<string, string> fields;
+            T result;
             using (var renewing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             using (var working = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.GivingBack, leaseLost.Token))
             {
-                var renewal = RenewLeaseAsync(job.Id, leaseLost, renewing.Token);
+                var renewal = RenewLeaseAsync(attempt, leaseLost, renewing.Token);
                 try
                 {
-                    fields = await work.RunAsync(new StageContext(job, artifacts, progress), working.Token).ConfigureAwait(false);
+                    result = await run(working.Token).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -109,82 +263,71 @@ public sealed partial class JobStage(
                 }
             }
 
-            var completion = new Dictionary<string, string>(fields, StringComparer.Ordinal)
-            {
-                [StageSecondsField(_stage.Working)] = clock.Elapsed.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture),
-            };
-            if (!await jobs.TryTransitionAsync(job.Id, _stage.Working, _stage.Completes, completion).ConfigureAwait(false))
-            {
-                return await LostAsync(job).ConfigureAwait(false);
-            }
-
-            LogCompleted(logger, job.Id, _stage.Completes, clock.Elapsed.TotalSeconds);
-            // The last stage also closes the job: its results are written, so the job is done.
-            return _stage == PipelineTopology.Last
-                ? await ending.CloseAsync(job).ConfigureAwait(false)
-                : GEdgeEvents.CreateJobStatusChanged(job.Id, _stage.Completes, job.Iteration, _options.EventSource);
+            var (recorded, reply) = await complete(result, clock.Elapsed).ConfigureAwait(false);
+            return recorded ? reply : await LostAsync(attempt).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (leaseLost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            return await LostAsync(job).ConfigureAwait(false);
+            return await LostAsync(attempt).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (shutdown.GivingBack.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             var reason = $"{_stage.Working} was stopped: its process was told to stop and the {_options.ShutdownGrace.TotalSeconds:0.#} s grace ran out";
-            // A job that left this stage meanwhile (cancelled) is not given back but dropped, what it wrote removed.
-            return await ending.GiveBackAsync(job.Id, _stage.Working, reason).ConfigureAwait(false) ? null : await LostAsync(job).ConfigureAwait(false);
+            // One that left this stage meanwhile (cancelled) is not given back but dropped, what it wrote removed.
+            return await attempt.GiveBackAsync(reason).ConfigureAwait(false) ? null : await LostAsync(attempt).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // The delivery itself was called off. In a process told to stop (its sender stopping too, as when a whole
-            // cluster stops) the job is given back, as after the grace: the stage was not at fault. Otherwise (a sender
+            // cluster stops) the work is given back, as after the grace: the stage was not at fault. Otherwise (a sender
             // that gave up waiting) the claim stays for the sweeper to take back as a failed attempt, so a stage that
             // never finishes in time ends its job at the iteration limit rather than being handed it again for ever.
             // Either way, a job that ended meanwhile (cancelled) loses what this attempt wrote.
             if (!shutdown.IsStopping
-                || !await ending.GiveBackAsync(job.Id, _stage.Working, $"{_stage.Working} was stopped: its process was told to stop while the stage's request was called off").ConfigureAwait(false))
+                || !await attempt.GiveBackAsync($"{_stage.Working} was stopped: its process was told to stop while the stage's request was called off").ConfigureAwait(false))
             {
-                await ending.RemoveLeftoversAsync(job, CancellationToken.None).ConfigureAwait(false);
+                await ending.RemoveLeftoversAsync(attempt.Job, CancellationToken.None).ConfigureAwait(false);
             }
 
             throw;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // A job that left this stage meanwhile (cancelled: its intermediates removed under the work, or taken back)
+            // One that left this stage meanwhile (cancelled: its intermediates removed under the work, or taken back)
             // explains the failure; the attempt is dropped as lost, not reported as a fault of the stage.
-            if (await jobs.GetAsync(job.Id).ConfigureAwait(false) is not { } current || current.Status != _stage.Working)
+            if (!await attempt.IsStillWorkingAsync().ConfigureAwait(false))
             {
-                return await LostAsync(job).ConfigureAwait(false);
+                return await LostAsync(attempt).ConfigureAwait(false);
             }
 
             var permanent = e is UnprocessableInputException or InvalidObjectKeyException;
-            var reason = $"{_stage.Working} failed: {e.Message}";
+            var reason = $"{attempt.Name}{_stage.Working} failed: {e.Message}";
             if (permanent)
             {
                 // The user's input, not the service, is at fault: one line with the reason, no stack trace.
-                LogInputRejected(logger, job.Id, _stage.Working, e.Message);
+                LogInputRejected(logger, attempt.JobId, _stage.Working, reason);
             }
             else
             {
-                LogAttemptFailed(logger, e, job.Id, _stage.Working);
+                LogAttemptFailed(logger, e, attempt.JobId, attempt.Name, _stage.Working);
             }
 
-            var (outcome, announcement) = await ending.FailAttemptAsync(job, _stage.Working, reason, permanent).ConfigureAwait(false);
-            if (outcome.Result == FailureResult.Retried && announcement is not null)
+            var (retried, iteration, announcement) = await attempt.FailAsync(reason, permanent).ConfigureAwait(false);
+            if (retried && announcement is not null)
             {
-                await BackOffAsync(job.Id, outcome.Job!.Iteration, cancellationToken).ConfigureAwait(false);
+                await BackOffAsync(attempt.JobId, iteration, cancellationToken).ConfigureAwait(false);
             }
 
             return announcement;
         }
     }
 
-    /// <summary>The job-record field that holds a stage's duration in seconds (<c>preprocessing_seconds</c>).</summary>
-    public static string StageSecondsField(JobStatus working) => $"{working.ToString().ToLowerInvariant()}_seconds";
+    private JobArtifacts Artifacts(Job job) => new(buckets.Value, job.User, job.Id);
+
+    private static string Seconds(TimeSpan elapsed) => elapsed.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
 
     // Waits StageOptions.RetryDelay, doubled for each restart after the first, before the retry is announced; a process
-    // told to stop, or a delivery called off, announces at once (the job is already back in its waiting status).
+    // told to stop, or a delivery called off, announces at once (the work is already back in its waiting status).
     private async Task BackOffAsync(long jobId, int iteration, CancellationToken cancellationToken)
     {
         var delay = _options.RetryDelay * Math.Pow(2, Math.Max(0, iteration - 1));
@@ -198,16 +341,16 @@ public sealed partial class JobStage(
         await Task.Delay(delay, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    // The job left this stage while it worked (cancelled, or taken back): the attempt is dropped, and what it wrote is
-    // removed if the job has ended.
-    private async Task<CloudEvent?> LostAsync(Job job)
+    // The attempt's job or segment left this stage while it worked (cancelled, or taken back): the attempt is dropped,
+    // and what it wrote is removed if the job has ended.
+    private async Task<CloudEvent?> LostAsync(Attempt attempt)
     {
-        LogLostJob(logger, job.Id, _stage.Working);
-        await ending.RemoveLeftoversAsync(job).ConfigureAwait(false);
+        LogLost(logger, attempt.JobId, attempt.Name, _stage.Working);
+        await ending.RemoveLeftoversAsync(attempt.Job).ConfigureAwait(false);
         return null;
     }
 
-    private async Task RenewLeaseAsync(long jobId, CancellationTokenSource leaseLost, CancellationToken cancellationToken)
+    private async Task RenewLeaseAsync(Attempt attempt, CancellationTokenSource leaseLost, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(_options.LeaseRenewal);
         try
@@ -217,19 +360,19 @@ public sealed partial class JobStage(
                 bool renewed;
                 try
                 {
-                    renewed = await jobs.RenewLeaseAsync(jobId, _stage.Working, _options.Lease).ConfigureAwait(false);
+                    renewed = await attempt.RenewAsync().ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // The job table is out of reach for longer than its retries: the work goes on, and so does the renewal.
-                    // If the lease runs out meanwhile, the sweeper takes the job back and this attempt's result is not recorded.
-                    LogRenewalFailed(logger, e, jobId, _stage.Working);
+                    // If the lease runs out meanwhile, the sweeper takes the work back and this attempt's result is not recorded.
+                    LogRenewalFailed(logger, e, attempt.JobId, attempt.Name, _stage.Working);
                     continue;
                 }
 
                 if (!renewed)
                 {
-                    LogLeaseLost(logger, jobId, _stage.Working);
+                    LogLeaseLost(logger, attempt.JobId, attempt.Name, _stage.Working);
                     await leaseLost.CancelAsync().ConfigureAwait(false);
                     return;
                 }
@@ -241,33 +384,110 @@ public sealed partial class JobStage(
         }
     }
 
+    // What one attempt holds a lease on: the job itself while it is cut, or one of its segments.
+    private abstract class Attempt(JobStage stage, long jobId)
+    {
+        protected JobStage Stage => stage;
+
+        public long JobId => jobId;
+
+        // Set once read after the claim; until then, the id is all there is (a give-back needs no more).
+        public Job Job { get; set; } = null!;
+
+        // How messages name it, before the stage's status: "" for the job, "segment 3: " for a segment.
+        public abstract string Name { get; }
+
+        public abstract Task<bool> RenewAsync();
+
+        public abstract Task<bool> IsStillWorkingAsync();
+
+        public abstract Task<bool> GiveBackAsync(string reason);
+
+        public abstract Task<(bool Retried, int Iteration, CloudEvent? Announcement)> FailAsync(string reason, bool permanent);
+    }
+
+    private sealed class JobAttempt(JobStage stage, long jobId) : Attempt(stage, jobId)
+    {
+        public override string Name => string.Empty;
+
+        public override Task<bool> RenewAsync() => Stage.Jobs.RenewLeaseAsync(JobId, Stage._stage.Working, Stage._options.Lease);
+
+        public override async Task<bool> IsStillWorkingAsync() =>
+            await Stage.Jobs.GetAsync(JobId).ConfigureAwait(false) is { } current && current.Status == Stage._stage.Working && current.Segments is null;
+
+        public override Task<bool> GiveBackAsync(string reason) => Stage.Ending.GiveBackAsync(JobId, Stage._stage.Working, reason);
+
+        public override async Task<(bool, int, CloudEvent?)> FailAsync(string reason, bool permanent)
+        {
+            var (outcome, announcement) = await Stage.Ending.FailAttemptAsync(Job, Stage._stage.Working, reason, permanent).ConfigureAwait(false);
+            return (outcome.Result == FailureResult.Retried, outcome.Job?.Iteration ?? 0, announcement);
+        }
+    }
+
+    private sealed class SegmentAttempt(JobStage stage, long jobId, int index) : Attempt(stage, jobId)
+    {
+        public override string Name { get; } = string.Create(CultureInfo.InvariantCulture, $"segment {index}: ");
+
+        public override Task<bool> RenewAsync() => Stage.Jobs.RenewSegmentLeaseAsync(JobId, index, Stage._stage.Working, Stage._options.Lease);
+
+        public override async Task<bool> IsStillWorkingAsync() =>
+            await Stage.Jobs.GetAsync(JobId).ConfigureAwait(false) is { Status: not JobStatus.Exit }
+            && (await Stage.Jobs.GetSegmentsAsync(JobId).ConfigureAwait(false)).ElementAtOrDefault(index)?.Status == Stage._stage.Working;
+
+        public override Task<bool> GiveBackAsync(string reason) => Stage.Ending.GiveBackSegmentAsync(JobId, index, Stage._stage.Working, reason);
+
+        public override async Task<(bool, int, CloudEvent?)> FailAsync(string reason, bool permanent)
+        {
+            var (outcome, announcement) = await Stage.Ending.FailSegmentAttemptAsync(Job, index, Stage._stage.Working, reason, permanent).ConfigureAwait(false);
+            return (outcome.Result == FailureResult.Retried, outcome.SegmentIteration, announcement);
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} event for {Status} ignored: this stage takes {Consumes}")]
     private static partial void LogWrongStatus(ILogger logger, long jobId, JobStatus status, JobStatus consumes);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} not claimed for {Working}: it is no longer in {Consumes} (a duplicate or late event)")]
-    private static partial void LogNotClaimed(ILogger logger, long jobId, JobStatus working, JobStatus consumes);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} segment {Segment} not claimed for {Working}: it is no longer in {Consumes} (a duplicate or late event), or its job has ended")]
+    private static partial void LogNotClaimed(ILogger logger, long jobId, int segment, JobStatus working, JobStatus consumes);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} moved to {Status}")]
-    private static partial void LogMoved(ILogger logger, long jobId, JobStatus status);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} not taken for {Status}: it is no longer in {Expected} (a duplicate or late event)")]
+    private static partial void LogJobNotClaimed(ILogger logger, long jobId, JobStatus status, JobStatus expected);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} segment {Segment} moved to {Status}")]
+    private static partial void LogMoved(ILogger logger, long jobId, int segment, JobStatus status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} being cut into segments")]
+    private static partial void LogCutting(ILogger logger, long jobId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} cut into {Segments} segments in {Seconds} s")]
+    private static partial void LogCut(ILogger logger, long jobId, int segments, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} segment {Segment} could not be announced; the sweeper announces it once it has waited too long")]
+    private static partial void LogAnnouncementFailed(ILogger logger, Exception exception, long jobId, int segment);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} not joined: its process is stopping (the sweeper announces it again)")]
+    private static partial void LogNotJoined(ILogger logger, long jobId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} results of {Segments} segments joined in {Seconds} s; moved to Exit")]
+    private static partial void LogJoined(ILogger logger, long jobId, int segments, double seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} announced in {Status} again in {Seconds} s (retry backoff)")]
     private static partial void LogBackingOff(ILogger logger, long jobId, JobStatus status, double seconds);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} left {Working} while this stage worked on it (cancelled, or its lease expired and it was taken back); the attempt is dropped")]
-    private static partial void LogLostJob(ILogger logger, long jobId, JobStatus working);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} {What}left {Working} while this stage worked on it (cancelled, or its lease expired and it was taken back); the attempt is dropped")]
+    private static partial void LogLost(ILogger logger, long jobId, string what, JobStatus working);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} moved to {Status} in {Seconds} s")]
-    private static partial void LogCompleted(ILogger logger, long jobId, JobStatus status, double seconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} segment {Segment} moved to {Status} in {Seconds} s")]
+    private static partial void LogCompleted(ILogger logger, long jobId, int segment, JobStatus status, double seconds);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "{JobId} {Working} attempt failed")]
-    private static partial void LogAttemptFailed(ILogger logger, Exception exception, long jobId, JobStatus working);
+    [LoggerMessage(Level = LogLevel.Error, Message = "{JobId} {What}{Working} attempt failed")]
+    private static partial void LogAttemptFailed(ILogger logger, Exception exception, long jobId, string what, JobStatus working);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} {Working} rejected its input: {Reason}")]
     private static partial void LogInputRejected(ILogger logger, long jobId, JobStatus working, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} lease renewal in {Working} failed; trying again at the next renewal")]
-    private static partial void LogRenewalFailed(ILogger logger, Exception exception, long jobId, JobStatus working);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} {What}lease renewal in {Working} failed; trying again at the next renewal")]
+    private static partial void LogRenewalFailed(ILogger logger, Exception exception, long jobId, string what, JobStatus working);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} lease could not be renewed: the job left {Working}")]
-    private static partial void LogLeaseLost(ILogger logger, long jobId, JobStatus working);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} {What}lease could not be renewed: it left {Working}")]
+    private static partial void LogLeaseLost(ILogger logger, long jobId, string what, JobStatus working);
 }

@@ -30,21 +30,34 @@ public static partial class StageServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Adds a stage's work, run by a <see cref="JobStage"/> subscribed on its stage's trigger
-    /// (<see cref="GEdgeTriggers.For"/> of <see cref="IStageWork.Stage"/>).
+    /// Adds <paramref name="stage"/>'s work, run by one <see cref="JobStage"/> subscribed on every trigger of the stage's
+    /// function (<see cref="GEdgeTriggers.Of"/>: its segments', and the cut or the join). The work must be that stage's.
     /// </summary>
-    public static IServiceCollection AddStage<TWork>(this IServiceCollection services)
+    public static IServiceCollection AddStage<TWork>(this IServiceCollection services, PipelineStage stage)
         where TWork : class, IStageWork
     {
+        ArgumentNullException.ThrowIfNull(stage);
         services.AddStageCore();
         services.TryAddSingleton<TWork>();
-        services.AddSingleton(provider =>
+        services.TryAddSingleton(provider =>
         {
             var work = provider.GetRequiredService<TWork>();
-            return new Subscription(GEdgeTriggers.For(work.Stage), ActivatorUtilities.CreateInstance<JobStage>(provider, work));
+            return work.Stage == stage
+                // The publisher is resolved when first used: in one process, it is the router that delivers to this stage.
+                ? new StageRunner<TWork>(ActivatorUtilities.CreateInstance<JobStage>(provider, work, new Lazy<IEventPublisher>(provider.GetRequiredService<IEventPublisher>)))
+                : throw new InvalidOperationException($"{typeof(TWork).Name} is the work of the {work.Stage} stage, not of {stage}.");
         });
+        foreach (var trigger in GEdgeTriggers.Of(stage))
+        {
+            services.AddSingleton(provider => new Subscription(trigger, provider.GetRequiredService<StageRunner<TWork>>().Stage));
+        }
+
         return services;
     }
+
+    // One JobStage per work, however many triggers lead to it.
+    private sealed record StageRunner<TWork>(JobStage Stage)
+        where TWork : class, IStageWork;
 
     private sealed partial class LoggingProgressSink(ILogger<LoggingProgressSink> logger) : IStageProgressSink
     {
@@ -57,11 +70,11 @@ public static partial class StageServiceCollectionExtensions
             if (now - Interlocked.Read(ref _lastLogged) >= 10_000 || progress.FramesDone == progress.FramesTotal)
             {
                 Interlocked.Exchange(ref _lastLogged, now);
-                LogProgress(logger, progress.JobId, progress.Stage, progress.FramesDone, progress.FramesTotal);
+                LogProgress(logger, progress.JobId, progress.Stage, progress.Segment, progress.FramesDone, progress.FramesTotal);
             }
         }
 
-        [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} {Stage}: {FramesDone}/{FramesTotal} frames")]
-        private static partial void LogProgress(ILogger logger, long jobId, GEdge.Contracts.JobStatus stage, int framesDone, int framesTotal);
+        [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} {Stage} segment {Segment}: {FramesDone}/{FramesTotal} frames")]
+        private static partial void LogProgress(ILogger logger, long jobId, GEdge.Contracts.JobStatus stage, int segment, int framesDone, int framesTotal);
     }
 }
