@@ -36,15 +36,17 @@ public sealed partial class CrossCheckTests
     }
 
     [Fact]
-    public void EveryStage_HasExactlyOneKnativeServiceAndOneTrigger()
+    public void EverySubscriber_HasExactlyOneKnativeService_AndATriggerForEachOfItsFilters()
     {
-        var stages = GEdgeTriggers.All.Select(t => t.Subscriber).ToList();
+        var subscribers = GEdgeTriggers.All.Select(t => t.Subscriber).Distinct().ToList();
         // Every subscriber's Service, and the gateway's public one, which takes no events.
-        Assert.Equal([.. stages.Append(PublicGateway).Order(StringComparer.Ordinal)], Manifests.KnativeServices.Select(s => s.Name!).Order(StringComparer.Ordinal));
-        foreach (var stage in stages)
+        Assert.Equal([.. subscribers.Append(PublicGateway).Order(StringComparer.Ordinal)], Manifests.KnativeServices.Select(s => s.Name!).Order(StringComparer.Ordinal));
+        foreach (var subscriber in subscribers)
         {
-            Assert.Single(Manifests.KnativeServices, s => s.Name == stage);
-            Assert.Single(Manifests.Triggers, t => (string?)t.Json["spec"]!["subscriber"]!["ref"]!["name"] == stage);
+            Assert.Single(Manifests.KnativeServices, s => s.Name == subscriber);
+            Assert.Equal(
+                GEdgeTriggers.All.Count(t => t.Subscriber == subscriber),
+                Manifests.Triggers.Count(t => (string?)t.Json["spec"]!["subscriber"]!["ref"]!["name"] == subscriber));
         }
     }
 

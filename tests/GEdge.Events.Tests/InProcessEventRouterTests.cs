@@ -14,9 +14,9 @@ public sealed class InProcessEventRouterTests
     [Fact]
     public async Task Publish_DeliversToTheMatchingSubscriber_AndPublishesItsReply()
     {
-        var preprocess = new Recorder(e => GEdgeEvents.CreateJobStatusChanged(1, JobStatus.Preprocessing_complete, 0, s_source));
+        var preprocess = new Recorder(e => GEdgeEvents.CreateSegmentStatusChanged(1, 0, JobStatus.Preprocessing_complete, 0, s_source));
         var infer = new Recorder(_ => null);
-        await using var router = NewRouter(new DeliveryOptions(), (GEdgeTriggers.Preprocess, preprocess), (GEdgeTriggers.Infer, infer));
+        await using var router = NewRouter(new DeliveryOptions(), (GEdgeTriggers.Cut, preprocess), (GEdgeTriggers.Infer, infer));
 
         router.Publish(GEdgeEvents.CreateJobStatusChanged(1, JobStatus.Enqueue, 0, s_source));
 
@@ -34,7 +34,7 @@ public sealed class InProcessEventRouterTests
             Interlocked.Increment(ref attempts);
             throw new IOException("storage unavailable");
         });
-        await using var router = NewRouter(new DeliveryOptions { Retry = 2, BackoffDelay = TimeSpan.FromMilliseconds(1) }, (GEdgeTriggers.Preprocess, failing));
+        await using var router = NewRouter(new DeliveryOptions { Retry = 2, BackoffDelay = TimeSpan.FromMilliseconds(1) }, (GEdgeTriggers.Cut, failing));
         var deadLetters = new TaskCompletionSource<(CloudEvent, Exception)>();
         router.DeadLettered += (cloudEvent, _, error) =>
         {
@@ -59,7 +59,7 @@ public sealed class InProcessEventRouterTests
             Interlocked.Increment(ref attempts);
             throw new IOException("storage unavailable");
         });
-        await using var router = NewRouter(new DeliveryOptions { Retry = 0 }, (GEdgeTriggers.Preprocess, failing));
+        await using var router = NewRouter(new DeliveryOptions { Retry = 0 }, (GEdgeTriggers.Cut, failing));
         var deadLetters = new TaskCompletionSource<CloudEvent>();
         router.DeadLettered += (cloudEvent, _, _) =>
         {
@@ -77,7 +77,7 @@ public sealed class InProcessEventRouterTests
     public async Task DuplicateDeliveries_DeliverEveryEventTwice()
     {
         var recorder = new Recorder(_ => null);
-        await using var router = NewRouter(new DeliveryOptions { DuplicateDeliveries = true }, (GEdgeTriggers.Preprocess, recorder));
+        await using var router = NewRouter(new DeliveryOptions { DuplicateDeliveries = true }, (GEdgeTriggers.Cut, recorder));
 
         router.Publish(GEdgeEvents.CreateJobStatusChanged(5, JobStatus.Enqueue, 0, s_source));
 

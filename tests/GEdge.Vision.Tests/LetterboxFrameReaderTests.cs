@@ -25,7 +25,7 @@ public sealed class LetterboxFrameReaderTests
         var arguments = LetterboxFrameReader.BuildArguments("in.mp4", LetterboxTransform.Create(1280, 720, 416, 416, LetterboxPlacement.TopLeft), s_yoloxInput);
 
         Assert.Equal(
-            "-hide_banner -nostdin -nostats -loglevel level+info -i in.mp4 -map 0:v:0 -an -sn -dn "
+            "-hide_banner -nostdin -nostats -loglevel level+info -copyts -i in.mp4 -map 0:v:0 -an -sn -dn "
             + "-vf scale=416:234:flags=bilinear,format=bgr24,pad=416:416:0:0:color=0x727272,showinfo=checksum=0 "
             + "-fps_mode passthrough -f rawvideo -pix_fmt bgr24 pipe:1",
             string.Join(' ', arguments));

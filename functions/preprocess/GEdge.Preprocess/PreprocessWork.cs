@@ -116,7 +116,10 @@ public sealed class PreprocessWork(
                 (int)Math.Min(int.MaxValue, media.EstimatedFrameCount),
                 media.Duration.TotalSeconds,
                 media.HasAudio,
-                media.VideoCodec);
+                media.VideoCodec)
+            {
+                StartSeconds = media.VideoStart.TotalSeconds,
+            };
             var starts = pieces.Select(p => p.Start.TotalSeconds).ToList();
             var manifest = new SourceManifest(context.Job.Id, model.Name, video, starts);
             await store.WriteAsync(artifacts.Buckets.Work, artifacts.SourceManifestKey, (stream, ct) =>
@@ -148,7 +151,7 @@ public sealed class PreprocessWork(
         int frameCount;
         try
         {
-            frameCount = await WriteChunksAsync(context, media, chunks, (int)Math.Min(int.MaxValue, media.EstimatedFrameCount), cancellationToken).ConfigureAwait(false);
+            frameCount = await WriteChunksAsync(context, media, source.Video.StartSeconds, chunks, (int)Math.Min(int.MaxValue, media.EstimatedFrameCount), cancellationToken).ConfigureAwait(false);
         }
         catch (MediaException e) when (e.Kind != MediaErrorKind.ToolMissing)
         {
@@ -171,7 +174,8 @@ public sealed class PreprocessWork(
     }
 
     // Streams the letterboxed frames from ffmpeg's pipe into chunk objects, frame by frame: memory holds one frame.
-    private async Task<int> WriteChunksAsync(StageContext context, MediaInfo media, List<FrameChunk> chunks, int expected, CancellationToken cancellationToken)
+    // Frame times count from the video's first frame (timeOrigin, in the file's own timestamps).
+    private async Task<int> WriteChunksAsync(StageContext context, MediaInfo media, double timeOrigin, List<FrameChunk> chunks, int expected, CancellationToken cancellationToken)
     {
         var artifacts = context.Artifacts;
         var band = FrameBand.Of(model.Input.LetterboxFor(media.Width, media.Height));
@@ -192,7 +196,7 @@ public sealed class PreprocessWork(
                         using (var frame = frames.Current)
                         {
                             await stream.WriteAsync(frame.Pixels.Slice(band.Offset, band.Bytes), ct).ConfigureAwait(false);
-                            timestamps.Add(frame.Timestamp.TotalSeconds);
+                            timestamps.Add(Math.Round(frame.Timestamp.TotalSeconds - timeOrigin, 6));
                         }
 
                         frameCount++;

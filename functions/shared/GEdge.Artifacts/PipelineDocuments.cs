@@ -13,7 +13,14 @@ public sealed record SourceVideo(
     int Frames,
     double DurationSeconds,
     bool HasAudio,
-    string Codec);
+    string Codec)
+{
+    /// <summary>
+    /// The timestamp of the video's first frame in the file, in seconds: frame times in G-Edge's documents count from it,
+    /// so a clip cut from a longer recording starts at 0.
+    /// </summary>
+    public double StartSeconds { get; init; }
+}
 
 /// <summary>
 /// The first stage's record of a job's cut: the source video's facts (its rate is the one every annotated segment is

@@ -69,6 +69,10 @@ public sealed partial class LetterboxFrameReader
 
         // info level is where showinfo reports frames; the level tag lets errors be told from the rest.
         "-loglevel", "level+info",
+
+        // Timestamps as the file has them: a segment cut from a longer video keeps its place in it (ffmpeg would
+        // otherwise count each file from its own start).
+        "-copyts",
         "-i", path,
         "-map", "0:v:0", "-an", "-sn", "-dn",
         "-vf", filterGraph,
