@@ -96,7 +96,7 @@ public sealed class StageFunctionTests
         Assert.Equal(under.Receives.Id, received.Id);
         Assert.Equal(under.Receives.Type, received.Type);
         Assert.Equal(under.Receives[GEdgeEvents.JobStatusAttribute], received[GEdgeEvents.JobStatusAttribute]);
-        Assert.All(GEdgeTriggers.All.Where(t => t != under.Trigger), other => Assert.Empty(stages.Of(other).Received));
+        Assert.All(GEdgeTriggers.All.Where(t => t.Subscriber != under.Trigger.Subscriber), other => Assert.Empty(stages.Of(other).Received));
 
         Assert.Equal("application/json", http.Response.ContentType);
         Assert.Equal("1.0", FunctionCalls.Header(http, "ce-specversion"));
@@ -226,17 +226,17 @@ public sealed class StageFunctionTests
     {
         ["preprocess"] = new(
             GEdgeTriggers.Preprocess,
-            GEdgeEvents.CreateJobStatusChanged(7, JobStatus.Enqueue, 0, FunctionCalls.Source),
+            GEdgeEvents.CreateSegmentStatusChanged(7, 0, JobStatus.Enqueue, 0, FunctionCalls.Source),
             JobStatus.Preprocessing_complete,
             (subscribers, request) => new PreprocessFunction(subscribers).RunAsync(request, CancellationToken.None)),
         ["infer"] = new(
             GEdgeTriggers.Infer,
-            GEdgeEvents.CreateJobStatusChanged(7, JobStatus.Preprocessing_complete, 0, FunctionCalls.Source),
+            GEdgeEvents.CreateSegmentStatusChanged(7, 0, JobStatus.Preprocessing_complete, 0, FunctionCalls.Source),
             JobStatus.Inferencing_complete,
             (subscribers, request) => new InferFunction(subscribers).RunAsync(request, CancellationToken.None)),
         ["postprocess"] = new(
             GEdgeTriggers.Postprocess,
-            GEdgeEvents.CreateJobStatusChanged(7, JobStatus.Inferencing_complete, 0, FunctionCalls.Source),
+            GEdgeEvents.CreateSegmentStatusChanged(7, 0, JobStatus.Inferencing_complete, 0, FunctionCalls.Source),
             JobStatus.Exit,
             (subscribers, request) => new PostprocessFunction(subscribers).RunAsync(request, CancellationToken.None)),
         ["intake"] = new(
@@ -257,21 +257,22 @@ public sealed class StageFunctionTests
     /// <summary>A recording stand-in on every trigger, replying as the real stage would (or as told), so a test sees which one was called.</summary>
     private sealed class Stages
     {
-        private readonly Dictionary<string, RecordingSubscriber> _byTrigger = [];
+        // One per function, as one JobStage takes every trigger of its function (the first also cuts, the last joins).
+        private readonly Dictionary<string, RecordingSubscriber> _bySubscriber = [];
 
         public Stages(Func<CloudEvent, CloudEvent?>? answer = null)
         {
             foreach (var (_, function) in s_functions)
             {
-                _byTrigger[function.Trigger.Name] = new RecordingSubscriber(
+                _bySubscriber[function.Trigger.Subscriber] = new RecordingSubscriber(
                     answer ?? (_ => GEdgeEvents.CreateJobStatusChanged(7, function.RepliesWith, 0, FunctionCalls.Source)));
             }
 
-            Subscribers = new EventSubscribers(GEdgeTriggers.All.Select(t => new Subscription(t, _byTrigger[t.Name])));
+            Subscribers = new EventSubscribers(GEdgeTriggers.All.Select(t => new Subscription(t, _bySubscriber[t.Subscriber])));
         }
 
         public EventSubscribers Subscribers { get; }
 
-        public RecordingSubscriber Of(EventTrigger trigger) => _byTrigger[trigger.Name];
+        public RecordingSubscriber Of(EventTrigger trigger) => _bySubscriber[trigger.Subscriber];
     }
 }

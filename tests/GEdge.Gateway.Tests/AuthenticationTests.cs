@@ -175,8 +175,12 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
         Assert.StartsWith("3.", root.GetProperty("openapi").GetString(), StringComparison.Ordinal);
         var paths = root.GetProperty("paths");
         Assert.Equal(
-            ["/api/jobs", "/api/jobs/{id}", "/api/jobs/{id}/detections", "/api/jobs/{id}/summary", "/api/jobs/{id}/video", "/api/pipeline", "/api/session"],
+            ["/api/jobs", "/api/jobs/{id}", "/api/jobs/{id}/detections", "/api/jobs/{id}/segments/{segment}/detections", "/api/jobs/{id}/summary", "/api/jobs/{id}/video", "/api/pipeline", "/api/session"],
             paths.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        // Results as they come: the OpenAPI document says how a finished segment's detections are read.
+        var segmentDetections = paths.GetProperty("/api/jobs/{id}/segments/{segment}/detections").GetProperty("get");
+        Assert.Contains("before the job ends", segmentDetections.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        Assert.True(segmentDetections.GetProperty("responses").GetProperty("200").GetProperty("content").TryGetProperty("application/x-ndjson", out _));
         Assert.Equal(["delete", "get"], paths.GetProperty("/api/jobs/{id}").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.Equal(["get", "post"], paths.GetProperty("/api/jobs").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.Equal(["delete", "get", "post"], paths.GetProperty("/api/session").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
@@ -198,7 +202,7 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
         Assert.True(upload.GetProperty("requestBody").GetProperty("content").TryGetProperty("multipart/form-data", out _));
 
         var jobView = root.GetProperty("components").GetProperty("schemas").GetProperty(nameof(JobView)).GetProperty("properties");
-        Assert.Equal(["history", "job", "results", "timings"], jobView.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(["history", "job", "results", "segments", "timings"], jobView.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
     }
 
     private static HttpRequestMessage Request(string method, string path)

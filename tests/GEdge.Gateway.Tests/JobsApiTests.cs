@@ -203,6 +203,75 @@ public sealed class JobsApiTests(GatewayServer server) : IClassFixture<GatewaySe
         Assert.Equal(0, (await frank.GetFromJsonAsync("api/jobs", GatewayJsonContext.Default.JobList))!.Total);
     }
 
+    [Fact]
+    public async Task SegmentDetections_AreReadableOnceInferred_BeforeTheJobEnds_NumberedFromTheVideosFirstFrame()
+    {
+        var id = Id(await server.SubmitAsync("grace"));
+        using var grace = server.ClientOf("grace");
+        var artifacts = new JobArtifacts(server.Buckets, "grace", id);
+        Assert.True(await server.Jobs.TryClaimAsync(id, JobStatus.Preprocessing));
+        Assert.True(await server.Jobs.SplitAsync(id, [0, 10]));
+        await MoveSegmentAsync(id, 0, JobStatus.Inferencing_complete, frames: 3);
+        await WriteDetectionsAsync(artifacts.Segment(0), 3);
+        await MoveSegmentAsync(id, 1, JobStatus.Preprocessing_complete, frames: 2);
+
+        using (var first = await grace.GetAsync($"api/jobs/{id}/segments/0/detections"))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            Assert.Equal(JobsApi.SegmentDetectionsContentType, first.Content.HeaderContentType());
+            Assert.Equal([0, 1, 2], IndexesOf(await first.Content.ReadAsStringAsync()));
+        }
+
+        using (var notYet = await grace.GetAsync($"api/jobs/{id}/segments/1/detections"))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, notYet.StatusCode);
+        }
+
+        using (var none = await grace.GetAsync($"api/jobs/{id}/segments/2/detections"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, none.StatusCode);
+        }
+
+        await MoveSegmentAsync(id, 1, JobStatus.Inferencing_complete, frames: null);
+        await WriteDetectionsAsync(artifacts.Segment(1), 2);
+        using (var second = await grace.GetAsync($"api/jobs/{id}/segments/1/detections"))
+        {
+            Assert.Equal([3, 4], IndexesOf(await second.Content.ReadAsStringAsync()));
+        }
+
+        var view = (await grace.GetFromJsonAsync($"api/jobs/{id}", GatewayJsonContext.Default.JobView))!;
+        Assert.Equal((2, 2, 2, 0), (view.Segments!.Total, view.Segments.Done["Preprocessing"], view.Segments.Done["Inferencing"], view.Segments.Done["Postprocessing"]));
+        using var otherUser = server.ClientOf("heidi");
+        Assert.Equal(HttpStatusCode.NotFound, (await otherUser.GetAsync($"api/jobs/{id}/segments/0/detections")).StatusCode);
+    }
+
+    private async Task MoveSegmentAsync(long id, int segment, JobStatus to, int? frames)
+    {
+        foreach (var stage in PipelineTopology.Stages.Where(s => s.Completes <= to))
+        {
+            if ((await server.Jobs.GetSegmentsAsync(id))[segment].Status >= stage.Completes)
+            {
+                continue;
+            }
+
+            Assert.True((await server.Jobs.TryClaimSegmentAsync(id, segment, stage.Working, "test/1")).Moved);
+            var fields = stage == PipelineTopology.Preprocess && frames is { } count
+                ? new Dictionary<string, string> { ["frames"] = count.ToString(CultureInfo.InvariantCulture) }
+                : null;
+            Assert.True((await server.Jobs.TryCompleteSegmentAsync(id, segment, stage.Working, "test/1", fields)).Moved);
+        }
+    }
+
+    private async Task WriteDetectionsAsync(SegmentArtifacts segment, int frames)
+    {
+        var lines = string.Concat(Enumerable.Range(0, frames).Select(i =>
+            $"{{\"index\":{i},\"time\":{i * 0.04:0.00},\"detections\":[]}}\n"));
+        await server.Store.WriteAsync(server.Buckets.Work, segment.FrameDetectionsKey, (stream, ct) => stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(lines), ct).AsTask());
+    }
+
+    private static List<int> IndexesOf(string ndjson) =>
+        [.. ndjson.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement.GetProperty("index").GetInt32())];
+
     internal static long Id(JobView job) => long.Parse(job.Job[JobFields.Id], CultureInfo.InvariantCulture);
 
     private static async Task<string?> ProblemTitleAsync(HttpResponseMessage response)

@@ -19,11 +19,13 @@ namespace GEdge.Gateway;
 /// <c>Postprocessing</c>), <c>queued</c> (from upload until a stage took the job) and <c>total</c> (from upload until Exit).
 /// </param>
 /// <param name="Results">Each result's URL path by name (<see cref="JobResults.Names"/>); empty until the job is in Exit without an error.</param>
+/// <param name="Segments">The pieces the job's video was cut into and how far each has got; null until it is cut.</param>
 public sealed record JobView(
     IReadOnlyDictionary<string, string> Job,
     IReadOnlyList<JobViewTransition> History,
     IReadOnlyDictionary<string, double> Timings,
-    IReadOnlyDictionary<string, string> Results)
+    IReadOnlyDictionary<string, string> Results,
+    SegmentsView? Segments = null)
 {
     /// <summary>The timing of the wait before the first stage.</summary>
     public const string QueuedTiming = "queued";
@@ -32,10 +34,11 @@ public sealed record JobView(
     public const string TotalTiming = "total";
 
     /// <summary>The view of <paramref name="job"/> with its <paramref name="history"/>, its results under <paramref name="jobPath"/>.</summary>
-    public static JobView Of(Job job, IReadOnlyList<JobTransition> history, string jobPath)
+    public static JobView Of(Job job, IReadOnlyList<JobTransition> history, IReadOnlyList<JobSegment> segments, string jobPath)
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(history);
+        ArgumentNullException.ThrowIfNull(segments);
         var results = new Dictionary<string, string>(StringComparer.Ordinal);
         if (HasResults(job))
         {
@@ -45,7 +48,12 @@ public sealed record JobView(
             }
         }
 
-        return new JobView(job.ToRecord(), history.Select(t => new JobViewTransition(t.Status, t.Time)).ToList(), TimingsOf(job), results);
+        return new JobView(
+            job.ToRecord(),
+            history.Select(t => new JobViewTransition(t.Status, t.Time)).ToList(),
+            TimingsOf(job, segments),
+            results,
+            segments.Count == 0 ? null : SegmentsView.Of(segments));
     }
 
     /// <summary>Whether a job's results exist: it is in Exit and did not fail.</summary>
@@ -55,16 +63,22 @@ public sealed record JobView(
         return job.Status == JobStatus.Exit && job.Error is null;
     }
 
-    // Each stage records its own duration when it completes (JobStage.StageSecondsField); the waits come from the record's times.
-    private static Dictionary<string, double> TimingsOf(Job job)
+    // Each stage records its own duration on each segment it completes (JobStage.StageSecondsField), summed here: the
+    // work it did for the job, which may exceed the job's wall time, since segments overlap. The waits come from the
+    // record's times.
+    private static Dictionary<string, double> TimingsOf(Job job, IReadOnlyList<JobSegment> segments)
     {
         var timings = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var working in JobStateMachine.WorkingStatuses)
         {
-            if (job.Fields.TryGetValue(JobStage.StageSecondsField(working), out var text)
-                && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+            var done = segments
+                .Select(segment => segment.Fields.TryGetValue(JobStage.StageSecondsField(working), out var text)
+                    && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) ? seconds : (double?)null)
+                .Where(seconds => seconds is not null)
+                .ToList();
+            if (done.Count > 0)
             {
-                timings[working.ToString()] = seconds;
+                timings[working.ToString()] = Math.Round(done.Sum(s => s!.Value), 3);
             }
         }
 
@@ -84,6 +98,30 @@ public sealed record JobView(
         return timings;
     }
 }
+
+/// <summary>A job's segments: how many, how many have completed each stage (by its working status), and each one.</summary>
+/// <param name="Total">How many segments the job was cut into.</param>
+/// <param name="Done">Per stage (<c>Preprocessing</c>, <c>Inferencing</c>, <c>Postprocessing</c>), the segments it has completed.</param>
+/// <param name="List">Each segment, in the video's order.</param>
+public sealed record SegmentsView(int Total, IReadOnlyDictionary<string, int> Done, IReadOnlyList<SegmentView> List)
+{
+    /// <summary>The view of a job's segments.</summary>
+    public static SegmentsView Of(IReadOnlyList<JobSegment> segments)
+    {
+        ArgumentNullException.ThrowIfNull(segments);
+        var done = PipelineTopology.Stages.ToDictionary(
+            stage => stage.Working.ToString(),
+            stage => segments.Count(s => s.Status >= stage.Completes),
+            StringComparer.Ordinal);
+        return new SegmentsView(
+            segments.Count,
+            done,
+            [.. segments.Select(s => new SegmentView(s.Index, s.Status, s.Start, s.Iteration, s.Fields.TryGetValue("frames", out var frames) && int.TryParse(frames, CultureInfo.InvariantCulture, out var count) ? count : null, s.Worker))]);
+    }
+}
+
+/// <summary>One segment of a job: where it is, where it starts in the video (seconds), its failed attempts, its frames once read, and the process that last took it.</summary>
+public sealed record SegmentView(int Index, JobStatus Status, double Start, int Iteration, int? Frames, string? Worker);
 
 /// <summary>One status a job entered, and when.</summary>
 public sealed record JobViewTransition(JobStatus Status, DateTimeOffset Time);
@@ -127,6 +165,7 @@ public static class JobResults
 /// <summary>Source-generated JSON for the API's documents, shared by the gateway and its clients.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(JobView))]
+[JsonSerializable(typeof(SegmentsView))]
 [JsonSerializable(typeof(JobList))]
 [JsonSerializable(typeof(SessionRequest))]
 [JsonSerializable(typeof(SessionView))]

@@ -67,6 +67,15 @@ public static class JobsApi
             .WithSummary("Per-class counts, stage timings and the job record (summary.json).")
             .Produces<Stream>(StatusCodes.Status200OK, JobResults.ContentTypeOf(JobResults.Summary))
             .ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapGet("/{id:long}/segments/{segment:int}/detections", GetSegmentDetectionsAsync).WithName("GetSegmentDetections")
+            .WithSummary("Results as they come: one segment's detections, once Infer has done it and before the job ends.")
+            .WithDescription(
+                "One JSON line per frame of the segment (application/x-ndjson), each frame numbered from the video's first, as in "
+                + "detections.json. Available from when the segment is Inferencing_complete (see the job's segments) until the job "
+                + "ends; then read /detections. 409 while the segment, or a segment before it, has not got that far.")
+            .Produces<Stream>(StatusCodes.Status200OK, SegmentDetectionsContentType)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         jobs.MapDelete("/{id:long}", DeleteAsync).WithName("DeleteJob")
             .WithSummary("Cancels a job that has not ended (200 with the job), or deletes an ended one and its objects (204).")
             .ProducesProblem(StatusCodes.Status409Conflict);
@@ -86,7 +95,7 @@ public static class JobsApi
         var submission = await VideoUpload.SubmitAsync(context, user, name, submissions, options.Value.MaxUploadBytes, cancellationToken).ConfigureAwait(false);
         var path = JobPath(submission.Job.Id);
         var history = await jobs.GetHistoryAsync(submission.Job.Id).ConfigureAwait(false);
-        return TypedResults.Created(path, JobView.Of(submission.Job, history, path));
+        return TypedResults.Created(path, JobView.Of(submission.Job, history, await jobs.GetSegmentsAsync(submission.Job.Id).ConfigureAwait(false), path));
     }
 
     private static async Task<Results<Ok<JobList>, ProblemHttpResult>> ListAsync(
@@ -100,9 +109,11 @@ public static class JobsApi
         }
 
         var page = await jobs.ListByUserAsync(ApiKeyAuthentication.UserOf(caller), offset, limit).ConfigureAwait(false);
-        // The histories are read together, so a page costs two round trips, not one per job.
-        var histories = await Task.WhenAll(page.Jobs.Select(job => jobs.GetHistoryAsync(job.Id))).ConfigureAwait(false);
-        var views = page.Jobs.Select((job, i) => JobView.Of(job, histories[i], JobPath(job.Id))).ToList();
+        // The histories and segments are read together, so a page costs two round trips, not one per job.
+        var histories = Task.WhenAll(page.Jobs.Select(job => jobs.GetHistoryAsync(job.Id)));
+        var segments = Task.WhenAll(page.Jobs.Select(job => jobs.GetSegmentsAsync(job.Id)));
+        await Task.WhenAll(histories, segments).ConfigureAwait(false);
+        var views = page.Jobs.Select((job, i) => JobView.Of(job, histories.Result[i], segments.Result[i], JobPath(job.Id))).ToList();
         var next = page.HasMore ? string.Create(CultureInfo.InvariantCulture, $"{Prefix}?offset={offset + limit}&limit={limit}") : null;
         return TypedResults.Ok(new JobList(views, page.Total, offset, limit, next));
     }
@@ -115,7 +126,7 @@ public static class JobsApi
         }
 
         var history = await jobs.GetHistoryAsync(id).ConfigureAwait(false);
-        return TypedResults.Ok(JobView.Of(job, history, JobPath(id)));
+        return TypedResults.Ok(JobView.Of(job, history, await jobs.GetSegmentsAsync(id).ConfigureAwait(false), JobPath(id)));
     }
 
     private static Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetVideoAsync(
@@ -162,6 +173,73 @@ public static class JobsApi
             enableRangeProcessing: true);
     }
 
+    private static readonly byte[] s_newLine = "\n"u8.ToArray();
+
+    /// <summary>The media type of a segment's detections: a JSON document per line.</summary>
+    public const string SegmentDetectionsContentType = "application/x-ndjson";
+
+    private static async Task<Results<PushStreamHttpResult, ProblemHttpResult>> GetSegmentDetectionsAsync(
+        long id, int segment, ClaimsPrincipal caller, JobTable.JobTable jobs, IObjectStore store, IOptions<BucketOptions> buckets)
+    {
+        if (await FindAsync(id, caller, jobs).ConfigureAwait(false) is not { } job)
+        {
+            return GatewayProblems.NoSuchJob(id);
+        }
+
+        var segments = await jobs.GetSegmentsAsync(id).ConfigureAwait(false);
+        if (segment < 0 || segment >= segments.Count)
+        {
+            return GatewayProblems.Problem(
+                StatusCodes.Status404NotFound,
+                string.Create(CultureInfo.InvariantCulture, $"Job {id} has no segment {segment} (it has {segments.Count})."),
+                "No such segment");
+        }
+
+        if (job.Status == GEdge.Contracts.JobStatus.Exit)
+        {
+            return GatewayProblems.Problem(
+                StatusCodes.Status409Conflict,
+                string.Create(CultureInfo.InvariantCulture, $"Job {id} has ended: its segments' detections are in {JobPath(id)}/detections."),
+                "Job ended");
+        }
+
+        if (segments[segment].Status < GEdge.Contracts.JobStatus.Inferencing_complete)
+        {
+            return GatewayProblems.Problem(
+                StatusCodes.Status409Conflict,
+                string.Create(CultureInfo.InvariantCulture, $"Segment {segment} of job {id} is in {segments[segment].Status}; its detections exist once it is Inferencing_complete."),
+                "Not inferred yet");
+        }
+
+        // Frames are numbered from the video's first: every earlier segment's frame count is needed, and each is known
+        // once that segment is preprocessed.
+        var first = 0;
+        foreach (var earlier in segments.Take(segment))
+        {
+            if (!earlier.Fields.TryGetValue("frames", out var text) || !int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var frames))
+            {
+                return GatewayProblems.Problem(
+                    StatusCodes.Status409Conflict,
+                    string.Create(CultureInfo.InvariantCulture, $"Segment {earlier.Index} of job {id} is in {earlier.Status}: until it is preprocessed, the frames after it cannot be numbered."),
+                    "Not inferred yet");
+            }
+
+            first += frames;
+        }
+
+        var artifacts = new JobArtifacts(buckets.Value, job.User, id).Segment(segment);
+        return TypedResults.Stream(
+            async body =>
+            {
+                await foreach (var frame in GEdge.Artifacts.FrameArtifacts.ReadDetectionsAsync(store, artifacts, CancellationToken.None).ConfigureAwait(false))
+                {
+                    await System.Text.Json.JsonSerializer.SerializeAsync(body, frame with { Index = first + frame.Index }, GEdge.Artifacts.PipelineJsonContext.Default.FrameDetections).ConfigureAwait(false);
+                    await body.WriteAsync(s_newLine).ConfigureAwait(false);
+                }
+            },
+            SegmentDetectionsContentType);
+    }
+
     private static async Task<Results<Ok<JobView>, NoContent, ProblemHttpResult>> DeleteAsync(
         long id, ClaimsPrincipal caller, JobTable.JobTable jobs, JobRemoval removal, CancellationToken cancellationToken)
     {
@@ -176,7 +254,7 @@ public static class JobsApi
                 return TypedResults.NoContent();
             case JobRemovalResult.Cancelled:
                 var cancelled = await jobs.GetAsync(id).ConfigureAwait(false) ?? job;
-                return TypedResults.Ok(JobView.Of(cancelled, await jobs.GetHistoryAsync(id).ConfigureAwait(false), JobPath(id)));
+                return TypedResults.Ok(JobView.Of(cancelled, await jobs.GetHistoryAsync(id).ConfigureAwait(false), await jobs.GetSegmentsAsync(id).ConfigureAwait(false), JobPath(id)));
             default:
                 return GatewayProblems.Problem(
                     StatusCodes.Status409Conflict,
