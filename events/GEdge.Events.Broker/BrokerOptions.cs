@@ -15,6 +15,13 @@ public sealed record BrokerOptions
     /// </summary>
     public Dictionary<string, Uri> Services { get; init; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Further pods of a Service, by its name, beside its address in <see cref="Services"/>
+    /// (<c>Broker__Replicas__postprocess__0=http://...</c>): deliveries to the Service go to the least loaded of them, as
+    /// Knative's activator spreads requests over a Service's pods.
+    /// </summary>
+    public Dictionary<string, List<Uri>> Replicas { get; init; } = new(StringComparer.Ordinal);
+
     /// <summary>Deliver every event twice, as an at-least-once broker may: the local cluster's test of idempotency.</summary>
     public bool DuplicateDeliveries { get; init; }
 
@@ -44,5 +51,7 @@ public sealed record BrokerOptions
         : DeliveryTimeout <= TimeSpan.Zero ? $"{SectionName}:{nameof(DeliveryTimeout)} must be positive, not {DeliveryTimeout}."
         : ActivatorTimeout < TimeSpan.Zero ? $"{SectionName}:{nameof(ActivatorTimeout)} must not be negative, not {ActivatorTimeout}."
         : Services.FirstOrDefault(s => !s.Value.IsAbsoluteUri) is { Key: { } name } ? $"{SectionName}:{nameof(Services)}:{name} must be an absolute URL."
+        : Replicas.FirstOrDefault(r => r.Value.Any(uri => !uri.IsAbsoluteUri)) is { Key: { } replicated } ? $"{SectionName}:{nameof(Replicas)}:{replicated} must hold absolute URLs."
+        : Replicas.Keys.FirstOrDefault(service => !Services.ContainsKey(service)) is { } lone ? $"{SectionName}:{nameof(Replicas)}:{lone} names a Service with no {nameof(Services)} address."
         : null;
 }

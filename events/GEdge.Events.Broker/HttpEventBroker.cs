@@ -10,9 +10,15 @@ using Polly;
 
 namespace GEdge.Events.Broker;
 
-/// <summary>One Trigger of the local broker, its subscriber's and dead-letter sink's addresses resolved.</summary>
-public sealed record BrokerRoute(EventTrigger Trigger, Uri Subscriber, DeliveryOptions Delivery, Uri? DeadLetterSink)
+/// <summary>
+/// One Trigger of the local broker, its subscriber's and dead-letter sink's addresses resolved: the subscriber's
+/// Service address, and the addresses of its further pods when it runs several (<see cref="BrokerOptions.Replicas"/>).
+/// </summary>
+public sealed record BrokerRoute(EventTrigger Trigger, Uri Subscriber, DeliveryOptions Delivery, Uri? DeadLetterSink, IReadOnlyList<Uri>? Replicas = null)
 {
+    /// <summary>Every address a delivery may go to: the Service's, then its further pods'.</summary>
+    public IReadOnlyList<Uri> Pods { get; } = [Subscriber, .. Replicas ?? []];
+
     /// <summary>The routes of every Trigger, with the Services' addresses from <paramref name="options"/>.</summary>
     public static IReadOnlyList<BrokerRoute> Resolve(KnativeEventing eventing, BrokerOptions options)
     {
@@ -23,7 +29,10 @@ public sealed record BrokerRoute(EventTrigger Trigger, Uri Subscriber, DeliveryO
                 t.Trigger,
                 t.Subscriber.Resolve(options.Services),
                 t.Delivery with { DuplicateDeliveries = options.DuplicateDeliveries },
-                t.DeadLetterSink?.Resolve(options.Services)))
+                t.DeadLetterSink?.Resolve(options.Services),
+                t.Subscriber.ServiceName is { } service && options.Replicas.TryGetValue(service, out var replicas)
+                    ? [.. replicas.Select(replica => t.Subscriber.Resolve(new Dictionary<string, Uri>(StringComparer.Ordinal) { [service] = replica }))]
+                    : null))
             .ToList();
     }
 }
@@ -50,6 +59,8 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
     private readonly ILogger<HttpEventBroker> _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _workers = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Uri, int> _inFlight = new();
+    private int _turn;
     private int _disposed;
 
     /// <summary>Creates the broker and starts <see cref="BrokerOptions.MaxConcurrentDeliveries"/> delivery loops per route.</summary>
@@ -68,11 +79,34 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         _routes = routes.Select(r => new Route(r, Channel.CreateUnbounded<CloudEvent>(), CreateRetry(r))).ToList();
         foreach (var route in _routes)
         {
-            for (var i = 0; i < options.MaxConcurrentDeliveries; i++)
+            // At least one delivery per pod at once, so a Service with more pods than that keeps them all busy.
+            for (var i = 0; i < Math.Max(options.MaxConcurrentDeliveries, route.Definition.Pods.Count); i++)
             {
                 _workers.Add(Task.Run(() => DeliverLoopAsync(route, _stopping.Token)));
             }
         }
+    }
+
+    // The least loaded pod, ties taken in turn.
+    private Uri PickPod(IReadOnlyList<Uri> pods)
+    {
+        if (pods.Count == 1)
+        {
+            return pods[0];
+        }
+
+        var turn = (int)((uint)Interlocked.Increment(ref _turn) % (uint)pods.Count);
+        var best = pods[turn];
+        for (var i = 1; i < pods.Count; i++)
+        {
+            var pod = pods[(turn + i) % pods.Count];
+            if (_inFlight.GetValueOrDefault(pod) < _inFlight.GetValueOrDefault(best))
+            {
+                best = pod;
+            }
+        }
+
+        return best;
     }
 
     /// <summary>The routes, one per Trigger.</summary>
@@ -213,7 +247,23 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         HttpResponseMessage response;
         try
         {
-            response = await route.Retry.ExecuteAsync(ct => SendAsync(subscriber, cloudEvent, ct), stopping).ConfigureAwait(false);
+            response = await route.Retry.ExecuteAsync(
+                async ct =>
+                {
+                    // Each attempt goes to the pod with the fewest deliveries in flight, as Knative's activator balances by
+                    // load: a stage answers when its work is done, so in-flight deliveries are its work in hand.
+                    subscriber = PickPod(route.Definition.Pods);
+                    _inFlight.AddOrUpdate(subscriber, 1, (_, count) => count + 1);
+                    try
+                    {
+                        return await SendAsync(subscriber, cloudEvent, ct).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _inFlight.AddOrUpdate(subscriber, 0, (_, count) => count - 1);
+                    }
+                },
+                stopping).ConfigureAwait(false);
         }
         catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !stopping.IsCancellationRequested))
         {

@@ -131,7 +131,8 @@ public partial class ClusterFixture : IAsyncLifetime
 
         var output = Output();
         Services = ServiceLine().Matches(output).ToDictionary(m => m.Groups["name"].Value, m => new Uri(m.Groups["url"].Value));
-        Assert.Equal(["broker", "gateway", "infer", "postprocess", "preprocess"], Services.Keys.Order(StringComparer.Ordinal));
+        // A scaled stage's further processes (postprocess-2, ...) are listed beside the Service's own.
+        Assert.Equal(["broker", "gateway", "infer", "postprocess", "preprocess"], Services.Keys.Where(name => !char.IsAsciiDigit(name[^1])).Order(StringComparer.Ordinal));
         var dashboard = DashboardLine().Match(output);
         Assert.True(dashboard.Success, $"serve printed no dashboard line with a key:{Environment.NewLine}{output}");
         Assert.Equal(Gateway, new Uri(dashboard.Groups["url"].Value));
@@ -365,7 +366,7 @@ public partial class ClusterFixture : IAsyncLifetime
             .Select(folder => Path.Combine(folder, name))
             .FirstOrDefault(File.Exists);
 
-    [GeneratedRegex(@"^  (?<name>gateway|broker|preprocess|infer|postprocess)\s+(?<url>http://\S+)$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^  (?<name>(?:gateway|broker|preprocess|infer|postprocess)(?:-\d+)?)\s+(?<url>http://\S+)$", RegexOptions.Multiline)]
     private static partial Regex ServiceLine();
 
     [GeneratedRegex(@"^  dashboard\s+(?<url>http://\S+)#key=(?<key>gedge_[A-Za-z0-9_-]+)$", RegexOptions.Multiline)]

@@ -153,6 +153,32 @@ public partial class ClusterFixture
     }
 }
 
+/// <summary>What the cluster's logs say of a job of one segment: each event, the function it goes to, and the move it makes.</summary>
+public static class ClusterJobs
+{
+    /// <summary>The cut, the segment's three stages and the join, in order.</summary>
+    public static IReadOnlyList<(string EventId, string Stage, string Moved)> Moves(long id) =>
+    [
+        ($"job-{id}-Enqueue-0", "preprocess", $"Job {id} moved from Enqueue to Preprocessing"),
+        ($"job-{id}-segment-0-Enqueue-0", "preprocess", $"Job {id} segment 0 moved from Enqueue to Preprocessing"),
+        ($"job-{id}-segment-0-Preprocessing_complete-0", "infer", $"Job {id} segment 0 moved from Preprocessing_complete to Inferencing"),
+        ($"job-{id}-segment-0-Inferencing_complete-0", "postprocess", $"Job {id} segment 0 moved from Inferencing_complete to Postprocessing"),
+        ($"job-{id}-Postprocessing_complete-0", "postprocess", $"Job {id} moved from Postprocessing_complete to Exit"),
+    ];
+
+    /// <summary>
+    /// Whether <paramref name="working"/> was entered twice by the job (its cut) or by one of its segments: the work in
+    /// hand when its process went away was done again.
+    /// </summary>
+    public static async Task<bool> WasRedoneAsync(JobTable.JobTable jobs, long id, JobStatus working)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        var job = (await jobs.GetHistoryAsync(id)).Count(t => t.Status == working);
+        var segments = (await jobs.GetSegmentHistoryAsync(id)).GroupBy(t => t.Segment).Select(g => g.Count(t => t.Status == working));
+        return job >= 2 || segments.Any(count => count >= 2);
+    }
+}
+
 /// <summary>
 /// A cluster set for failures: a stage's lease runs 8 s (renewed every second), serve sweeps every second, and a stage
 /// told to stop gives its job back after half a second; so a dead worker's job is taken back in seconds, not minutes.

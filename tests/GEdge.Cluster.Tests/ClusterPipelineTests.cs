@@ -231,15 +231,11 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         Assert.False(job.Job.ContainsKey(JobFields.Error), job.Job.GetValueOrDefault(JobFields.Error));
         Assert.Equal("0", job.Job[JobFields.Iteration]);
         Assert.Equal(s_allStatusesInOrder, job.History.Select(t => t.Status));
-        foreach (var (status, stage, working) in new[]
+        // The cut, the one segment through each stage, and the join: each event to its function, each move in its log.
+        foreach (var (eventId, stage, moved) in ClusterJobs.Moves(jobId))
         {
-            (JobStatus.Enqueue, "preprocess", JobStatus.Preprocessing),
-            (JobStatus.Preprocessing_complete, "infer", JobStatus.Inferencing),
-            (JobStatus.Inferencing_complete, "postprocess", JobStatus.Postprocessing),
-        })
-        {
-            Assert.Single(await cluster.WaitForLogLinesAsync("broker", $"Delivered job-{jobId}-{status}-0 to {cluster.Services[stage]}: 200", 1));
-            Assert.Single(await cluster.WaitForLogLinesAsync(stage, $"Job {jobId} moved from {status} to {working}", 1));
+            Assert.Single(await cluster.WaitForLogLinesAsync("broker", $"Delivered {eventId} to {cluster.Services[stage]}: 200", 1));
+            Assert.Single(await cluster.WaitForLogLinesAsync(stage, moved, 1));
         }
 
         Assert.False(Directory.Exists(Path.Combine(cluster.Storage, "work", "jobs", jobId.ToString(CultureInfo.InvariantCulture))), "the job's intermediates were left behind");
@@ -276,7 +272,7 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
 
         // 202: read, handed to the stage, nothing to reply; the stage found no such job to claim.
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        Assert.Single(await cluster.WaitForLogLinesAsync("preprocess", $"{jobId} not claimed for Preprocessing", 1));
+        Assert.Single(await cluster.WaitForLogLinesAsync("preprocess", $"{jobId} not taken for Preprocessing", 1));
     }
 
     public static TheoryData<string, Func<long, HttpContent>> MalformedEvents => new()

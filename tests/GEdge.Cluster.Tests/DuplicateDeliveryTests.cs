@@ -32,17 +32,19 @@ public sealed class DuplicateDeliveryTests(DuplicatingClusterFixture cluster) : 
             Directory.GetFiles(Path.Combine(cluster.Storage, "results", "local", id.ToString(CultureInfo.InvariantCulture))).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(["detections", "summary", "video"], job.Results.Keys.Order(StringComparer.Ordinal));
 
-        foreach (var (status, stage, working) in new[]
+        foreach (var (eventId, stage, moved) in ClusterJobs.Moves(id))
         {
-            (JobStatus.Enqueue, "preprocess", JobStatus.Preprocessing),
-            (JobStatus.Preprocessing_complete, "infer", JobStatus.Inferencing),
-            (JobStatus.Inferencing_complete, "postprocess", JobStatus.Postprocessing),
-        })
-        {
-            // Each event reached its stage twice; one delivery claimed the job, the other found it taken.
-            Assert.Equal(2, (await cluster.WaitForLogLinesAsync("broker", $"Delivered job-{id}-{status}-0 to {cluster.Services[stage]}", 2)).Count);
-            Assert.Single(await cluster.WaitForLogLinesAsync(stage, $"Job {id} moved from {status} to {working}", 1));
-            Assert.Single(await cluster.WaitForLogLinesAsync(stage, $"{id} not claimed for {working}", 1));
+            // Each event reached its function twice; one delivery made the move, the other found it made.
+            Assert.Equal(2, (await cluster.WaitForLogLinesAsync("broker", $"Delivered {eventId} to {cluster.Services[stage]}", 2)).Count);
+            Assert.Single(await cluster.WaitForLogLinesAsync(stage, moved, 1));
         }
+
+        Assert.Single(await cluster.WaitForLogLinesAsync("preprocess", $"{id} not taken for Preprocessing", 1));
+        foreach (var (stage, working) in new[] { ("preprocess", JobStatus.Preprocessing), ("infer", JobStatus.Inferencing), ("postprocess", JobStatus.Postprocessing) })
+        {
+            Assert.Single(await cluster.WaitForLogLinesAsync(stage, $"{id} segment 0 not claimed for {working}", 1));
+        }
+
+        Assert.Single(await cluster.WaitForLogLinesAsync("postprocess", $"{id} not taken for Postprocessing_complete", 1));
     }
 }

@@ -32,8 +32,8 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
     public async Task Publish_DeliversInBinaryModeToTheMatchingSubscriber_AndRoutesItsReplyToTheNext()
     {
         _stubs.Respond("preprocess", (_, context) => context.Response.WriteCloudEventAsync(
-            GEdgeEvents.CreateJobStatusChanged(7, JobStatus.Preprocessing_complete, 0, s_source), ContentMode.Binary, new JsonEventFormatter()));
-        await using var broker = NewBroker(new DeliveryOptions(), (GEdgeTriggers.Preprocess, "preprocess"), (GEdgeTriggers.Infer, "infer"));
+            GEdgeEvents.CreateSegmentStatusChanged(7, 0, JobStatus.Preprocessing_complete, 0, s_source), ContentMode.Binary, new JsonEventFormatter()));
+        await using var broker = NewBroker(new DeliveryOptions(), (GEdgeTriggers.Cut, "preprocess"), (GEdgeTriggers.Infer, "infer"));
 
         broker.Publish(GEdgeEvents.CreateJobStatusChanged(7, JobStatus.Enqueue, 0, s_source));
 
@@ -44,7 +44,7 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
         Assert.Equal("application/json", delivered.ContentType);
         Assert.Equal("""{"jobId":7,"status":"Enqueue"}""", delivered.Body);
         var reply = await _stubs.NextAsync("infer");
-        Assert.Equal("job-7-Preprocessing_complete-0", reply.CloudEventHeaders["ce-id"]);
+        Assert.Equal("job-7-segment-0-Preprocessing_complete-0", reply.CloudEventHeaders["ce-id"]);
         Assert.Equal("Preprocessing_complete", reply.CloudEventHeaders["ce-jobstatus"]);
     }
 
@@ -57,7 +57,7 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
             context.Response.StatusCode = Interlocked.Increment(ref attempts) < 3 ? 503 : 202;
             return Task.CompletedTask;
         });
-        await using var broker = NewBroker(s_quickRetries, (GEdgeTriggers.Preprocess, "preprocess"));
+        await using var broker = NewBroker(s_quickRetries, (GEdgeTriggers.Cut, "preprocess"));
 
         broker.Publish(GEdgeEvents.CreateJobStatusChanged(8, JobStatus.Enqueue, 0, s_source));
 
@@ -75,7 +75,7 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
     public async Task Delivery_WhenTheSubscriberKeepsFailing_GoesToTheDeadLetterSinkAfterItsRetries_WithKnativesErrorAttributes()
     {
         _stubs.Respond("preprocess", 500, "the job table is unavailable");
-        await using var broker = NewBroker(s_quickRetries, (GEdgeTriggers.Preprocess, "preprocess"));
+        await using var broker = NewBroker(s_quickRetries, (GEdgeTriggers.Cut, "preprocess"));
 
         broker.Publish(GEdgeEvents.CreateJobStatusChanged(9, JobStatus.Enqueue, 0, s_source));
 
@@ -93,7 +93,7 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
     public async Task Delivery_WhenTheSubscriberRefusesTheEventWith400_IsDeadLetteredWithoutRetries()
     {
         _stubs.Respond("preprocess", 400, "malformed");
-        await using var broker = NewBroker(s_quickRetries, (GEdgeTriggers.Preprocess, "preprocess"));
+        await using var broker = NewBroker(s_quickRetries, (GEdgeTriggers.Cut, "preprocess"));
 
         broker.Publish(GEdgeEvents.CreateJobStatusChanged(10, JobStatus.Enqueue, 0, s_source));
 
@@ -106,7 +106,7 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
     public async Task Delivery_WhenTheSubscriberCannotBeReached_IsDeadLetteredWithoutAStatus()
     {
         var closed = new Uri($"http://127.0.0.1:{ClosedPort()}/");
-        var route = new BrokerRoute(GEdgeTriggers.Preprocess, closed, s_quickRetries, _stubs.Address("dead-letter"));
+        var route = new BrokerRoute(GEdgeTriggers.Cut, closed, s_quickRetries, _stubs.Address("dead-letter"));
         // No activator: a refused connection is a failed attempt at once.
         var options = new BrokerOptions { ActivatorTimeout = TimeSpan.Zero };
         await using var broker = new HttpEventBroker([route], options, _services.GetRequiredService<IHttpClientFactory>(), NullLogger<HttpEventBroker>.Instance);
@@ -124,7 +124,7 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
     {
         // A process being started again: nothing listens on its port for a while, then it answers.
         var port = ClosedPort();
-        var route = new BrokerRoute(GEdgeTriggers.Preprocess, new Uri($"http://127.0.0.1:{port}/"), s_quickRetries, _stubs.Address("dead-letter"));
+        var route = new BrokerRoute(GEdgeTriggers.Cut, new Uri($"http://127.0.0.1:{port}/"), s_quickRetries, _stubs.Address("dead-letter"));
         await using var broker = new HttpEventBroker([route], new BrokerOptions(), _services.GetRequiredService<IHttpClientFactory>(), NullLogger<HttpEventBroker>.Instance);
 
         broker.Publish(GEdgeEvents.CreateJobStatusChanged(12, JobStatus.Enqueue, 0, s_source));
@@ -150,7 +150,7 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
     [Fact]
     public async Task Publish_WithDuplicateDeliveries_DeliversEveryEventTwice()
     {
-        await using var broker = NewBroker(s_quickRetries with { DuplicateDeliveries = true }, (GEdgeTriggers.Preprocess, "preprocess"));
+        await using var broker = NewBroker(s_quickRetries with { DuplicateDeliveries = true }, (GEdgeTriggers.Cut, "preprocess"));
 
         broker.Publish(GEdgeEvents.CreateJobStatusChanged(12, JobStatus.Enqueue, 0, s_source));
 
@@ -164,18 +164,46 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
     public async Task Publish_WhenNoTriggerMatches_DeliversNothing()
     {
         // One delivery at a time, so the events queued before the last ones would have arrived before them.
-        await using var broker = NewBroker(s_quickRetries, new BrokerOptions { MaxConcurrentDeliveries = 1 }, (GEdgeTriggers.Preprocess, "preprocess"), (GEdgeTriggers.Infer, "infer"));
+        await using var broker = NewBroker(s_quickRetries, new BrokerOptions { MaxConcurrentDeliveries = 1 }, (GEdgeTriggers.Cut, "preprocess"), (GEdgeTriggers.Infer, "infer"));
 
         broker.Publish(GEdgeEvents.CreateJobStatusChanged(13, JobStatus.Exit, 0, s_source));
         broker.Publish(GEdgeEvents.CreateJobStatusChanged(13, JobStatus.Preprocessing, 0, s_source));
         broker.Publish(GEdgeEvents.CreateVideoUploaded(new VideoUploaded("alice", "uploads", "alice/a.mp4", "etag", 1), s_source));
         broker.Publish(GEdgeEvents.CreateJobStatusChanged(14, JobStatus.Enqueue, 0, s_source));
         broker.Publish(GEdgeEvents.CreateJobStatusChanged(14, JobStatus.Preprocessing_complete, 0, s_source));
+        broker.Publish(GEdgeEvents.CreateSegmentStatusChanged(14, 2, JobStatus.Preprocessing_complete, 0, s_source));
 
         Assert.Equal("job-14-Enqueue-0", (await _stubs.NextAsync("preprocess")).CloudEventHeaders["ce-id"]);
-        Assert.Equal("job-14-Preprocessing_complete-0", (await _stubs.NextAsync("infer")).CloudEventHeaders["ce-id"]);
+        Assert.Equal("job-14-segment-2-Preprocessing_complete-0", (await _stubs.NextAsync("infer")).CloudEventHeaders["ce-id"]);
         await broker.DisposeAsync();
         Assert.Equal((0, 0), (_stubs.Pending("preprocess"), _stubs.Pending("infer")));
+    }
+
+    [Fact]
+    public async Task AServiceWithSeveralPods_GetsEachDeliveryOnItsLeastLoadedPod()
+    {
+        // Each pod holds a delivery for a moment, as a stage does while it works: the second event goes to the idle pod.
+        foreach (var pod in new[] { "preprocess", "preprocess-2" })
+        {
+            _stubs.Respond(pod, async (_, context) =>
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500));
+                context.Response.StatusCode = 202;
+            });
+        }
+
+        await using var broker = new HttpEventBroker(
+            [new BrokerRoute(GEdgeTriggers.Cut, _stubs.Address("preprocess"), s_quickRetries, _stubs.Address("dead-letter"), [_stubs.Address("preprocess-2")])],
+            new BrokerOptions(),
+            _services.GetRequiredService<IHttpClientFactory>(),
+            NullLogger<HttpEventBroker>.Instance);
+
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(21, JobStatus.Enqueue, 0, s_source));
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(22, JobStatus.Enqueue, 0, s_source));
+
+        var first = (await _stubs.NextAsync("preprocess")).CloudEventHeaders["ce-id"];
+        var second = (await _stubs.NextAsync("preprocess-2")).CloudEventHeaders["ce-id"];
+        Assert.Equal(["job-21-Enqueue-0", "job-22-Enqueue-0"], new[] { first, second }.Order(StringComparer.Ordinal));
     }
 
     // A port that was free a moment ago: nothing listens there.

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace GEdge.Pipeline.Tests;
 
-/// <summary>What <c>gedge run</c> prints as a job moves, on a clock the test turns.</summary>
+/// <summary>What <c>gedge run</c> prints as a job's segments move, on a clock the test turns.</summary>
 public sealed class ConsoleProgressTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new();
@@ -14,16 +14,24 @@ public sealed class ConsoleProgressTests : IDisposable
     public void Dispose() => _output.Dispose();
 
     [Fact]
-    public void AStagesFirstReport_ShowsNoRate_AndLaterOnesCountOnlyTheFramesDoneSinceOverTheTimeSince()
+    public void EachStage_ShowsTheSegmentsItHasDoneOfTheJobs_AndItsFrames_AStageFinishingASegmentPrintsAtOnce()
     {
         var progress = new ConsoleProgress(_output, interactive: false, _time);
 
-        progress.Report(new StageProgress(1, JobStatus.Inferencing, 4, 100));
+        progress.Report(Frames(JobStatus.Preprocessing, segment: 0, done: 10, total: 250));
+        progress.Report(Frames(JobStatus.Preprocessing, segment: 0, done: 120, total: 250));
+        progress.Report(Frames(JobStatus.Preprocessing, segment: 0, done: 250, total: 250));
+        progress.Report(Frames(JobStatus.Inferencing, segment: 0, done: 32, total: 250));
+        progress.Report(Frames(JobStatus.Preprocessing, segment: 1, done: 100, total: 250));
         _time.Advance(TimeSpan.FromSeconds(4));
-        progress.Report(new StageProgress(1, JobStatus.Inferencing, 100, 100));
+        progress.Report(Frames(JobStatus.Inferencing, segment: 0, done: 64, total: 250));
 
         Assert.Equal(
-            ["job 1  Inferencing          4/100 frames", "job 1  Inferencing        100/100 frames     24.0 frames/s"],
+            [
+                "job 1  Preprocessing 0/3 segments, 10 frames",
+                "job 1  Preprocessing 1/3 segments, 250 frames",
+                "job 1  Preprocessing 1/3 segments, 350 frames  Inferencing 0/3, 64 frames",
+            ],
             Lines());
     }
 
@@ -31,14 +39,17 @@ public sealed class ConsoleProgressTests : IDisposable
     public void AReportAfterTheRunFinished_PrintsNothing()
     {
         var progress = new ConsoleProgress(_output, interactive: false, _time);
-        progress.Report(new StageProgress(1, JobStatus.Inferencing, 1, 7161));
+        progress.Report(Frames(JobStatus.Inferencing, segment: 0, done: 1, total: 7161));
         _time.Advance(TimeSpan.FromSeconds(5));
 
         progress.Finish();
-        progress.Report(new StageProgress(1, JobStatus.Inferencing, 486, 7161));
+        progress.Report(Frames(JobStatus.Inferencing, segment: 0, done: 486, total: 7161));
 
-        Assert.Equal(["job 1  Inferencing          1/7161 frames"], Lines());
+        Assert.Equal(["job 1  Inferencing 0/3 segments, 1 frames"], Lines());
     }
+
+    private static StageProgress Frames(JobStatus stage, int segment, int done, int total) =>
+        new(1, stage, done, total) { Segment = segment, Segments = 3 };
 
     private string[] Lines() => _output.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
 }

@@ -22,11 +22,14 @@ public class PipelineFixture : IAsyncLifetime
 
     protected virtual DeliveryOptions Delivery => new() { BackoffDelay = TimeSpan.FromMilliseconds(20) };
 
+    /// <summary>Settings beyond the job table's and the storage's folders.</summary>
+    protected virtual IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>();
+
     public async Task InitializeAsync()
     {
         Pipeline = await EmbeddedPipeline.StartAsync(
             new NoProgress(),
-            new Dictionary<string, string?>
+            new Dictionary<string, string?>(Settings)
             {
                 ["JobTable:Embedded:DataPath"] = Path.Combine(_root, "garnet"),
                 ["Storage:Local:Root"] = Path.Combine(_root, "storage"),
@@ -83,4 +86,16 @@ public class PipelineFixture : IAsyncLifetime
 public sealed class DuplicatingPipelineFixture : PipelineFixture
 {
     protected override DeliveryOptions Delivery => new() { BackoffDelay = TimeSpan.FromMilliseconds(20), DuplicateDeliveries = true };
+}
+
+/// <summary>A pipeline that cuts videos into segments of about a second: a short clip becomes several.</summary>
+public sealed class ShortSegmentsPipelineFixture : PipelineFixture
+{
+    protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Segments:Seconds"] = "1" };
+}
+
+/// <summary>A pipeline whose segments are longer than any test video: every video is one segment, as a whole.</summary>
+public sealed class WholeVideoPipelineFixture : PipelineFixture
+{
+    protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Segments:Seconds"] = "100000" };
 }

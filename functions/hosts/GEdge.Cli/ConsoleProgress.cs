@@ -1,30 +1,33 @@
+using System.Globalization;
+using System.Text;
 using GEdge.Contracts;
 using GEdge.Stages;
 
 namespace GEdge.Cli;
 
 /// <summary>
-/// Shows where a job is on stderr: the stage, frames done of the total and frames per second. On a terminal it
-/// redraws one line; otherwise (a log, CI) it prints a line per stage change and every few seconds.
+/// Shows where a job is on stderr, over its segments: for each stage that has begun, the segments it has done of the
+/// job's, and the frames it has done. Segments move through the stages on their own, so every stage can be at work at
+/// once; the line says how far each has got. On a terminal it redraws one line; otherwise (a log, CI) it prints a line
+/// whenever a stage finishes a segment, and every few seconds between.
 /// </summary>
 /// <remarks>
-/// The rate counts the frames done since the stage's first report, over the time since then: a stage's first report
-/// already has frames done, and counting them over no time at all showed thousands of frames/s. Until a fifth of a
-/// second has passed there is no rate to show. Once <see cref="Finish"/> is called the job is over for the reader, and a
-/// late report from a stage still winding down (Ctrl+C) prints nothing.
+/// Once <see cref="Finish"/> is called the job is over for the reader, and a late report from a stage still winding
+/// down (Ctrl+C) prints nothing.
 /// </remarks>
 internal sealed class ConsoleProgress(TextWriter? output = null, bool? interactive = null, TimeProvider? time = null) : IStageProgressSink
 {
-    private static readonly TimeSpan s_shortestRatePeriod = TimeSpan.FromSeconds(0.2);
-
     private readonly Lock _lock = new();
     private readonly TextWriter _output = output ?? Console.Error;
     private readonly bool _interactive = interactive ?? !Console.IsErrorRedirected;
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private JobStatus? _stage;
-    private long _stageStarted;
-    private int _framesAtStageStart;
-    private long _lastPrinted;
+
+    // Per stage (its working status), per segment: frames done and the segment's total.
+    private readonly SortedDictionary<JobStatus, Dictionary<int, (int Done, int Total)>> _stages = [];
+    private long _jobId;
+    private int _segments;
+    private long _lastPrinted = long.MinValue;
+    private bool _printed;
     private bool _finished;
 
     public void Report(StageProgress progress)
@@ -36,32 +39,31 @@ internal sealed class ConsoleProgress(TextWriter? output = null, bool? interacti
                 return;
             }
 
-            var now = _time.GetTimestamp();
-            if (_stage != progress.Stage)
+            if (progress.JobId != _jobId)
             {
-                if (_stage is not null && _interactive)
-                {
-                    _output.WriteLine();
-                }
-
-                _stage = progress.Stage;
-                _stageStarted = now;
-                _framesAtStageStart = progress.FramesDone;
-                _lastPrinted = long.MinValue;
+                _stages.Clear();
+                _jobId = progress.JobId;
             }
 
-            var done = progress.FramesDone >= progress.FramesTotal;
+            _segments = Math.Max(_segments, progress.Segments);
+            if (!_stages.TryGetValue(progress.Stage, out var segments))
+            {
+                _stages[progress.Stage] = segments = [];
+            }
+
+            var wasDone = segments.TryGetValue(progress.Segment, out var before) && before.Done >= before.Total;
+            segments[progress.Segment] = (progress.FramesDone, progress.FramesTotal);
+            var segmentDone = !wasDone && progress.FramesDone >= progress.FramesTotal;
+
+            var now = _time.GetTimestamp();
             var interval = TimeSpan.FromMilliseconds(_interactive ? 100 : 3000);
-            if (!done && _lastPrinted != long.MinValue && _time.GetElapsedTime(_lastPrinted, now) < interval)
+            if (!segmentDone && _lastPrinted != long.MinValue && _time.GetElapsedTime(_lastPrinted, now) < interval)
             {
                 return;
             }
 
             _lastPrinted = now;
-            var elapsed = _time.GetElapsedTime(_stageStarted, now);
-            var counted = progress.FramesDone - _framesAtStageStart;
-            var rate = elapsed >= s_shortestRatePeriod && counted > 0 ? $"  {counted / elapsed.TotalSeconds,7:0.0} frames/s" : string.Empty;
-            var line = $"job {progress.JobId}  {progress.Stage,-15} {progress.FramesDone,6}/{progress.FramesTotal} frames{rate}";
+            var line = Line();
             if (_interactive)
             {
                 _output.Write($"\r{line}");
@@ -70,6 +72,8 @@ internal sealed class ConsoleProgress(TextWriter? output = null, bool? interacti
             {
                 _output.WriteLine(line);
             }
+
+            _printed = true;
         }
     }
 
@@ -78,13 +82,29 @@ internal sealed class ConsoleProgress(TextWriter? output = null, bool? interacti
     {
         lock (_lock)
         {
-            if (_interactive && _stage is not null)
+            if (_interactive && _printed)
             {
                 _output.WriteLine();
             }
 
-            _stage = null;
             _finished = true;
         }
+    }
+
+    // "job 3  Preprocessing 4/6 segments, 1200 frames  Inferencing 2/6, 600 frames"
+    private string Line()
+    {
+        var line = new StringBuilder().Append(CultureInfo.InvariantCulture, $"job {_jobId}");
+        var first = true;
+        foreach (var (stage, segments) in _stages)
+        {
+            var done = segments.Values.Count(s => s.Done >= s.Total);
+            var frames = segments.Values.Sum(s => s.Done);
+            var of = _segments > 0 ? _segments.ToString(CultureInfo.InvariantCulture) : "?";
+            line.Append(CultureInfo.InvariantCulture, $"  {stage} {done}/{of}{(first ? " segments" : string.Empty)}, {frames} frames");
+            first = false;
+        }
+
+        return line.ToString();
     }
 }

@@ -58,7 +58,7 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
                         done++;
                     }
 
-                    context.Progress.Report(new StageProgress(context.Job.Id, Stage.Working, done, manifest.FrameCount) { Segment = artifacts.Index });
+                    context.Progress.Report(new StageProgress(context.Job.Id, Stage.Working, done, manifest.FrameCount));
                 }
             }
         }, cancellationToken).ConfigureAwait(false);

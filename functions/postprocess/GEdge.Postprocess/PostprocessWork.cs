@@ -211,6 +211,6 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
     private sealed class SynchronousProgress(StageContext context, JobStatus stage, int total) : IProgress<int>
     {
         public void Report(int value) =>
-            context.Progress.Report(new StageProgress(context.Job.Id, stage, value, total) { Segment = context.Artifacts.Index });
+            context.Progress.Report(new StageProgress(context.Job.Id, stage, value, total));
     }
 }

@@ -200,7 +200,7 @@ public sealed class PreprocessWork(
                         }
 
                         frameCount++;
-                        context.Progress.Report(new StageProgress(context.Job.Id, Stage.Working, frameCount, Math.Max(expected, frameCount)) { Segment = artifacts.Index });
+                        context.Progress.Report(new StageProgress(context.Job.Id, Stage.Working, frameCount, Math.Max(expected, frameCount)));
                         more = await frames.MoveNextAsync().ConfigureAwait(false);
                     }
                 }, cancellationToken).ConfigureAwait(false);

@@ -388,6 +388,28 @@ internal static class JobScripts
         """;
 
     /// <summary>
+    /// Records a failed attempt at what a job waits for in <c>status</c> with no stage holding it (the join of its results
+    /// in the last stage's completion): its iteration goes up and the job stays, to be tried again; at the limit, or for a
+    /// permanent failure, it ends with the reason. ARGV: id, status, reason, now, iteration limit, '1' if permanent, change
+    /// id. Returns {code, hash...}: 1 retried, 2 exited, 0 not in that status, -1 no job.
+    /// </summary>
+    public static readonly string FailWaiting = s_prelude + $$"""
+        local id, status, reason, now, change = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[7]
+        local current = redis.call('HGET', job, '{{JobFields.Status}}')
+        if not current then return {-1} end
+        if current ~= status or consumed[current] or current == '{{JobStatus.Exit}}' then return snapshot(repeated(change) or 0) end
+        local iteration = tonumber(redis.call('HGET', job, '{{JobFields.Iteration}}')) or 0
+        if ARGV[6] ~= '1' then iteration = iteration + 1 end
+        redis.call('HSET', job, '{{JobFields.Iteration}}', tostring(iteration), '{{JobFields.LastError}}', reason)
+        if ARGV[6] == '1' or iteration >= tonumber(ARGV[5]) then
+          redis.call('HSET', job, '{{JobFields.Error}}', reason)
+          move(id, current, '{{JobStatus.Exit}}', now, '', '')
+          return snapshot(record(change, 2))
+        end
+        return snapshot(record(change, 1))
+        """;
+
+    /// <summary>
     /// Gives one segment back from the stage working on it, as <see cref="GiveBack"/> does a job. ARGV: id, segment,
     /// working status, reason, now (ISO), now (Unix ms). Returns a status-change code.
     /// </summary>

@@ -450,6 +450,36 @@ public sealed partial class JobTable
         return new SegmentFailureOutcome(outcome, job, iteration);
     }
 
+    /// <summary>
+    /// Records a failed attempt at the work a job waits for in <paramref name="status"/> with no stage holding a lease (the
+    /// join of its segments' results): the iteration goes up and the job stays in <paramref name="status"/> to be tried
+    /// again; at <see cref="JobTableOptions.IterationLimit"/>, or when <paramref name="permanent"/>, it ends with
+    /// <paramref name="reason"/>.
+    /// </summary>
+    public async Task<FailureOutcome> FailWaitingAttemptAsync(long id, JobStatus status, string reason, bool permanent = false)
+    {
+        RequireId(id);
+        RequireDefined(status);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        RedisValue[] arguments =
+            [id, status.ToString(), reason, JobTime.Format(_time.GetUtcNow()), _options.IterationLimit, permanent ? "1" : "0", NewChangeId()];
+        var result = await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.FailWaiting, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
+        var (code, hash) = CodeAndHash(result);
+        var job = hash is null ? null : Job.FromHash(_keys.Job(id).ToString(), hash);
+        switch (code)
+        {
+            case JobScripts.Done:
+                LogRetried(id, job!.Iteration, status, job.Status, reason);
+                return new FailureOutcome(FailureResult.Retried, job);
+            case JobScripts.Exited:
+                LogFailed(id, status, job!.Iteration, reason);
+                return new FailureOutcome(FailureResult.Exited, job);
+            default:
+                LogFailureIgnored(id, status, job?.Status);
+                return new FailureOutcome(FailureResult.NotInStatus, job);
+        }
+    }
+
     /// <summary>Gives a segment back from the stage working on it, as <see cref="GiveBackAsync"/> does a job.</summary>
     public async Task<bool> GiveBackSegmentAsync(long id, int segment, JobStatus working, string reason)
     {

@@ -57,6 +57,24 @@ public sealed partial class JobEnding(
         return (outcome, announcement);
     }
 
+    /// <summary>
+    /// Fails an attempt at joining <paramref name="job"/>'s results (it waits in the last stage's completion): below the
+    /// limit the job stays there and is announced again; at the limit, or when <paramref name="permanent"/>, it ends with
+    /// <paramref name="reason"/>.
+    /// </summary>
+    public async Task<(FailureOutcome Outcome, CloudEvent? Announcement)> FailJoinAsync(Job job, string reason, bool permanent = false)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var outcome = await jobs.FailWaitingAttemptAsync(job.Id, PipelineTopology.Last.Completes, reason, permanent).ConfigureAwait(false);
+        var announcement = outcome.Result switch
+        {
+            FailureResult.Retried => GEdgeEvents.CreateJobStatusChanged(job.Id, PipelineTopology.Last.Completes, outcome.Job!.Iteration, options.Value.EventSource),
+            FailureResult.Exited => await EndedAsync(outcome.Job!).ConfigureAwait(false),
+            _ => null,
+        };
+        return (outcome, announcement);
+    }
+
     /// <summary>Gives segment <paramref name="segment"/> back from <paramref name="working"/>, as <see cref="GiveBackAsync"/> does a job.</summary>
     public Task<bool> GiveBackSegmentAsync(long jobId, int segment, JobStatus working, string reason) =>
         jobs.GiveBackSegmentAsync(jobId, segment, working, reason);

@@ -85,6 +85,9 @@ public sealed record MediaInfo(
     /// <summary>The rate a copy of the video plays at (<see cref="FrameRate.ForPlayback"/>); unknown when the file states none.</summary>
     public FrameRate PlaybackRate { get; init; }
 
+    /// <summary>The file's first timestamp (its earliest stream's).</summary>
+    public TimeSpan FormatStart { get; init; }
+
     /// <summary>The video stream's first timestamp (a clip cut from a longer recording need not start at zero).</summary>
     public TimeSpan VideoStart { get; init; }
 

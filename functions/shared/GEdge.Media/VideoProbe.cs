@@ -13,8 +13,8 @@ namespace GEdge.Media;
 /// </summary>
 public static class VideoProbe
 {
-    // Seconds before the end to decode as the "it really is all there" check; large enough to land on a keyframe's GOP.
-    private const string EndCheckOffset = "-0.5";
+    // How long before the video's end to decode as the "it really is all there" check; large enough to land on a keyframe's GOP.
+    private static readonly TimeSpan EndCheckMargin = TimeSpan.FromSeconds(0.5);
 
     /// <summary>Probes a video or still image, and checks that its first and last frames decode.</summary>
     /// <exception cref="MediaException">The file is missing, empty, not media, has no picture, or does not decode.</exception>
@@ -144,6 +144,7 @@ public static class VideoProbe
             isStillImage)
         {
             VideoStart = video.StartTime > TimeSpan.Zero ? video.StartTime : TimeSpan.Zero,
+            FormatStart = analysis.Format.StartTime > TimeSpan.Zero ? analysis.Format.StartTime : TimeSpan.Zero,
             PlaybackRate = FrameRate.ForPlayback(FrameRate.TryParse(raw?.FrameRate), FrameRate.TryParse(raw?.AvgFrameRate)) ?? default,
         };
     }
@@ -190,7 +191,10 @@ public static class VideoProbe
         List<string> arguments = ["-hide_banner", "-nostdin", "-v", "error", "-i", path];
         if (!info.IsStillImage)
         {
-            arguments.AddRange(["-sseof", EndCheckOffset, "-i", path]);
+            // Half a second before the video's own end, not the file's: sound may outlast the picture, and a clip cut
+            // from a longer recording starts late (-ss counts from the file's start).
+            var end = info.VideoStart - info.FormatStart + info.Duration - EndCheckMargin;
+            arguments.AddRange(["-ss", Math.Max(0, end.TotalSeconds).ToString("0.######", CultureInfo.InvariantCulture), "-i", path]);
         }
 
         // framecrc writes one line per decoded frame, so stdout tells how many of the (at most two) checks produced a picture.

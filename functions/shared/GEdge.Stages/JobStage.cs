@@ -112,7 +112,7 @@ public sealed partial class JobStage(
         var artifacts = Artifacts(job).Segment(index);
         return await RunAttemptAsync(
             attempt,
-            token => work.RunAsync(new StageContext(job, segment, artifacts, progress), token),
+            token => work.RunAsync(new StageContext(job, segment, artifacts, new SegmentProgress(progress, index, job.Segments ?? 0)), token),
             async (fields, elapsed) =>
             {
                 var recorded = new Dictionary<string, string>(fields, StringComparer.Ordinal) { [StageSecondsField(_stage.Working)] = Seconds(elapsed) };
@@ -216,10 +216,28 @@ public sealed partial class JobStage(
             {
                 fields = await join.JoinAsync(new JobContext(job, segments, Artifacts(job), progress), stopping.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is UnprocessableInputException or InvalidObjectKeyException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                LogInputRejected(logger, jobId, _stage.Completes, e.Message);
-                return await ending.EndWithErrorAsync(job, $"Joining the results failed: {e.Message}", _stage.Completes).ConfigureAwait(false);
+                // A failed join is a failed attempt of the last stage, counted as a segment's would be: announced again
+                // after the backoff, or at the limit (or for input no retry can fix) the end of the job with the reason.
+                var permanent = e is UnprocessableInputException or InvalidObjectKeyException;
+                var reason = $"{_stage.Working} failed: {e.Message}";
+                if (permanent)
+                {
+                    LogInputRejected(logger, jobId, _stage.Working, reason);
+                }
+                else
+                {
+                    LogAttemptFailed(logger, e, jobId, string.Empty, _stage.Working);
+                }
+
+                var (outcome, announcement) = await ending.FailJoinAsync(job, reason, permanent).ConfigureAwait(false);
+                if (outcome.Result == FailureResult.Retried && announcement is not null)
+                {
+                    await BackOffAsync(jobId, outcome.Job!.Iteration, _stage.Completes, cancellationToken).ConfigureAwait(false);
+                }
+
+                return announcement;
             }
         }
 
@@ -315,7 +333,7 @@ public sealed partial class JobStage(
             var (retried, iteration, announcement) = await attempt.FailAsync(reason, permanent).ConfigureAwait(false);
             if (retried && announcement is not null)
             {
-                await BackOffAsync(attempt.JobId, iteration, cancellationToken).ConfigureAwait(false);
+                await BackOffAsync(attempt.JobId, iteration, _stage.Consumes, cancellationToken).ConfigureAwait(false);
             }
 
             return announcement;
@@ -328,7 +346,7 @@ public sealed partial class JobStage(
 
     // Waits StageOptions.RetryDelay, doubled for each restart after the first, before the retry is announced; a process
     // told to stop, or a delivery called off, announces at once (the work is already back in its waiting status).
-    private async Task BackOffAsync(long jobId, int iteration, CancellationToken cancellationToken)
+    private async Task BackOffAsync(long jobId, int iteration, JobStatus announced, CancellationToken cancellationToken)
     {
         var delay = _options.RetryDelay * Math.Pow(2, Math.Max(0, iteration - 1));
         if (delay <= TimeSpan.Zero || shutdown.IsStopping)
@@ -337,7 +355,7 @@ public sealed partial class JobStage(
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.GivingBack);
-        LogBackingOff(logger, jobId, _stage.Consumes, delay.TotalSeconds);
+        LogBackingOff(logger, jobId, announced, delay.TotalSeconds);
         await Task.Delay(delay, stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
@@ -382,6 +400,12 @@ public sealed partial class JobStage(
         {
             // The work finished; so does the renewal.
         }
+    }
+
+    // A work reports frames; which segment of how many they belong to is the runner's to say.
+    private sealed class SegmentProgress(IStageProgressSink sink, int segment, int segments) : IStageProgressSink
+    {
+        public void Report(StageProgress progress) => sink.Report(progress with { Segment = segment, Segments = segments });
     }
 
     // What one attempt holds a lease on: the job itself while it is cut, or one of its segments.

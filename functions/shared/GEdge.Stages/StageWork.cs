@@ -7,8 +7,11 @@ namespace GEdge.Stages;
 /// <summary>How far a stage has got with a segment of a job: frames done of the segment's total (when known).</summary>
 public readonly record struct StageProgress(long JobId, JobStatus Stage, int FramesDone, int FramesTotal)
 {
-    /// <summary>The segment the frames belong to.</summary>
+    /// <summary>The segment the frames belong to (the stage runner sets it: a work reports frames only).</summary>
     public int Segment { get; init; }
+
+    /// <summary>How many segments the job has (the stage runner sets it).</summary>
+    public int Segments { get; init; }
 }
 
 /// <summary>Where stages report progress; the embedded command line prints it, the functions log it.</summary>

@@ -19,6 +19,15 @@ namespace GEdge.Cli.Cluster;
 /// <param name="Root">The cluster's folder: logs, storage and the job table's data.</param>
 internal sealed record LocalClusterOptions(int Port, bool DuplicateDeliveries, string Root)
 {
+    /// <summary>
+    /// Processes per stage function beyond the first (<c>--scale postprocess=3</c>), as Knative runs several pods of a
+    /// Service: the broker spreads the Service's deliveries over them. A function not named runs one.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> Scale { get; init; } = new Dictionary<string, int>(StringComparer.Ordinal);
+
+    /// <summary>How many processes <paramref name="function"/> runs.</summary>
+    public int ProcessesOf(string function) => Scale.TryGetValue(function, out var count) ? count : 1;
+
     /// <summary>How often serve asks the gateway to sweep stuck jobs, as the cluster's PingSource does (<c>Sweeper:Interval</c>).</summary>
     public TimeSpan SweepInterval { get; init; } = new SweeperOptions().Interval;
 
@@ -142,7 +151,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         _supervision.Dispose();
     }
 
-    private static bool IsStage(string name) => PipelineTopology.Stages.Any(stage => stage.Name == name);
+    private static bool IsStage(string name) => PipelineTopology.Stages.Any(stage => stage.Name == FunctionOf(name));
 
     /// <summary>Where serve keeps <see cref="SenderToken"/> while it runs (owner-only), for whoever posts an event by hand.</summary>
     public const string SenderTokenFileName = "sender-token";
@@ -260,7 +269,7 @@ internal sealed class LocalCluster : IAsyncDisposable
     private async Task<IReadOnlyList<ClusterProcess>> StartAsync(LocalClusterOptions options, TextWriter output, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Logs);
-        var ports = AllocatePorts(options.Port);
+        var ports = AllocatePorts(options);
         var urls = ports.ToDictionary(p => p.Key, p => new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{p.Value}/")));
         Urls = urls;
         await output.WriteLineAsync($"gedge: starting the local cluster in {Root}; each process logs to {Logs}{Path.DirectorySeparatorChar}NAME.log").ConfigureAwait(false);
@@ -280,6 +289,11 @@ internal sealed class LocalCluster : IAsyncDisposable
         foreach (var function in ClusterFunction.All)
         {
             environment[$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Services)}__{function.Name}"] = urls[function.Name].ToString();
+            for (var replica = 2; replica <= options.ProcessesOf(function.Name); replica++)
+            {
+                environment[string.Create(CultureInfo.InvariantCulture, $"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Replicas)}__{function.Name}__{replica - 2}")] =
+                    urls[ReplicaName(function.Name, replica)].ToString();
+            }
         }
 
         // The gateway's cluster-local events Service is the gateway process itself here: its own port is loopback only,
@@ -293,7 +307,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         {
             var arguments = name == BrokerName
                 ? new List<string> { "broker", "--urls", url.ToString() }
-                : ["function", name, "--urls", url.ToString()];
+                : ["function", FunctionOf(name), "--urls", url.ToString()];
             if (name == BrokerName && options.DuplicateDeliveries)
             {
                 arguments.Add("--duplicate-deliveries");
@@ -305,7 +319,7 @@ internal sealed class LocalCluster : IAsyncDisposable
                 // The source of the events a function sends is its own address, as a Knative Service's would be.
                 [$"Stages__{nameof(StageOptions.EventSource)}"] = url.ToString(),
             };
-            if (name == ClusterFunction.Gateway.Name)
+            if (FunctionOf(name) == ClusterFunction.Gateway.Name)
             {
                 foreach (var (variable, value) in apiKey.GatewayEnvironment)
                 {
@@ -353,10 +367,28 @@ internal sealed class LocalCluster : IAsyncDisposable
     private static string DotnetHost =>
         Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
 
-    /// <summary>The gateway on <paramref name="port"/>, the broker and the stages on the next ports; all free ones for 0.</summary>
-    private static Dictionary<string, int> AllocatePorts(int port)
+    // A function's second and later processes: postprocess-2, postprocess-3, ...
+    private static string ReplicaName(string function, int replica) =>
+        replica == 1 ? function : string.Create(CultureInfo.InvariantCulture, $"{function}-{replica}");
+
+    private static string FunctionOf(string process)
     {
-        string[] names = [ClusterFunction.Gateway.Name, BrokerName, .. ClusterFunction.All.Skip(1).Select(f => f.Name)];
+        var dash = process.LastIndexOf('-');
+        return dash > 0 && int.TryParse(process.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out _) ? process[..dash] : process;
+    }
+
+    /// <summary>
+    /// The gateway on the options' port, the broker and the stages' processes on the next ports (all free ones for 0);
+    /// a stage scaled to several processes takes a port for each.
+    /// </summary>
+    private static Dictionary<string, int> AllocatePorts(LocalClusterOptions options)
+    {
+        var port = options.Port;
+        string[] names =
+        [
+            ClusterFunction.Gateway.Name, BrokerName,
+            .. ClusterFunction.All.Skip(1).SelectMany(f => Enumerable.Range(1, options.ProcessesOf(f.Name)).Select(replica => ReplicaName(f.Name, replica))),
+        ];
         var ports = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < names.Length; i++)
         {
@@ -365,7 +397,7 @@ internal sealed class LocalCluster : IAsyncDisposable
             {
                 throw new ClusterStartException(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"port {chosen}, for the {names[i]}, is in use; choose another --port (it and the four after it are used), or --port 0 for free ports."));
+                    $"port {chosen}, for the {names[i]}, is in use; choose another --port (it and the {(names.Length == 5 ? "four" : (names.Length - 1).ToString(CultureInfo.InvariantCulture))} after it are used), or --port 0 for free ports."));
             }
 
             ports[names[i]] = chosen;

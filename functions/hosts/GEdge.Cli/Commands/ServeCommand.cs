@@ -26,21 +26,66 @@ internal static class ServeCommand
             }
         });
         var duplicate = new Option<bool>("--duplicate-deliveries") { Description = "The broker delivers every event twice, as an at-least-once broker may." };
+        var scale = new Option<string?>("--scale")
+        {
+            Description = "Processes per stage, as Knative runs pods: e.g. preprocess=2,infer=1,postprocess=3 (each 1 to 16; 1 by default). The broker spreads a stage's segments over its processes.",
+        };
+        scale.Validators.Add(result =>
+        {
+            if (ParseScale(result.GetValue(scale)) is { Error: { } error })
+            {
+                result.AddError(error);
+            }
+        });
         var command = new Command(
             "serve",
             "Run G-Edge as a local cluster: the job table server, a broker that routes by knative/triggers.yaml, and each function in its own process.")
         {
-            port, duplicate,
+            port, duplicate, scale,
         };
         command.SetAction((parse, cancellationToken) => LocalCluster.RunAsync(
             new LocalClusterOptions(parse.GetValue(port), parse.GetValue(duplicate), LocalClusterOptions.DefaultRoot)
             {
                 SweepInterval = SweepInterval(),
+                Scale = ParseScale(parse.GetValue(scale)).Scale,
             },
             Console.Out,
             Console.Error,
             cancellationToken));
         return command;
+    }
+
+    /// <summary>Reads <c>--scale</c>: <c>stage=count</c> pairs, comma-separated, each stage once.</summary>
+    internal static (IReadOnlyDictionary<string, int> Scale, string? Error) ParseScale(string? text)
+    {
+        var scale = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return (scale, null);
+        }
+
+        var stages = GEdge.Contracts.PipelineTopology.Stages.Select(stage => stage.Name).ToList();
+        foreach (var pair in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            var name = equals > 0 ? pair[..equals].Trim() : pair;
+            if (!stages.Contains(name))
+            {
+                return (scale, $"--scale: '{name}' is not a stage; the stages are {string.Join(", ", stages)}.");
+            }
+
+            if (equals < 0 || !int.TryParse(pair.AsSpan(equals + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var count) || count is < 1 or > 16)
+            {
+                return (scale, $"--scale: '{pair}' needs a count of processes from 1 to 16, as {name}=2.");
+            }
+
+            if (!scale.TryAdd(name, count))
+            {
+                return (scale, $"--scale names {name} twice.");
+            }
+        }
+
+        return (scale, null);
     }
 
     // Sweeper__Interval, as the embedded host reads it; serve is configured by its environment like the processes it starts.
