@@ -23,7 +23,7 @@ public sealed class KnativeManifestTests
         Assert.Equal("default", s_eventing.Broker.Name);
         Assert.All(s_eventing.Triggers, t => Assert.Equal("default", t.Broker));
         Assert.Equal(
-            [new(GEdgeTriggers.GatewayEventsService, null), new("preprocess", null), new("infer", null), new("postprocess", null)],
+            [new(GEdgeTriggers.GatewayEventsService, null), new("preprocess", null), new("preprocess", null), new("infer", null), new("postprocess", null), new("postprocess", null)],
             s_eventing.Triggers.Select(t => t.Subscriber));
     }
 
@@ -33,7 +33,7 @@ public sealed class KnativeManifestTests
         var expected = new DeliveryOptions { Retry = 3, BackoffPolicy = BackoffPolicy.Exponential, BackoffDelay = TimeSpan.FromMilliseconds(200) };
         Assert.Equal(expected, s_eventing.Broker.Delivery);
         Assert.Equal(
-            [expected, expected, expected with { Retry = 5, BackoffDelay = TimeSpan.FromSeconds(1) }, expected],
+            [expected, expected, expected, expected with { Retry = 5, BackoffDelay = TimeSpan.FromSeconds(1) }, expected, expected],
             s_eventing.Triggers.Select(t => t.Delivery));
         // The gateway app's cluster-local events Service, never its public one.
         var deadLetterSink = new KnativeDestination(GEdgeTriggers.GatewayEventsService, new Uri("/events/dead-letter", UriKind.Relative));

@@ -48,8 +48,14 @@ public sealed class ScaleTests(ScaledClusterFixture cluster) : IClassFixture<Sca
         Assert.All(segments, s => Assert.Equal(s.Index == victim ? 1 : 0, s.Iteration));
         Assert.Equal(1, job.Iteration);
 
+        // The stages overlapped within the job: Infer began on a segment before Preprocess had done the last one.
+        var history = await cluster.Jobs.GetSegmentHistoryAsync(id);
+        Assert.True(
+            history.Where(t => t.Status == JobStatus.Inferencing).Min(t => t.Time) < history.Where(t => t.Status == JobStatus.Preprocessing_complete).Max(t => t.Time),
+            "Infer waited for Preprocess to finish every segment");
+
         // Two processes postprocessed segments of this one job at overlapping times.
-        var spans = PostprocessSpans(await cluster.Jobs.GetSegmentHistoryAsync(id));
+        var spans = PostprocessSpans(history);
         Assert.True(
             spans.Any(a => spans.Any(b => a.Worker != b.Worker && a.Start < b.End && b.Start < a.End)),
             $"no two processes overlapped: {string.Join("; ", spans)}");

@@ -10,6 +10,7 @@ import {
   keyFromFragment,
   problemMessage,
   pipelineModel,
+  segmentBars,
   stepStates,
   timingEntries,
   videoName,
@@ -184,4 +185,16 @@ test('a class has the colour its boxes have in the annotated video (GEdge.Render
   assert.equal(classColor(7), 'rgb(54, 217, 116)');
   assert.equal(classColor(79), 'rgb(217, 54, 157)');
   assert.equal(classColor(null), 'rgb(128, 128, 128)');
+});
+
+test('a job cut into segments shows, per stage, the segments it has done of the job', () => {
+  const job = describeJob(PIPELINE, {
+    job: { id: '9', status: 'Inferencing' },
+    history: [],
+    segments: { total: 4, done: { Preprocessing: 4, Inferencing: 1, Postprocessing: 0 }, list: [] },
+  });
+  assert.deepEqual(job.segments.map((bar) => bar.text), ['Preprocess 4/4', 'Infer 1/4', 'Postprocess 0/4']);
+  assert.deepEqual(job.segments.map((bar) => bar.done), [4, 1, 0]);
+  assert.deepEqual(segmentBars(PIPELINE, undefined), []);
+  assert.deepEqual(segmentBars(PIPELINE, { total: 2, done: { Preprocessing: 7 } }).map((bar) => bar.done), [2, 0, 0]);
 });

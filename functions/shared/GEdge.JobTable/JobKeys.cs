@@ -56,6 +56,9 @@ internal sealed class JobKeys
     /// <summary>The list of a job's segments' status changes, oldest first (<c>{n}|{status}|{time}|{worker}</c> entries).</summary>
     public RedisKey SegmentHistory(long id) => Job(id).Append(":segments:history");
 
+    /// <summary>Who is joining a job's results (a lock with a lease).</summary>
+    public RedisKey Join(long id) => Job(id).Append(":join");
+
     /// <summary>The sorted set of segments in a working status (<c>{id}:{n}</c>), scored by lease deadline (Unix milliseconds).</summary>
     public RedisKey SegmentLeases { get; }
 

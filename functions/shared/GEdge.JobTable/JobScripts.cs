@@ -426,14 +426,14 @@ internal static class JobScripts
     /// <summary>
     /// Deletes a job that has ended: its hash and history, its entries in its user's and the Exit set, and its upload's
     /// mapping when that still names it. KEYS: the job, its history, its user's set, the Exit set, its upload's object key,
-    /// its segments and their history. ARGV: id. Returns 1 when deleted, 0 when the job has not ended, -1 when there is no such job (so a retry after a
+    /// its segments, their history and its join lock. ARGV: id. Returns 1 when deleted, 0 when the job has not ended, -1 when there is no such job (so a retry after a
     /// lost reply finds its own deletion done).
     /// </summary>
     public static readonly string Delete = $$"""
         local current = redis.call('HGET', KEYS[1], '{{JobFields.Status}}')
         if not current then return -1 end
         if current ~= '{{JobStatus.Exit}}' then return 0 end
-        redis.call('DEL', KEYS[1], KEYS[2], KEYS[6], KEYS[7])
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[6], KEYS[7], KEYS[8])
         redis.call('ZREM', KEYS[3], ARGV[1])
         redis.call('ZREM', KEYS[4], ARGV[1])
         if redis.call('GET', KEYS[5]) == ARGV[1] then redis.call('DEL', KEYS[5]) end

@@ -312,7 +312,7 @@ public sealed partial class JobTable
         RedisKey[] keys =
         [
             _keys.Job(id), _keys.History(id), _keys.User(job.User), _keys.Status(JobStatus.Exit),
-            _keys.Object(job.Path, job.ObjectVersion ?? string.Empty), _keys.Segments(id), _keys.SegmentHistory(id),
+            _keys.Object(job.Path, job.ObjectVersion ?? string.Empty), _keys.Segments(id), _keys.SegmentHistory(id), _keys.Join(id),
         ];
         var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Delete, keys, [id])).ConfigureAwait(false);
         if (code == JobScripts.NotInStatus)
@@ -478,6 +478,32 @@ public sealed partial class JobTable
                 LogFailureIgnored(id, status, job?.Status);
                 return new FailureOutcome(FailureResult.NotInStatus, job);
         }
+    }
+
+    /// <summary>
+    /// Takes the join of a job's results for <paramref name="lease"/>, so that of two deliveries of its event one joins and
+    /// the other leaves it (the join holds no status of its own to claim). Returns the holder's token, or null when
+    /// another holds it. A lock not given back (its process died) lapses with its lease.
+    /// </summary>
+    public async Task<string?> TryTakeJoinAsync(long id, string worker, TimeSpan lease)
+    {
+        RequireId(id);
+        ArgumentException.ThrowIfNullOrWhiteSpace(worker);
+        var key = _keys.Join(id);
+        var token = $"{worker}/{Guid.NewGuid():N}";
+        // A retry after a lost reply finds its own token in the key rather than "taken".
+        return await RedisAsync(async db =>
+            await db.LockTakeAsync(key, token, RequireLease(lease)).ConfigureAwait(false) || await db.StringGetAsync(key).ConfigureAwait(false) == token
+                ? token
+                : null).ConfigureAwait(false);
+    }
+
+    /// <summary>Gives back the join of a job taken with <paramref name="token"/> (<see cref="TryTakeJoinAsync"/>).</summary>
+    public async Task ReleaseJoinAsync(long id, string token)
+    {
+        RequireId(id);
+        ArgumentException.ThrowIfNullOrWhiteSpace(token);
+        await RedisAsync(db => db.LockReleaseAsync(_keys.Join(id), token)).ConfigureAwait(false);
     }
 
     /// <summary>Gives a segment back from the stage working on it, as <see cref="GiveBackAsync"/> does a job.</summary>

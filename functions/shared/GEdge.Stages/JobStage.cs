@@ -201,13 +201,37 @@ public sealed partial class JobStage(
             return null;
         }
 
-        if (shutdown.IsStopping)
+        // One join at a time: a duplicated delivery, or the sweeper's re-announcement, leaves a join in hand alone. The
+        // lock's lease is generous (five stage leases): a join reads and writes the whole result.
+        if (await jobs.TryTakeJoinAsync(jobId, StageWorker.Current, _options.Lease * 5).ConfigureAwait(false) is not { } joining)
         {
-            LogNotJoined(logger, jobId);
+            LogJobNotClaimed(logger, jobId, _stage.Completes, _stage.Completes);
             return null;
         }
 
+        try
+        {
+            return await JoinHeldAsync(join, job, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await jobs.ReleaseJoinAsync(jobId, joining).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<CloudEvent?> JoinHeldAsync(IJoinWork join, Job job, CancellationToken cancellationToken)
+    {
+        var jobId = job.Id;
+        // A process told to stop still joins (it takes seconds); if the grace runs out first, the delivery fails and the
+        // broker delivers it again, to a process that is not stopping.
         var clock = Stopwatch.StartNew();
+        if (await jobs.GetAsync(jobId).ConfigureAwait(false) is not { } current || current.Status != _stage.Completes)
+        {
+            // Joined and closed by another delivery between the first look and the lock.
+            LogJobNotClaimed(logger, jobId, _stage.Completes, _stage.Completes);
+            return null;
+        }
+
         var segments = await jobs.GetSegmentsAsync(jobId).ConfigureAwait(false);
         IReadOnlyDictionary<string, string> fields;
         using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, shutdown.GivingBack))
@@ -319,7 +343,7 @@ public sealed partial class JobStage(
             }
 
             var permanent = e is UnprocessableInputException or InvalidObjectKeyException;
-            var reason = $"{attempt.Name}{_stage.Working} failed: {e.Message}";
+            var reason = $"{attempt.Reason}{_stage.Working} failed: {e.Message}";
             if (permanent)
             {
                 // The user's input, not the service, is at fault: one line with the reason, no stack trace.
@@ -418,8 +442,11 @@ public sealed partial class JobStage(
         // Set once read after the claim; until then, the id is all there is (a give-back needs no more).
         public Job Job { get; set; } = null!;
 
-        // How messages name it, before the stage's status: "" for the job, "segment 3: " for a segment.
+        // How log lines name it after the job id: "" for the job, "segment 3 " for a segment.
         public abstract string Name { get; }
+
+        // How a failure's reason starts: "" for the job, "segment 3: " for a segment.
+        public abstract string Reason { get; }
 
         public abstract Task<bool> RenewAsync();
 
@@ -433,6 +460,8 @@ public sealed partial class JobStage(
     private sealed class JobAttempt(JobStage stage, long jobId) : Attempt(stage, jobId)
     {
         public override string Name => string.Empty;
+
+        public override string Reason => string.Empty;
 
         public override Task<bool> RenewAsync() => Stage.Jobs.RenewLeaseAsync(JobId, Stage._stage.Working, Stage._options.Lease);
 
@@ -450,7 +479,9 @@ public sealed partial class JobStage(
 
     private sealed class SegmentAttempt(JobStage stage, long jobId, int index) : Attempt(stage, jobId)
     {
-        public override string Name { get; } = string.Create(CultureInfo.InvariantCulture, $"segment {index}: ");
+        public override string Name { get; } = string.Create(CultureInfo.InvariantCulture, $"segment {index} ");
+
+        public override string Reason { get; } = string.Create(CultureInfo.InvariantCulture, $"segment {index}: ");
 
         public override Task<bool> RenewAsync() => Stage.Jobs.RenewSegmentLeaseAsync(JobId, index, Stage._stage.Working, Stage._options.Lease);
 
@@ -487,9 +518,6 @@ public sealed partial class JobStage(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} segment {Segment} could not be announced; the sweeper announces it once it has waited too long")]
     private static partial void LogAnnouncementFailed(ILogger logger, Exception exception, long jobId, int segment);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} not joined: its process is stopping (the sweeper announces it again)")]
-    private static partial void LogNotJoined(ILogger logger, long jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} results of {Segments} segments joined in {Seconds} s; moved to Exit")]
     private static partial void LogJoined(ILogger logger, long jobId, int segments, double seconds);

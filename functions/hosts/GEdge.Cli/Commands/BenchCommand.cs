@@ -70,6 +70,8 @@ internal static class BenchCommand
         var limitFps = new double[stages.Length];
         var projectFps = new double[stages.Length];
         var wallSeconds = double.MaxValue;
+        var firstSegmentSeconds = double.MaxValue;
+        var segmentCount = 0;
         var writer = new AnnotatedVideoWriter(Options.Create(new AnnotatedVideoOptions()), NullLogger<AnnotatedVideoWriter>.Instance);
         var transcode = new PostprocessBenchmark(writer, NullLogger<PostprocessBenchmark>.Instance);
         for (var round = 0; round < rounds; round++)
@@ -81,15 +83,20 @@ internal static class BenchCommand
                 await MeasureBareSessionAsync(media, manifest, cancellationToken).ConfigureAwait(false),
                 encoded / encodeElapsed.TotalSeconds,
             ];
-            var (job, seconds) = await RunJobAsync(clip, Path.Combine(scratch, $"round-{round}"), cancellationToken).ConfigureAwait(false);
-            var frames = int.Parse(job.Fields["frames"], CultureInfo.InvariantCulture);
+            var run = await RunJobAsync(clip, Path.Combine(scratch, $"round-{round}"), cancellationToken).ConfigureAwait(false);
+            var frames = int.Parse(run.Job.Fields["frames"], CultureInfo.InvariantCulture);
             for (var i = 0; i < stages.Length; i++)
             {
+                // A stage's work is its seconds summed over the segments; with stages overlapping on shared cores, each
+                // segment's seconds include the wait for a core, so this is the stage's rate as the job ran it.
+                var stageSeconds = run.Segments.Sum(segment => double.Parse(segment.Fields[JobStage.StageSecondsField(stages[i])], CultureInfo.InvariantCulture));
                 limitFps[i] = Math.Max(limitFps[i], limits[i]);
-                projectFps[i] = Math.Max(projectFps[i], frames / double.Parse(job.Fields[JobStage.StageSecondsField(stages[i])], CultureInfo.InvariantCulture));
+                projectFps[i] = Math.Max(projectFps[i], frames / stageSeconds);
             }
 
-            wallSeconds = Math.Min(wallSeconds, seconds);
+            wallSeconds = Math.Min(wallSeconds, run.Seconds);
+            firstSegmentSeconds = Math.Min(firstSegmentSeconds, run.FirstSegmentSeconds);
+            segmentCount = run.Segments.Count;
         }
 
         var framesTotal = media.EstimatedFrameCount;
@@ -113,16 +120,21 @@ internal static class BenchCommand
                 $"{stage,-12} {projectFps[i],10:0.0} f/s {limitFps[i],10:0.0} f/s {ratio,6:0.00} {goal,5:0.0}  {limit}"));
         }
 
-        var budget = (1.3 * limitSeconds) + 2;
+        // Segments let the stages overlap, so the whole job may beat the sum of the stages' limits; on a machine with
+        // fewer cores than stages at work, the cores bound the overlap.
+        var budget = 1.1 * limitSeconds;
         met &= wallSeconds <= budget;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"whole job    {wallSeconds,10:0.00} s   sum of limits {limitSeconds:0.00} s; goal: within 1.3 x sum + 2 s = {budget:0.00} s ({wallSeconds / limitSeconds:0.00} x the sum)"));
+            $"whole job    {wallSeconds,10:0.00} s   sum of limits {limitSeconds:0.00} s; goal: within 1.1 x sum = {budget:0.00} s ({wallSeconds / limitSeconds:0.00} x the sum)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"first result {firstSegmentSeconds,10:0.00} s   from upload to the first of {segmentCount} segments postprocessed ({firstSegmentSeconds / wallSeconds:0.00} of the whole job)"));
         Console.WriteLine(met ? "all goals met" : "some goals not met");
         return 0;
     }
 
-    // One job through the embedded pipeline, as a user runs it, in its own scratch folder; timed from upload to Exit.
-    private static async Task<(Job Job, double Seconds)> RunJobAsync(string clip, string folder, CancellationToken cancellationToken)
+    // One job through the embedded pipeline, as a user runs it, in its own scratch folder; timed from upload to Exit, and
+    // to the first segment postprocessed (the first result a user could see).
+    private static async Task<JobRun> RunJobAsync(string clip, string folder, CancellationToken cancellationToken)
     {
         await using var pipeline = await EmbeddedPipeline.StartAsync(
             new ConsoleProgress(),
@@ -135,8 +147,20 @@ internal static class BenchCommand
         var clock = Stopwatch.StartNew();
         var jobId = await pipeline.SubmitAsync(clip, "bench", cancellationToken).ConfigureAwait(false);
         var job = await pipeline.WaitForExitAsync(jobId, cancellationToken).ConfigureAwait(false);
-        return job.Error is null ? (job, clock.Elapsed.TotalSeconds) : throw new InvalidOperationException($"The benchmark job failed: {job.Error}");
+        var seconds = clock.Elapsed.TotalSeconds;
+        if (job.Error is not null)
+        {
+            throw new InvalidOperationException($"The benchmark job failed: {job.Error}");
+        }
+
+        var firstDone = (await pipeline.Jobs.GetSegmentHistoryAsync(jobId).ConfigureAwait(false))
+            .Where(t => t.Status == PipelineTopology.Last.Completes)
+            .Min(t => t.Time);
+        var firstSegment = (firstDone - job.CreatedTime!.Value).TotalSeconds;
+        return new JobRun(job, await pipeline.Jobs.GetSegmentsAsync(jobId).ConfigureAwait(false), seconds, firstSegment);
     }
+
+    private sealed record JobRun(Job Job, IReadOnlyList<JobSegment> Segments, double Seconds, double FirstSegmentSeconds);
 
     // The committed sample is 13.6 s; looped (stream copy, no re-encoding) to about a minute, fixed costs such as probing
     // weigh on the ratios no more than they do on real uploads.

@@ -117,16 +117,16 @@ internal static class SubmitCommand
         return 0;
     }
 
-    // Polls with a growing interval (the API has no push yet); each status the job enters is shown once, and starts the
-    // interval again from the first: s_firstPoll, then Polly's doubling from twice that up to s_longestPoll while the
-    // status stays.
+    // Polls with a growing interval (the API has no push yet); each step the job takes (a status, or a segment done by a
+    // stage) is shown once, and starts the interval again from the first: s_firstPoll, then Polly's doubling from twice
+    // that up to s_longestPoll while nothing moves.
     private static async Task<JobView> WaitForExitAsync(GatewayClient gateway, JobView job, long id, CancellationToken cancellationToken)
     {
         while (true)
         {
-            var status = job.Job[JobFields.Status];
+            var status = ProgressOf(job);
             Console.Error.WriteLine($"job {id}  {status}");
-            if (status == nameof(JobStatus.Exit))
+            if (job.Job[JobFields.Status] == nameof(JobStatus.Exit))
             {
                 return job;
             }
@@ -138,12 +138,21 @@ internal static class SubmitCommand
                     using var poll = CancellationTokenSource.CreateLinkedTokenSource(token);
                     poll.CancelAfter(TimeSpan.FromSeconds(30));
                     var view = await state.Gateway.GetAsync(state.Id, poll.Token).ConfigureAwait(false);
-                    return new Polled(view, view.Job[JobFields.Status] == state.Status);
+                    return new Polled(view, ProgressOf(view) == state.Status);
                 },
                 (Gateway: gateway, Id: id, Status: status),
                 cancellationToken).ConfigureAwait(false);
             job = polled.View;
         }
+    }
+
+    /// <summary>Where a job is: its status and, once it is cut, the segments each stage has done (<c>Inferencing  segments done: Preprocessing 4/4, Inferencing 1/4, Postprocessing 0/4</c>).</summary>
+    internal static string ProgressOf(JobView job)
+    {
+        var status = job.Job[JobFields.Status];
+        return job.Segments is not { } segments || status == nameof(JobStatus.Exit)
+            ? status
+            : $"{status,-23} segments done: {string.Join(", ", segments.Done.Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Key} {d.Value}/{segments.Total}")))}";
     }
 
     private static double Seconds(JobView job) =>

@@ -323,6 +323,24 @@ function updateRow(row, job) {
   });
   setText(part('job-error'), job.error ?? '');
 
+  // One bar per stage, filling in as the stage finishes the job's segments.
+  const segments = part('job-segments');
+  const segmentsKey = job.segments.map((bar) => bar.text).join(';');
+  if (segments.dataset.key !== segmentsKey) {
+    segments.dataset.key = segmentsKey;
+    segments.replaceChildren(...job.segments.map((bar) => {
+      const item = document.createElement('li');
+      item.dataset.stage = bar.working;
+      const meter = document.createElement('progress');
+      meter.max = bar.total;
+      meter.value = bar.done;
+      const label = document.createElement('span');
+      label.textContent = bar.text;
+      item.append(meter, label);
+      return item;
+    }));
+  }
+
   setText(part('job-iteration'), String(job.iteration));
   setTime(part('job-start'), job.start);
   setTime(part('job-end'), job.end);

@@ -13,6 +13,7 @@ export function pipelineModel(pipeline) {
   return Object.freeze({
     statuses: Object.freeze(statuses),
     working: new Set(stages.map((stage) => String(stage.working))),
+    stages: Object.freeze(stages.map((stage) => Object.freeze({ working: String(stage.working), label: capitalized(String(stage.name)) }))),
     timingLabels: Object.freeze([
       ['queued', 'Queued'],
       ...stages.map((stage) => [String(stage.working), capitalized(String(stage.name))]),
@@ -104,7 +105,23 @@ export function timingEntries(pipeline, timings) {
   return entries;
 }
 
-/** A JobView (`{job, history, timings, results}`) as the page shows it, on the pipeline of {@link pipelineModel}. */
+/**
+ * A job's segments as the page shows them filling in: per stage, how many of the job's segments it has done
+ * (`{working, label, done, total, text}`, in pipeline order); empty until the job is cut into segments.
+ */
+export function segmentBars(pipeline, segments) {
+  const total = Number(segments?.total);
+  if (!Number.isInteger(total) || total < 1) {
+    return [];
+  }
+  const done = segments?.done ?? {};
+  return pipeline.stages.map(({ working, label }) => {
+    const count = Number.isInteger(done[working]) ? Math.min(done[working], total) : 0;
+    return { working, label, done: count, total, text: `${label} ${count}/${total}` };
+  });
+}
+
+/** A JobView (`{job, history, timings, results, segments}`) as the page shows it, on the pipeline of {@link pipelineModel}. */
 export function describeJob(pipeline, view) {
   const job = view?.job ?? {};
   const status = job.status ?? '';
@@ -128,6 +145,7 @@ export function describeJob(pipeline, view) {
     start: job.start_time ?? null,
     end: job.end_time ?? null,
     timings: timingEntries(pipeline, view?.timings),
+    segments: segmentBars(pipeline, view?.segments),
     results: {
       video,
       detections: typeof results.detections === 'string' ? results.detections : null,
