@@ -180,8 +180,9 @@ public static class ClusterJobs
 }
 
 /// <summary>
-/// A cluster set for failures: a stage's lease runs 8 s (renewed every second), serve sweeps every second, and a stage
-/// told to stop gives its job back after half a second; so a dead worker's job is taken back in seconds, not minutes.
+/// A cluster set for failures: a stage's lease runs 8 s (renewed every second), serve sweeps every second, a stage told
+/// to stop gives its job back after half a second, and a lost event is announced again after 15 s; so a dead worker's
+/// job is taken back in seconds, not minutes.
 /// </summary>
 public sealed class ReliabilityClusterFixture : ClusterFixture
 {
@@ -191,6 +192,9 @@ public sealed class ReliabilityClusterFixture : ClusterFixture
         ["Stages__LeaseRenewal"] = "00:00:01",
         ["Stages__ShutdownGrace"] = "00:00:00.5",
         ["Sweeper__Interval"] = "00:00:01",
+        // An event in the broker's queue when the whole cluster stops is lost with it (a segment's reply, a moment before
+        // the stop); the sweep announces what has waited this long again, as it does after ten minutes by default.
+        ["Sweeper__ResendAfter"] = "00:00:15",
     };
 }
 
