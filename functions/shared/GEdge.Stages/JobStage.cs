@@ -188,10 +188,10 @@ public sealed partial class JobStage(
             cancellationToken).ConfigureAwait(false);
     }
 
-    // The join runs on a job whose every segment is done: nothing holds a lease, since nothing in the job table changes
-    // until the close, which is a compare-and-set; a join that dies is announced again by the sweeper, and joining twice
-    // writes the same results. Input the join cannot use ends the job; any other failure fails the delivery, which the
-    // broker retries and at last dead-letters (the dead letter ends the job with the reason).
+    // The join runs on a job whose every segment is done, under a lock with a lease rather than a status of its own:
+    // nothing in the job table changes until the close, a compare-and-set; a join whose process dies is announced again
+    // by the sweeper once its lock has lapsed, and joining twice writes the same results. A failed join is a counted
+    // attempt, announced again after the backoff; input it cannot use, or the iteration limit, ends the job.
     private async Task<CloudEvent?> JoinAsync(IJoinWork join, long jobId, CancellationToken cancellationToken)
     {
         var job = await jobs.GetAsync(jobId).ConfigureAwait(false);
