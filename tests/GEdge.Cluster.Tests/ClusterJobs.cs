@@ -186,7 +186,8 @@ public static class ClusterJobs
 /// </summary>
 public sealed class ReliabilityClusterFixture : ClusterFixture
 {
-    protected override IReadOnlyDictionary<string, string> ServeEnvironment => new Dictionary<string, string>
+    /// <summary>The settings of a cluster set for failures, for other fixtures to build on.</summary>
+    public static IReadOnlyDictionary<string, string> Settings { get; } = new Dictionary<string, string>
     {
         ["Stages__Lease"] = "00:00:08",
         ["Stages__LeaseRenewal"] = "00:00:01",
@@ -196,6 +197,8 @@ public sealed class ReliabilityClusterFixture : ClusterFixture
         // the stop); the sweep announces what has waited this long again, as it does after ten minutes by default.
         ["Sweeper__ResendAfter"] = "00:00:15",
     };
+
+    protected override IReadOnlyDictionary<string, string> ServeEnvironment => Settings;
 }
 
 /// <summary>Clips the reliability and load tests make from road.mp4 with ffmpeg, once per test run.</summary>

@@ -6,21 +6,15 @@ namespace GEdge.Cluster.Tests;
 
 /// <summary>
 /// A cluster running postprocess as three processes (<c>gedge serve --scale postprocess=3</c>), with segments of about a
-/// second and the reliability fixture's short leases, so that one video's segments spread over the processes and a
+/// second and the reliability fixture's settings (short leases, quick sweeps), so that one video's segments spread over the processes and a
 /// killed one's segment is taken back in seconds.
 /// </summary>
 public sealed class ScaledClusterFixture : ClusterFixture
 {
     protected override IReadOnlyList<string> ServeArguments => ["--scale", "postprocess=3"];
 
-    protected override IReadOnlyDictionary<string, string> ServeEnvironment => new Dictionary<string, string>
-    {
-        ["Segments__Seconds"] = "1",
-        ["Stages__Lease"] = "00:00:08",
-        ["Stages__LeaseRenewal"] = "00:00:01",
-        ["Stages__ShutdownGrace"] = "00:00:00.5",
-        ["Sweeper__Interval"] = "00:00:01",
-    };
+    protected override IReadOnlyDictionary<string, string> ServeEnvironment =>
+        new Dictionary<string, string>(ReliabilityClusterFixture.Settings) { ["Segments__Seconds"] = "1" };
 }
 
 /// <summary>One video's segments on several processes of a stage at once, and a process killed under one of them.</summary>

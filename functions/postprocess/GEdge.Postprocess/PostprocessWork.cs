@@ -136,12 +136,10 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
                 ["result_detections"] = $"{artifacts.Buckets.Results}/{artifacts.DetectionsKey}",
                 ["result_summary"] = $"{artifacts.Buckets.Results}/{artifacts.SummaryKey}",
             };
-            foreach (var field in new[] { "execution_provider" })
+            // The provider Infer ran on, when every segment ran on the same one.
+            if (segments.Select(s => s.Fields.GetValueOrDefault("execution_provider")).Distinct().ToList() is [{ } provider])
             {
-                if (segments.Select(s => s.Fields.GetValueOrDefault(field)).Distinct().ToList() is [{ } only])
-                {
-                    fields[field] = only;
-                }
+                fields["execution_provider"] = provider;
             }
 
             var record = job.ToRecord().ToDictionary(StringComparer.Ordinal);

@@ -9,23 +9,25 @@ namespace GEdge.Artifacts;
 public static class FrameArtifacts
 {
     /// <summary>Reads a segment's frame manifest; a missing one means Preprocess's output is gone, which no retry of a later stage can fix.</summary>
-    public static async Task<FrameManifest> ReadManifestAsync(IObjectStore store, SegmentArtifacts artifacts, CancellationToken cancellationToken)
+    public static Task<FrameManifest> ReadManifestAsync(IObjectStore store, SegmentArtifacts artifacts, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(artifacts);
-        await using var stream = await store.OpenReadAsync(artifacts.Buckets.Work, artifacts.FrameManifestKey, cancellationToken).ConfigureAwait(false);
-        return await JsonSerializer.DeserializeAsync(stream, PipelineJsonContext.Default.FrameManifest, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidDataException($"The frame manifest {artifacts.FrameManifestKey} is empty.");
+        return ReadDocumentAsync(store, artifacts.Buckets.Work, artifacts.FrameManifestKey, PipelineJsonContext.Default.FrameManifest, cancellationToken);
     }
 
     /// <summary>Reads the cut's manifest of a job: the source video's facts and its segments.</summary>
-    public static async Task<SourceManifest> ReadSourceAsync(IObjectStore store, JobArtifacts artifacts, CancellationToken cancellationToken)
+    public static Task<SourceManifest> ReadSourceAsync(IObjectStore store, JobArtifacts artifacts, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(artifacts);
+        return ReadDocumentAsync(store, artifacts.Buckets.Work, artifacts.SourceManifestKey, PipelineJsonContext.Default.SourceManifest, cancellationToken);
+    }
+
+    private static async Task<T> ReadDocumentAsync<T>(IObjectStore store, string bucket, string key, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
-        ArgumentNullException.ThrowIfNull(artifacts);
-        await using var stream = await store.OpenReadAsync(artifacts.Buckets.Work, artifacts.SourceManifestKey, cancellationToken).ConfigureAwait(false);
-        return await JsonSerializer.DeserializeAsync(stream, PipelineJsonContext.Default.SourceManifest, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidDataException($"The source manifest {artifacts.SourceManifestKey} is empty.");
+        await using var stream = await store.OpenReadAsync(bucket, key, cancellationToken).ConfigureAwait(false);
+        return await JsonSerializer.DeserializeAsync(stream, type, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidDataException($"The document {key} is empty.");
     }
 
     /// <summary>Reads Infer's per-frame detections of a segment, one JSON line at a time, in frame order.</summary>

@@ -223,26 +223,31 @@ public sealed partial class JobTable
         RequireWorking(working);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
 
-        var key = _keys.Job(id);
+        return await RecordFailureAsync(JobScripts.Fail, id, working, reason, permanent).ConfigureAwait(false);
+    }
+
+    // Runs a failure-recording script (Fail, FailWaiting: same arguments, same answers) and reads its answer.
+    private async Task<FailureOutcome> RecordFailureAsync(string script, long id, JobStatus status, string reason, bool permanent)
+    {
         RedisValue[] arguments =
-            [id, working.ToString(), reason, JobTime.Format(_time.GetUtcNow()), _options.IterationLimit, permanent ? "1" : "0", NewChangeId()];
-        var result = await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Fail, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
+            [id, status.ToString(), reason, JobTime.Format(_time.GetUtcNow()), _options.IterationLimit, permanent ? "1" : "0", NewChangeId()];
+        var result = await RedisAsync(db => db.ScriptEvaluateAsync(script, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
 
         var (code, hash) = CodeAndHash(result);
-        var job = hash is null ? null : Job.FromHash(key.ToString(), hash);
+        var job = hash is null ? null : Job.FromHash(_keys.Job(id).ToString(), hash);
         switch (code)
         {
             case JobScripts.Done:
-                LogRetried(id, job!.Iteration, working, job.Status, reason);
+                LogRetried(id, job!.Iteration, status, job.Status, reason);
                 return new FailureOutcome(FailureResult.Retried, job);
             case JobScripts.Exited:
-                LogFailed(id, working, job!.Iteration, reason);
+                LogFailed(id, status, job!.Iteration, reason);
                 return new FailureOutcome(FailureResult.Exited, job);
             case JobScripts.Requeued:
-                LogRequeued(id, working, job!.Status);
+                LogRequeued(id, status, job!.Status);
                 return new FailureOutcome(FailureResult.Requeued, job);
             default:
-                LogFailureIgnored(id, working, job?.Status);
+                LogFailureIgnored(id, status, job?.Status);
                 return new FailureOutcome(FailureResult.NotInStatus, job);
         }
     }
@@ -461,23 +466,7 @@ public sealed partial class JobTable
         RequireId(id);
         RequireDefined(status);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        RedisValue[] arguments =
-            [id, status.ToString(), reason, JobTime.Format(_time.GetUtcNow()), _options.IterationLimit, permanent ? "1" : "0", NewChangeId()];
-        var result = await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.FailWaiting, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
-        var (code, hash) = CodeAndHash(result);
-        var job = hash is null ? null : Job.FromHash(_keys.Job(id).ToString(), hash);
-        switch (code)
-        {
-            case JobScripts.Done:
-                LogRetried(id, job!.Iteration, status, job.Status, reason);
-                return new FailureOutcome(FailureResult.Retried, job);
-            case JobScripts.Exited:
-                LogFailed(id, status, job!.Iteration, reason);
-                return new FailureOutcome(FailureResult.Exited, job);
-            default:
-                LogFailureIgnored(id, status, job?.Status);
-                return new FailureOutcome(FailureResult.NotInStatus, job);
-        }
+        return await RecordFailureAsync(JobScripts.FailWaiting, id, status, reason, permanent).ConfigureAwait(false);
     }
 
     /// <summary>
