@@ -12,9 +12,11 @@ namespace GEdge.Events.Broker;
 
 /// <summary>
 /// One Trigger of the local broker, its subscriber's and dead-letter sink's addresses resolved: the subscriber's
-/// Service address, and the addresses of its further pods when it runs several (<see cref="BrokerOptions.Replicas"/>).
+/// Service address, and the addresses of its further pods when it runs several (<see cref="BrokerOptions.Replicas"/>),
+/// and how many requests one pod of it takes at once (its <c>containerConcurrency</c>; 0 is no limit).
 /// </summary>
-public sealed record BrokerRoute(EventTrigger Trigger, Uri Subscriber, DeliveryOptions Delivery, Uri? DeadLetterSink, IReadOnlyList<Uri>? Replicas = null)
+public sealed record BrokerRoute(
+    EventTrigger Trigger, Uri Subscriber, DeliveryOptions Delivery, Uri? DeadLetterSink, IReadOnlyList<Uri>? Replicas = null, int ContainerConcurrency = 0)
 {
     /// <summary>Every address a delivery may go to: the Service's, then its further pods'.</summary>
     public IReadOnlyList<Uri> Pods { get; } = [Subscriber, .. Replicas ?? []];
@@ -32,7 +34,8 @@ public sealed record BrokerRoute(EventTrigger Trigger, Uri Subscriber, DeliveryO
                 t.DeadLetterSink?.Resolve(options.Services),
                 t.Subscriber.ServiceName is { } service && options.Replicas.TryGetValue(service, out var replicas)
                     ? [.. replicas.Select(replica => t.Subscriber.Resolve(new Dictionary<string, Uri>(StringComparer.Ordinal) { [service] = replica }))]
-                    : null))
+                    : null,
+                t.Subscriber.ServiceName is { } named && eventing.ContainerConcurrency?.TryGetValue(named, out var limit) == true ? limit : 0))
             .ToList();
     }
 }
@@ -60,6 +63,7 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _workers = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Uri, int> _inFlight = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _podSlots = new(StringComparer.Ordinal);
     private int _turn;
     private int _disposed;
 
@@ -108,6 +112,14 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
 
         return best;
     }
+
+    // A pod's requests in flight are at most its Service's containerConcurrency, whichever Trigger sends them; the rest
+    // wait their turn, as Knative's queue-proxy holds them (knative/serving pkg/queue/breaker.go: "enforces a
+    // concurrency limit ... maintains a queue of function executions in excess of the concurrency limit"). Without it a
+    // stage process took every segment sent to it at once, and each request grew with the queue (a 10-minute video's
+    // postprocess requests took up to 110 s instead of about 10). Null for no limit.
+    private SemaphoreSlim? SlotsOf(Uri pod, int containerConcurrency) =>
+        containerConcurrency <= 0 ? null : _podSlots.GetOrAdd(pod.GetLeftPart(UriPartial.Authority), _ => new SemaphoreSlim(containerConcurrency));
 
     /// <summary>The routes, one per Trigger.</summary>
     public IReadOnlyList<BrokerRoute> Routes => _routes.Select(r => r.Definition).ToList();
@@ -158,6 +170,10 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_workers).ConfigureAwait(false);
         _stopping.Dispose();
+        foreach (var slots in _podSlots.Values)
+        {
+            slots.Dispose();
+        }
     }
 
     private ResiliencePipeline<HttpResponseMessage> CreateRetry(BrokerRoute route) => DeliveryRetry.Create<HttpResponseMessage>(
@@ -254,9 +270,22 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
                     // load: a stage answers when its work is done, so in-flight deliveries are its work in hand.
                     subscriber = PickPod(route.Definition.Pods);
                     _inFlight.AddOrUpdate(subscriber, 1, (_, count) => count + 1);
+                    var slots = SlotsOf(subscriber, route.Definition.ContainerConcurrency);
                     try
                     {
-                        return await SendAsync(subscriber, cloudEvent, ct).ConfigureAwait(false);
+                        if (slots is not null)
+                        {
+                            await slots.WaitAsync(ct).ConfigureAwait(false);
+                        }
+
+                        try
+                        {
+                            return await SendAsync(subscriber, cloudEvent, ct).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            slots?.Release();
+                        }
                     }
                     finally
                     {

@@ -48,8 +48,17 @@ public sealed record TriggerManifest(
 public sealed record BrokerManifest(string Name, DeliveryOptions Delivery, KnativeDestination? DeadLetterSink);
 
 /// <summary>A Broker and its Triggers, read from <c>knative/broker.yaml</c> and <c>knative/triggers.yaml</c>.</summary>
-public sealed record KnativeEventing(BrokerManifest Broker, IReadOnlyList<TriggerManifest> Triggers)
+/// <param name="Broker">The Broker.</param>
+/// <param name="Triggers">Its Triggers.</param>
+/// <param name="ContainerConcurrency">
+/// Each Knative Service's <c>spec.template.spec.containerConcurrency</c> (from <c>knative/services.yaml</c>), by name: the
+/// requests one pod takes at once; 0 or absent is no limit.
+/// </param>
+public sealed record KnativeEventing(BrokerManifest Broker, IReadOnlyList<TriggerManifest> Triggers, IReadOnlyDictionary<string, int>? ContainerConcurrency = null)
 {
+    /// <summary>The file that holds the Knative Services.</summary>
+    public const string ServicesFile = "services.yaml";
+
     /// <summary>The file that holds the Broker.</summary>
     public const string BrokerFile = "broker.yaml";
 
@@ -65,7 +74,12 @@ public sealed record KnativeEventing(BrokerManifest Broker, IReadOnlyList<Trigge
         using var brokerYaml = OpenManifest(brokerPath);
         using var triggersYaml = OpenManifest(triggersPath);
         var broker = KnativeManifestReader.ReadBroker(brokerYaml, brokerPath);
-        return new KnativeEventing(broker, KnativeManifestReader.ReadTriggers(triggersYaml, broker, triggersPath));
+        var servicesPath = Path.Combine(directory, ServicesFile);
+        using var servicesYaml = OpenManifest(servicesPath);
+        return new KnativeEventing(
+            broker,
+            KnativeManifestReader.ReadTriggers(triggersYaml, broker, triggersPath),
+            KnativeManifestReader.ReadContainerConcurrency(servicesYaml, servicesPath));
     }
 
     /// <summary>
@@ -134,6 +148,27 @@ public static class KnativeManifestReader
             broker.Metadata!.Name!,
             delivery is null ? new DeliveryOptions() : ToDeliveryOptions(delivery, $"{name} spec.delivery"),
             ToDestination(delivery?.DeadLetterSink, $"{name} spec.delivery.deadLetterSink"));
+    }
+
+    /// <summary>
+    /// Reads each Knative Service's <c>spec.template.spec.containerConcurrency</c> in <paramref name="yaml"/> (0 when it
+    /// sets none), by the Service's name.
+    /// </summary>
+    public static IReadOnlyDictionary<string, int> ReadContainerConcurrency(TextReader yaml, string source)
+    {
+        var concurrency = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var service in ReadResources(yaml, source, ServingApiVersion).Where(r => r.Kind == "Service"))
+        {
+            var limit = service.Spec?.Template?.Spec?.ContainerConcurrency ?? 0;
+            if (limit < 0)
+            {
+                throw new KnativeManifestException($"{Where(source, service)} has spec.template.spec.containerConcurrency {limit}; it must be 0 (no limit) or more.");
+            }
+
+            concurrency[service.Metadata!.Name!] = limit;
+        }
+
+        return concurrency;
     }
 
     /// <summary>
@@ -270,7 +305,7 @@ public static class KnativeManifestReader
         return new KnativeDestination(reference.Name, uri);
     }
 
-    private static List<KnativeResource> ReadResources(TextReader yaml, string source)
+    private static List<KnativeResource> ReadResources(TextReader yaml, string source, string apiVersion = EventingApiVersion)
     {
         ArgumentNullException.ThrowIfNull(yaml);
         ArgumentException.ThrowIfNullOrEmpty(source);
@@ -295,9 +330,11 @@ public static class KnativeManifestReader
 
         foreach (var resource in resources)
         {
-            if (resource.ApiVersion != EventingApiVersion)
+            if (resource.ApiVersion != apiVersion)
             {
-                throw new KnativeManifestException($"{Where(source, resource)} has apiVersion '{resource.ApiVersion}'; Brokers and Triggers are {EventingApiVersion}.");
+                throw new KnativeManifestException(apiVersion == EventingApiVersion
+                    ? $"{Where(source, resource)} has apiVersion '{resource.ApiVersion}'; Brokers and Triggers are {EventingApiVersion}."
+                    : $"{Where(source, resource)} has apiVersion '{resource.ApiVersion}'; Knative Services are {ServingApiVersion}.");
             }
 
             if (string.IsNullOrEmpty(resource.Metadata?.Name))
@@ -329,7 +366,7 @@ internal sealed class ResourceMetadata
     public string? Name { get; set; }
 }
 
-// The union of the Broker's and the Trigger's spec fields the broker reads.
+// The union of the Broker's, the Trigger's and the Service's spec fields the broker reads.
 internal sealed class ResourceSpec
 {
     public string? Broker { get; set; }
@@ -341,6 +378,19 @@ internal sealed class ResourceSpec
     public DestinationSpec? Subscriber { get; set; }
 
     public DeliverySpec? Delivery { get; set; }
+
+    // A Knative Service's revision template.
+    public RevisionTemplateSpec? Template { get; set; }
+}
+
+internal sealed class RevisionTemplateSpec
+{
+    public RevisionSpec? Spec { get; set; }
+}
+
+internal sealed class RevisionSpec
+{
+    public int? ContainerConcurrency { get; set; }
 }
 
 internal sealed class FilterSpec

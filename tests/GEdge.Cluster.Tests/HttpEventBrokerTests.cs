@@ -206,6 +206,51 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
         Assert.Equal(["job-21-Enqueue-0", "job-22-Enqueue-0"], new[] { first, second }.Order(StringComparer.Ordinal));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0)]
+    public async Task APodTakesAtMostItsContainerConcurrency_WhicheverTriggerSends_TheRestWaitTheirTurn(int containerConcurrency)
+    {
+        // Two Triggers to one Service (as postprocess takes segments and the join); each request holds the pod until the
+        // test lets it go, as a stage holds its request while it works.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _stubs.Respond("postprocess", async (_, context) =>
+        {
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            context.Response.StatusCode = 202;
+        });
+        await using var broker = new HttpEventBroker(
+            [
+                new BrokerRoute(GEdgeTriggers.Postprocess, _stubs.Address("postprocess"), s_quickRetries, _stubs.Address("dead-letter"), ContainerConcurrency: containerConcurrency),
+                new BrokerRoute(GEdgeTriggers.Join, _stubs.Address("postprocess"), s_quickRetries, _stubs.Address("dead-letter"), ContainerConcurrency: containerConcurrency),
+            ],
+            new BrokerOptions(),
+            _services.GetRequiredService<IHttpClientFactory>(),
+            NullLogger<HttpEventBroker>.Instance);
+
+        broker.Publish(GEdgeEvents.CreateSegmentStatusChanged(31, 0, JobStatus.Inferencing_complete, 0, s_source));
+        broker.Publish(GEdgeEvents.CreateSegmentStatusChanged(31, 1, JobStatus.Inferencing_complete, 0, s_source));
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(32, JobStatus.Postprocessing_complete, 0, s_source));
+
+        var delivered = new List<string> { (await _stubs.NextAsync("postprocess")).CloudEventHeaders["ce-id"] };
+        if (containerConcurrency == 1)
+        {
+            // The pod is busy: the other two wait in the broker, not in the pod.
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            Assert.Equal(0, _stubs.Pending("postprocess"));
+            release.SetResult();
+        }
+
+        // Without a limit all three are in the pod at once, before any is let go.
+        for (var i = 1; i < 3; i++)
+        {
+            delivered.Add((await _stubs.NextAsync("postprocess")).CloudEventHeaders["ce-id"]);
+        }
+
+        release.TrySetResult();
+        Assert.Equal(3, delivered.Distinct().Count());
+    }
+
     // A port that was free a moment ago: nothing listens there.
     private static int ClosedPort()
     {

@@ -42,6 +42,28 @@ public sealed class KnativeManifestTests
     }
 
     [Fact]
+    public void ContainerConcurrency_IsEachServicesOwn_SoTheLocalBrokerHoldsBackWhatAPodWouldNotTake()
+    {
+        Assert.Equal(
+            new Dictionary<string, int> { ["gateway"] = 50, ["gateway-events"] = 50, ["preprocess"] = 2, ["infer"] = 1, ["postprocess"] = 2 },
+            s_eventing.ContainerConcurrency);
+        var routes = BrokerRoute.Resolve(s_eventing, new BrokerOptions
+        {
+            Services = new Dictionary<string, Uri>(StringComparer.Ordinal)
+            {
+                ["gateway-events"] = new("http://127.0.0.1:8080/"), ["preprocess"] = new("http://127.0.0.1:8082/"),
+                ["infer"] = new("http://127.0.0.1:8083/"), ["postprocess"] = new("http://127.0.0.1:8084/"),
+            },
+        });
+        Assert.Equal([50, 2, 2, 1, 2, 2], routes.Select(r => r.ContainerConcurrency));
+
+        var negative = Assert.Throws<KnativeManifestException>(() => KnativeManifestReader.ReadContainerConcurrency(
+            new StringReader("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: infer\nspec:\n  template:\n    spec:\n      containerConcurrency: -1\n"),
+            "services.yaml"));
+        Assert.Contains("Service 'infer' in services.yaml has spec.template.spec.containerConcurrency -1", negative.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Destination_ResolvesAgainstItsServicesAddress()
     {
         var services = new Dictionary<string, Uri> { [GEdgeTriggers.GatewayEventsService] = new("http://127.0.0.1:8080/") };
