@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
@@ -177,11 +178,11 @@ public sealed partial class AnnotatedVideoWriter
         }
 
         using var cancellation = cancellationToken.Register(() => Abort(new OperationCanceledException(cancellationToken)));
-        for (var i = 0; i < FramesInFlight; i++)
-        {
-            free.Writer.TryWrite(GC.AllocateUninitializedArray<byte>(layout.FrameBytes));
-        }
-
+        // A frame of 1080p is 3 MB, on the large object heap: rented, so that a job's many segments reuse the same few
+        // buffers instead of leaving three for the GC per segment (which let a 10-minute job's heap grow well past a
+        // short one's before a full collection came).
+        var buffers = Enumerable.Range(0, FramesInFlight).Select(_ => ArrayPool<byte>.Shared.Rent(layout.FrameBytes)).ToList();
+        buffers.ForEach(buffer => free.Writer.TryWrite(buffer));
         var decoding = Task.Run(() => DecodeAndPaintAsync(video, layout, matrix, decoder, overlays, painter, free.Reader, painted.Writer, Abort, stop.Token), stop.Token);
         var encoding = Task.Run(() => EncodeAsync(video, layout, encoder, painted.Reader, free.Writer, progress, Abort, stop.Token), stop.Token);
         try
@@ -193,6 +194,11 @@ public sealed partial class AnnotatedVideoWriter
             Abort(e);
             cancellationToken.ThrowIfCancellationRequested();
             ExceptionDispatchInfo.Capture(firstFailure ?? e).Throw();
+        }
+        finally
+        {
+            // Both loops have ended (WhenAll waits for each, failed or not), so no buffer is in use any more.
+            buffers.ForEach(buffer => ArrayPool<byte>.Shared.Return(buffer));
         }
 
         var frames = await decoding.ConfigureAwait(false);
@@ -237,7 +243,7 @@ public sealed partial class AnnotatedVideoWriter
 
                     if (await pending.ForFrameAsync(index).ConfigureAwait(false) is { Detections.Count: > 0 } overlay)
                     {
-                        painter.Paint(buffer, layout, matrix, overlay.Detections);
+                        painter.Paint(buffer.AsSpan(0, frameBytes), layout, matrix, overlay.Detections);
                     }
 
                     await painted.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
