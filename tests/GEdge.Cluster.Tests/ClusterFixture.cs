@@ -51,7 +51,7 @@ public partial class ClusterFixture : IAsyncLifetime
     /// <summary>A client of the gateway's jobs API that sends <see cref="ApiKey"/>, so its jobs are <c>local</c>'s.</summary>
     public HttpClient Api { get; private set; } = null!;
 
-    /// <summary>A connection to the cluster's job table (the real redis-server).</summary>
+    /// <summary>A connection to the cluster's job table (the real redis-server, or serve's embedded Garnet where there is none).</summary>
     public IConnectionMultiplexer Redis { get; private set; } = null!;
 
     /// <summary>The cluster's job table, for setting up and checking jobs directly.</summary>
@@ -156,7 +156,7 @@ public partial class ClusterFixture : IAsyncLifetime
         Api = new HttpClient { BaseAddress = Gateway, Timeout = TimeSpan.FromSeconds(30) };
         Api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
         var jobTable = JobTableLine().Match(output);
-        Assert.True(jobTable.Success, $"serve named no redis-server job table:{Environment.NewLine}{output}");
+        Assert.True(jobTable.Success, $"serve named no job table:{Environment.NewLine}{output}");
         JobTableConnectionString = jobTable.Groups["endpoint"].Value;
         Redis = await ConnectionMultiplexer.ConnectAsync(JobTableConnectionString + ",allowAdmin=true");
         Jobs = new JobTable.JobTable(Redis, Options.Create(new JobTableOptions()), TimeProvider.System, NullLogger<JobTable.JobTable>.Instance);
@@ -360,7 +360,7 @@ public partial class ClusterFixture : IAsyncLifetime
         return lines;
     }
 
-    private static string? FindOnPath(string name) =>
+    protected static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Select(folder => Path.Combine(folder, name))
@@ -372,7 +372,7 @@ public partial class ClusterFixture : IAsyncLifetime
     [GeneratedRegex(@"^  dashboard\s+(?<url>http://\S+)#key=(?<key>gedge_[A-Za-z0-9_-]+)$", RegexOptions.Multiline)]
     private static partial Regex DashboardLine();
 
-    [GeneratedRegex(@"^  job table\s+(?<endpoint>127\.0\.0\.1:\d+) \(redis-server", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^  job table\s+(?<endpoint>127\.0\.0\.1:\d+) \((?:redis-server|embedded Garnet)", RegexOptions.Multiline)]
     private static partial Regex JobTableLine();
 }
 

@@ -206,6 +206,7 @@ public static class TestClips
 {
     private static readonly string s_folder = Directory.CreateTempSubdirectory("gedge-clips-").FullName;
     private static readonly Lazy<Task<string>> s_long = new(() => MakeAsync("road-x8.mp4", ["-stream_loop", "7", "-i", Road, "-c", "copy"]));
+    private static readonly Lazy<Task<string>> s_fiveTimes = new(() => MakeAsync("road-x5.mp4", ["-stream_loop", "4", "-i", Road, "-c", "copy"]));
     private static readonly Lazy<Task<string>> s_short = new(() => MakeAsync(
         "road-1s-360p.mp4", ["-i", Road, "-t", "1", "-vf", "scale=640:360", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"]));
 
@@ -214,6 +215,9 @@ public static class TestClips
 
     /// <summary>road.mp4 eight times over (stream copy: 304 frames, about 12 s): each stage runs long enough to be killed in.</summary>
     public static Task<string> LongAsync() => s_long.Value;
+
+    /// <summary>road.mp4 five times over (stream copy: 190 frames, a keyframe at each start): five segments of about a second.</summary>
+    public static Task<string> FiveTimesAsync() => s_fiveTimes.Value;
 
     /// <summary>The first second of road.mp4 at 640x360 (25 frames): a job that takes a moment, for load.</summary>
     public static Task<string> ShortAsync() => s_short.Value;

@@ -26,7 +26,8 @@ public sealed class ScaleTests(ScaledClusterFixture cluster) : IClassFixture<Sca
     public async Task SegmentsOfOneJob_ArePostprocessedByTwoProcessesAtOnce_AndAKilledOnesSegmentAloneIsRedone()
     {
         Assert.Equal(["postprocess", "postprocess-2", "postprocess-3"], cluster.Services.Keys.Where(n => n.StartsWith("postprocess", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
-        var clip = await TestClips.LongAsync();
+        // Five segments of about a second: enough to spread over three processes and kill one mid-segment, and short.
+        var clip = await TestClips.FiveTimesAsync();
         var undisturbed = await cluster.WaitForJobExitAsync(await cluster.SubmitAsync(clip), s_jobTimeout);
         Assert.Null(undisturbed.Error);
 

@@ -31,10 +31,20 @@ public sealed class PipelineFlowTests(PipelineGatewayServer server) : IClassFixt
             [JobStatus.Enqueue, JobStatus.Preprocessing, JobStatus.Preprocessing_complete, JobStatus.Inferencing, JobStatus.Inferencing_complete,
              JobStatus.Postprocessing, JobStatus.Postprocessing_complete, JobStatus.Exit],
             job.History.Select(t => t.Status));
-        Assert.Equal(["Inferencing", "Postprocessing", "Preprocessing", "queued", "total"], job.Timings.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["Inferencing", "Postprocessing", "Preprocessing", "longest", "queued", "total"], job.Timings.Keys.Order(StringComparer.Ordinal));
         Assert.All(job.Timings.Values, seconds => Assert.True(seconds >= 0));
         // Each stage's work is summed over the segments; segments overlap, so the sum need not fit in the total.
         Assert.True(job.Timings["total"] > 0);
+        // The longest single request is one of the recorded durations (cut, a segment's stage, join), within the job's time.
+        var record = await server.Jobs.GetAsync(id);
+        var segments = await server.Jobs.GetSegmentsAsync(id);
+        string[] requests =
+        [
+            record!.Fields[GEdge.Stages.JobStage.CutSecondsField], record.Fields[GEdge.Stages.JobStage.JoinSecondsField],
+            .. segments.SelectMany(s => JobStateMachine.WorkingStatuses.Select(w => s.Fields[GEdge.Stages.JobStage.StageSecondsField(w)])),
+        ];
+        Assert.Equal(requests.Max(r => Math.Round(double.Parse(r, System.Globalization.CultureInfo.InvariantCulture), 3)), job.Timings["longest"]);
+        Assert.True(job.Timings["longest"] <= job.Timings["total"]);
         Assert.NotNull(job.Segments);
         Assert.Equal(job.Segments.Total, job.Segments.List.Count);
         Assert.All(job.Segments.Done.Values, done => Assert.Equal(job.Segments.Total, done));

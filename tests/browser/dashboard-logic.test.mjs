@@ -32,7 +32,7 @@ const PIPELINE = pipelineModel({
 test('the pipeline the gateway describes gives the steps, the working statuses and the timing labels', () => {
   assert.equal(PIPELINE.statuses.length, 8);
   assert.deepEqual([...PIPELINE.working], ['Preprocessing', 'Inferencing', 'Postprocessing']);
-  assert.deepEqual(PIPELINE.timingLabels.map(([, label]) => label), ['Queued', 'Preprocess', 'Infer', 'Postprocess', 'Total']);
+  assert.deepEqual(PIPELINE.timingLabels.map(([, label]) => label), ['Queued', 'Preprocess', 'Infer', 'Postprocess', 'Total', 'Longest request']);
   assert.deepEqual(pipelineModel(null).statuses, []);
 });
 
@@ -72,7 +72,7 @@ test('a finished job can be opened and deleted, not cancelled', () => {
       start_time: '2026-05-09T10:00:00Z', end_time: '2026-05-09T10:00:09Z', iteration: '0',
     },
     history: [{ status: 'Enqueue', time: '2026-05-09T09:59:59Z' }],
-    timings: { total: 9.2, Inferencing: 4.5, Preprocessing: 1.25, Postprocessing: 3.1, queued: 0.05 },
+    timings: { longest: 1.5, total: 9.2, Inferencing: 4.5, Preprocessing: 1.25, Postprocessing: 3.1, queued: 0.05 },
     results: { video: '/api/jobs/7/video', detections: '/api/jobs/7/detections', summary: '/api/jobs/7/summary' },
   });
   assert.equal(job.id, '7');
@@ -90,6 +90,7 @@ test('a finished job can be opened and deleted, not cancelled', () => {
     ['Inferencing', 'Infer', '4.50 s'],
     ['Postprocessing', 'Postprocess', '3.10 s'],
     ['total', 'Total', '9.20 s'],
+    ['longest', 'Longest request', '1.50 s'],
   ]);
   assert.deepEqual([job.canOpen, job.canCancel, job.canDelete], [true, false, true]);
   assert.equal(job.results.detections, '/api/jobs/7/detections');

@@ -16,7 +16,9 @@ namespace GEdge.Gateway;
 /// <param name="History">Every status the job entered, oldest first.</param>
 /// <param name="Timings">
 /// Seconds, of those known so far: each stage's own work by its working status (<c>Preprocessing</c>, <c>Inferencing</c>,
-/// <c>Postprocessing</c>), <c>queued</c> (from upload until a stage took the job) and <c>total</c> (from upload until Exit).
+/// <c>Postprocessing</c>), <c>queued</c> (from upload until a stage took the job), <c>total</c> (from upload until Exit)
+/// and <c>longest</c> (the longest single stage request: the cut, one stage of one segment, or the join; what a request
+/// timeout such as Knative's <c>timeoutSeconds</c> must allow).
 /// </param>
 /// <param name="Results">Each result's URL path by name (<see cref="JobResults.Names"/>); empty until the job is in Exit without an error.</param>
 /// <param name="Segments">The pieces the job's video was cut into and how far each has got; null until it is cut.</param>
@@ -32,6 +34,9 @@ public sealed record JobView(
 
     /// <summary>The timing of the whole job.</summary>
     public const string TotalTiming = "total";
+
+    /// <summary>The timing of the longest single stage request.</summary>
+    public const string LongestTiming = "longest";
 
     /// <summary>The view of <paramref name="job"/> with its <paramref name="history"/>, its results under <paramref name="jobPath"/>.</summary>
     public static JobView Of(Job job, IReadOnlyList<JobTransition> history, IReadOnlyList<JobSegment> segments, string jobPath)
@@ -69,17 +74,24 @@ public sealed record JobView(
     private static Dictionary<string, double> TimingsOf(Job job, IReadOnlyList<JobSegment> segments)
     {
         var timings = new Dictionary<string, double>(StringComparer.Ordinal);
+        var requests = new List<double>();
         foreach (var working in JobStateMachine.WorkingStatuses)
         {
             var done = segments
-                .Select(segment => segment.Fields.TryGetValue(JobStage.StageSecondsField(working), out var text)
-                    && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) ? seconds : (double?)null)
-                .Where(seconds => seconds is not null)
+                .Select(segment => SecondsOf(segment.Fields, JobStage.StageSecondsField(working)))
+                .OfType<double>()
                 .ToList();
             if (done.Count > 0)
             {
-                timings[working.ToString()] = Math.Round(done.Sum(s => s!.Value), 3);
+                timings[working.ToString()] = Math.Round(done.Sum(), 3);
+                requests.AddRange(done);
             }
+        }
+
+        requests.AddRange(new[] { SecondsOf(job.Fields, JobStage.CutSecondsField), SecondsOf(job.Fields, JobStage.JoinSecondsField) }.OfType<double>());
+        if (requests.Count > 0)
+        {
+            timings[LongestTiming] = Math.Round(requests.Max(), 3);
         }
 
         if (job.CreatedTime is { } created)
@@ -97,6 +109,9 @@ public sealed record JobView(
 
         return timings;
     }
+
+    private static double? SecondsOf(IReadOnlyDictionary<string, string> fields, string field) =>
+        fields.TryGetValue(field, out var text) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) ? seconds : null;
 }
 
 /// <summary>A job's segments: how many, how many have completed each stage (by its working status), and each one.</summary>

@@ -87,17 +87,18 @@ public sealed partial class LetterboxFrameReader
     public IAsyncEnumerable<LetterboxedFrame> ReadAsync(MediaInfo media, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(media);
-        return ReadAsync(media.Path, Input.LetterboxFor(media.Width, media.Height), media.FrameRate, cancellationToken);
+        return ReadAsync(media.Path, Input.LetterboxFor(media.Width, media.Height), media.FrameRate, media.VideoStart, cancellationToken);
     }
 
     /// <summary>Reads the frames of a file with a given letterbox (whose source size must be the decoded frame size).</summary>
     public IAsyncEnumerable<LetterboxedFrame> ReadAsync(string path, LetterboxTransform letterbox, CancellationToken cancellationToken = default) =>
-        ReadAsync(path, letterbox, default, cancellationToken);
+        ReadAsync(path, letterbox, default, TimeSpan.Zero, cancellationToken);
 
     private async IAsyncEnumerable<LetterboxedFrame> ReadAsync(
         string path,
         LetterboxTransform letterbox,
         FrameRate fallbackRate,
+        TimeSpan videoStart,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -114,13 +115,16 @@ public sealed partial class LetterboxFrameReader
 
         // Timestamps come from the same pass: showinfo prints each frame's pts_time on stderr before ffmpeg writes the frame
         // to stdout, and the process's stderr reader turns those lines into a queue consumed in step with the frames. Only
-        // when a frame has no timestamp (showinfo says NOPTS) is it computed from the probed frame rate.
+        // when a frame has no timestamp (showinfo says NOPTS) is it computed: one frame period (of the probed rate) after
+        // the frame before it, or the video stream's start for the first frame, so that a segment cut from the middle of a
+        // video keeps its place in it here too.
         var timestamps = Channel.CreateUnbounded<TimeSpan?>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var process = FfmpegProcess.Start("letterbox decoder", path, arguments, FfmpegPipes.Output,
             line => Diagnose(line, timestamps.Writer), ErrorLinesKept);
         var stderrTask = CompleteAfterAsync(process.StandardErrorCompletion, timestamps.Writer);
         var stdout = process.Output;
         var completed = false;
+        TimeSpan? previous = null;
         try
         {
             for (long index = 0; ; index++)
@@ -150,7 +154,8 @@ public sealed partial class LetterboxFrameReader
                 }
 
                 var timestamp = await NextTimestampAsync(timestamps.Reader, cancellationToken).ConfigureAwait(false)
-                    ?? fallbackRate.TimeOf(index);
+                    ?? (previous is { } before ? before + fallbackRate.TimeOf(1) : videoStart);
+                previous = timestamp;
                 yield return new LetterboxedFrame(buffer, frameBytes, index, timestamp, letterbox);
             }
 

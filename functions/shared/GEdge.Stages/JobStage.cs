@@ -86,6 +86,12 @@ public sealed partial class JobStage(
     /// <summary>The field of a segment (or, summed, of a job) that holds a stage's duration in seconds (<c>preprocessing_seconds</c>).</summary>
     public static string StageSecondsField(JobStatus working) => $"{working.ToString().ToLowerInvariant()}_seconds";
 
+    /// <summary>The job's field that holds the cut's duration in seconds.</summary>
+    public const string CutSecondsField = "cut_seconds";
+
+    /// <summary>The job's field that holds the join's duration in seconds.</summary>
+    public const string JoinSecondsField = "join_seconds";
+
     private async Task<CloudEvent?> RunSegmentAsync(long jobId, int index, CancellationToken cancellationToken)
     {
         if (!(await jobs.TryClaimSegmentAsync(jobId, index, _stage.Working, StageWorker.Current, _options.Lease).ConfigureAwait(false)).Moved)
@@ -161,7 +167,7 @@ public sealed partial class JobStage(
             token => cut.CutAsync(new JobContext(job, [], Artifacts(job), progress), token),
             async (result, elapsed) =>
             {
-                var fields = new Dictionary<string, string>(result.Fields, StringComparer.Ordinal) { ["cut_seconds"] = Seconds(elapsed) };
+                var fields = new Dictionary<string, string>(result.Fields, StringComparer.Ordinal) { [CutSecondsField] = Seconds(elapsed) };
                 if (!await jobs.SplitAsync(jobId, result.SegmentStarts, fields).ConfigureAwait(false))
                 {
                     return (false, null);
@@ -265,7 +271,7 @@ public sealed partial class JobStage(
             }
         }
 
-        var closing = new Dictionary<string, string>(fields, StringComparer.Ordinal) { ["join_seconds"] = Seconds(clock.Elapsed) };
+        var closing = new Dictionary<string, string>(fields, StringComparer.Ordinal) { [JoinSecondsField] = Seconds(clock.Elapsed) };
         var exit = await ending.CloseAsync(job, closing).ConfigureAwait(false);
         if (exit is not null)
         {

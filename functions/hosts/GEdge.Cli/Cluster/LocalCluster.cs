@@ -78,6 +78,31 @@ internal sealed class LocalCluster : IAsyncDisposable
     /// <summary>The shared storage folder, unless S3 is configured.</summary>
     public string Storage { get; }
 
+    /// <summary>The gateway's address (the API, the dashboard), once started.</summary>
+    public Uri Gateway => Urls[ClusterFunction.Gateway.Name];
+
+    /// <summary>The API key of the user <see cref="LocalApiKey.User"/>, once started.</summary>
+    public string ApiKey { get; private set; } = "";
+
+    /// <summary>
+    /// Starts a cluster and returns it once every process is ready, without supervision (no restarts, no sweeps): what a
+    /// benchmark needs. Disposing it stops it. Throws <see cref="ClusterStartException"/> when it cannot start.
+    /// </summary>
+    public static async Task<LocalCluster> StartAsync(LocalClusterOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        var cluster = new LocalCluster(options);
+        try
+        {
+            await cluster.StartProcessesAsync(options, output, cancellationToken).ConfigureAwait(false);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     /// <summary>Runs the cluster until <paramref name="stopping"/> fires (0) or a process dies (1); reports on the writers.</summary>
     public static async Task<int> RunAsync(LocalClusterOptions options, TextWriter output, TextWriter error, CancellationToken stopping)
     {
@@ -85,7 +110,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         IReadOnlyList<ClusterProcess> running;
         try
         {
-            running = await cluster.StartAsync(options, output, stopping).ConfigureAwait(false);
+            running = await cluster.StartProcessesAsync(options, output, stopping).ConfigureAwait(false);
         }
         catch (ClusterStartException e)
         {
@@ -97,7 +122,7 @@ internal sealed class LocalCluster : IAsyncDisposable
             return 0;
         }
 
-        var gateway = new Uri(cluster.Urls[ClusterFunction.Gateway.Name], GEdge.Hosting.FunctionRoutes.Sweep);
+        var gateway = new Uri(cluster.Gateway, GEdge.Hosting.FunctionRoutes.Sweep);
         // Ctrl+C in a terminal reaches the children as well as serve: a child that stops for it must not be started again
         // in the moment before serve itself begins to stop.
         await using var stopSupervising = stopping.Register(cluster._supervision.Cancel);
@@ -266,7 +291,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         }
     }
 
-    private async Task<IReadOnlyList<ClusterProcess>> StartAsync(LocalClusterOptions options, TextWriter output, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<ClusterProcess>> StartProcessesAsync(LocalClusterOptions options, TextWriter output, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Logs);
         var ports = AllocatePorts(options);
@@ -302,6 +327,7 @@ internal sealed class LocalCluster : IAsyncDisposable
 
         WriteSenderToken();
         var apiKey = LocalApiKey.Resolve(Root);
+        ApiKey = apiKey.Key;
         var starting = new List<(ClusterProcess Process, Uri Url)>();
         foreach (var (name, url) in urls)
         {

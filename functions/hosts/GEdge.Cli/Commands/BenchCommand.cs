@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using GEdge.Cli.Cluster;
 using GEdge.Contracts;
+using GEdge.Gateway;
 using GEdge.JobTable;
 using GEdge.Media;
 using GEdge.Rendering;
@@ -33,12 +35,46 @@ internal static class BenchCommand
             Arity = ArgumentArity.ZeroOrOne,
         };
         var rounds = new Option<int>("--rounds") { Description = "Rounds of limits-then-job; each side's best round counts.", DefaultValueFactory = _ => 2 };
-        var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.") { video, rounds };
-        command.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(video), Math.Max(1, parse.GetValue(rounds)), cancellationToken));
+        var serve = new Option<string>("--serve")
+        {
+            Description = "Also run the job on `gedge serve` with each of these counts of processes per CPU stage (preprocess and postprocess; infer keeps one), e.g. 1,2,3; 'none' skips it.",
+            DefaultValueFactory = _ => "1,2,3",
+        };
+        serve.Validators.Add(result =>
+        {
+            if (ParseProcessCounts(result.GetValue(serve)) is null)
+            {
+                result.AddError("--serve takes counts of processes from 1 to 16, comma-separated (1,2,3), or 'none'.");
+            }
+        });
+        var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.") { video, rounds, serve };
+        command.SetAction((parse, cancellationToken) => RunAsync(
+            parse.GetValue(video), Math.Max(1, parse.GetValue(rounds)), ParseProcessCounts(parse.GetValue(serve))!, cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(FileInfo? video, int rounds, CancellationToken cancellationToken)
+    internal static IReadOnlyList<int>? ParseProcessCounts(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text) || text.Trim() == "none")
+        {
+            return [];
+        }
+
+        var counts = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count is < 1 or > 16)
+            {
+                return null;
+            }
+
+            counts.Add(count);
+        }
+
+        return counts;
+    }
+
+    private static async Task<int> RunAsync(FileInfo? video, int rounds, IReadOnlyList<int> serveProcesses, CancellationToken cancellationToken)
     {
         var scratch = Directory.CreateTempSubdirectory("gedge-bench-");
         try
@@ -49,7 +85,7 @@ internal static class BenchCommand
                 return RunCommand.Fail("no video to measure: pass one (the default sample, tests/assets/videos/walking.mp4, is not above the working directory).");
             }
 
-            return await MeasureAsync(clip, rounds, scratch.FullName, cancellationToken).ConfigureAwait(false);
+            return await MeasureAsync(clip, rounds, serveProcesses, scratch.FullName, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -57,7 +93,7 @@ internal static class BenchCommand
         }
     }
 
-    private static async Task<int> MeasureAsync(string clip, int rounds, string scratch, CancellationToken cancellationToken)
+    private static async Task<int> MeasureAsync(string clip, int rounds, IReadOnlyList<int> serveProcesses, string scratch, CancellationToken cancellationToken)
     {
         var manifest = ModelCatalog.Load(ModelCatalog.DefaultModel, CliModels.Directory());
         var media = await VideoProbe.ProbeVideoAsync(clip, cancellationToken).ConfigureAwait(false);
@@ -71,6 +107,8 @@ internal static class BenchCommand
         var projectFps = new double[stages.Length];
         var wallSeconds = double.MaxValue;
         var firstSegmentSeconds = double.MaxValue;
+        var longestRequest = 0.0;
+        var served = serveProcesses.ToDictionary(count => count, _ => (Seconds: double.MaxValue, Longest: 0.0));
         var segmentCount = 0;
         var writer = new AnnotatedVideoWriter(Options.Create(new AnnotatedVideoOptions()), NullLogger<AnnotatedVideoWriter>.Instance);
         var transcode = new PostprocessBenchmark(writer, NullLogger<PostprocessBenchmark>.Instance);
@@ -96,7 +134,13 @@ internal static class BenchCommand
 
             wallSeconds = Math.Min(wallSeconds, run.Seconds);
             firstSegmentSeconds = Math.Min(firstSegmentSeconds, run.FirstSegmentSeconds);
+            longestRequest = Math.Max(longestRequest, run.LongestRequest);
             segmentCount = run.Segments.Count;
+            foreach (var processes in serveProcesses)
+            {
+                var (seconds, longest) = await RunOnClusterAsync(clip, processes, Path.Combine(scratch, $"serve-{round}-{processes}"), cancellationToken).ConfigureAwait(false);
+                served[processes] = (Math.Min(served[processes].Seconds, seconds), Math.Max(served[processes].Longest, longest));
+            }
         }
 
         var framesTotal = media.EstimatedFrameCount;
@@ -128,6 +172,22 @@ internal static class BenchCommand
             $"whole job    {wallSeconds,10:0.00} s   sum of limits {limitSeconds:0.00} s; goal: within 1.1 x sum = {budget:0.00} s ({wallSeconds / limitSeconds:0.00} x the sum)"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"first result {firstSegmentSeconds,10:0.00} s   from upload to the first of {segmentCount} segments postprocessed ({firstSegmentSeconds / wallSeconds:0.00} of the whole job)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"longest request {longestRequest,7:0.00} s   the longest single stage request (cut, one segment's stage, or join): what a request timeout must allow"));
+        if (served.Count > 0)
+        {
+            // Each count starts a fresh local cluster (redis-server or Garnet, the broker, every function a process) and
+            // runs the same job on it through the API, timed by the job's own record, from upload to Exit.
+            Console.WriteLine();
+            Console.WriteLine($"gedge serve: processes per CPU stage (preprocess and postprocess; infer one), {Environment.ProcessorCount} cores");
+            Console.WriteLine($"{"processes",-10} {"whole job",12} {"vs run",7} {"longest request",16}");
+            foreach (var (processes, (seconds, longest)) in served)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{processes,-10} {seconds,10:0.00} s {seconds / wallSeconds,7:0.00} {longest,14:0.00} s"));
+            }
+        }
+
         Console.WriteLine(met ? "all goals met" : "some goals not met");
         return 0;
     }
@@ -157,10 +217,36 @@ internal static class BenchCommand
             .Where(t => t.Status == PipelineTopology.Last.Completes)
             .Min(t => t.Time);
         var firstSegment = (firstDone - job.CreatedTime!.Value).TotalSeconds;
-        return new JobRun(job, await pipeline.Jobs.GetSegmentsAsync(jobId).ConfigureAwait(false), seconds, firstSegment);
+        var segments = await pipeline.Jobs.GetSegmentsAsync(jobId).ConfigureAwait(false);
+        var longest = JobView.Of(job, [], segments, "").Timings[JobView.LongestTiming];
+        return new JobRun(job, segments, seconds, firstSegment, longest);
     }
 
-    private sealed record JobRun(Job Job, IReadOnlyList<JobSegment> Segments, double Seconds, double FirstSegmentSeconds);
+    private sealed record JobRun(Job Job, IReadOnlyList<JobSegment> Segments, double Seconds, double FirstSegmentSeconds, double LongestRequest);
+
+    // One job on a fresh `gedge serve` with `processes` processes for each CPU stage, submitted and followed through the
+    // API as `gedge submit` does; the whole job and the longest request as the job's record gives them.
+    private static async Task<(double Seconds, double Longest)> RunOnClusterAsync(string clip, int processes, string folder, CancellationToken cancellationToken)
+    {
+        var options = new LocalClusterOptions(0, DuplicateDeliveries: false, folder)
+        {
+            Scale = new Dictionary<string, int>(StringComparer.Ordinal) { ["preprocess"] = processes, ["postprocess"] = processes },
+        };
+        await using var cluster = await LocalCluster.StartAsync(options, TextWriter.Null, cancellationToken).ConfigureAwait(false);
+        using var http = new HttpClient { BaseAddress = cluster.Gateway, Timeout = Timeout.InfiniteTimeSpan };
+        var gateway = new GatewayClient(http, cluster.ApiKey);
+        var job = await gateway.SubmitAsync(new FileInfo(clip), cancellationToken).ConfigureAwait(false);
+        var id = long.Parse(job.Job[JobFields.Id], CultureInfo.InvariantCulture);
+        while (job.Job[JobFields.Status] != nameof(JobStatus.Exit))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
+            job = await gateway.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+
+        return job.Job.TryGetValue(JobFields.Error, out var error)
+            ? throw new InvalidOperationException($"The benchmark job on gedge serve ({processes} processes per CPU stage) failed: {error}")
+            : (job.Timings[JobView.TotalTiming], job.Timings[JobView.LongestTiming]);
+    }
 
     // The committed sample is 13.6 s; looped (stream copy, no re-encoding) to about a minute, fixed costs such as probing
     // weigh on the ratios no more than they do on real uploads.

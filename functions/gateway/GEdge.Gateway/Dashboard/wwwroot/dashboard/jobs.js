@@ -18,6 +18,7 @@ export function pipelineModel(pipeline) {
       ['queued', 'Queued'],
       ...stages.map((stage) => [String(stage.working), capitalized(String(stage.name))]),
       ['total', 'Total'],
+      ['longest', 'Longest request'],
     ]),
   });
 }

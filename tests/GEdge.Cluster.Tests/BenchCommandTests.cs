@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace GEdge.Cluster.Tests;
+
+/// <summary>
+/// <c>gedge bench</c> run as a user runs it, on the short sample and one round, with one <c>gedge serve</c> run: every
+/// figure it promises is printed, each ratio is its two figures' quotient, and the serve row's longest request fits in its
+/// job. No timing is asserted: only that the report is whole and consistent.
+/// </summary>
+[Collection(OneClusterAtATime.Name)]
+public sealed partial class BenchCommandTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("gedge-bench-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task Bench_ReportsEachStageBesideItsLimit_TheWholeJob_TheLongestRequest_AndTheJobOnServe()
+    {
+        var (exitCode, output, error) = await ClusterFixture.RunGedgeAsync(["bench", TestClips.Road, "--rounds", "1", "--serve", "1"], _folder);
+
+        Assert.True(exitCode == 0, $"{output}\n{error}");
+        Assert.Matches(@"^road\.mp4: 1280x720, 25/1 fps, ~\d+ frames; model \S+; \d+ cores; best of 1 rounds$", output.Split('\n')[0].Trim());
+        foreach (var stage in new[] { "Preprocess", "Infer", "Postprocess" })
+        {
+            var row = StageRow().Match(output.Split('\n').Single(line => line.StartsWith(stage + " ", StringComparison.Ordinal)));
+            Assert.True(row.Success, $"no figures on the {stage} row:\n{output}");
+            var (project, limit, ratio) = (Number(row, "project"), Number(row, "limit"), Number(row, "ratio"));
+            Assert.True(project > 0 && limit > 0, output);
+            Assert.Equal(Math.Round(project / limit, 2), ratio, 0.011);
+        }
+
+        var whole = WholeJob().Match(output);
+        Assert.True(whole.Success, output);
+        Assert.Equal(Math.Round(Number(whole, "seconds") / Number(whole, "sum"), 2), Number(whole, "ratio"), 0.011);
+        var first = FirstResult().Match(output);
+        Assert.True(first.Success, output);
+        Assert.InRange(Number(first, "seconds"), 0.001, Number(whole, "seconds"));
+        var longest = Longest().Match(output);
+        Assert.True(longest.Success, output);
+        Assert.InRange(Number(longest, "seconds"), 0.001, Number(whole, "seconds"));
+
+        Assert.Contains("gedge serve: processes per CPU stage", output, StringComparison.Ordinal);
+        var served = ServeRow().Match(output);
+        Assert.True(served.Success, output);
+        Assert.InRange(Number(served, "longest"), 0.001, Number(served, "seconds"));
+        Assert.Equal(Math.Round(Number(served, "seconds") / Number(whole, "seconds"), 2), Number(served, "ratio"), 0.011);
+        Assert.Matches("(all goals met|some goals not met)\n?$", output.TrimEnd());
+    }
+
+    [Fact]
+    public async Task Bench_RefusesACountOfProcessesOutOfRange()
+    {
+        var (exitCode, _, error) = await ClusterFixture.RunGedgeAsync(["bench", TestClips.Road, "--serve", "1,0"], _folder);
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("--serve takes counts of processes from 1 to 16", error, StringComparison.Ordinal);
+    }
+
+    private static double Number(Match match, string group) => double.Parse(match.Groups[group].Value, CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"^\S+\s+(?<project>[\d.]+) f/s\s+(?<limit>[\d.]+) f/s\s+(?<ratio>[\d.]+)\s+[\d.]+\s+\S")]
+    private static partial Regex StageRow();
+
+    [GeneratedRegex(@"whole job\s+(?<seconds>[\d.]+) s\s+sum of limits (?<sum>[\d.]+) s; goal: within 1\.1 x sum = [\d.]+ s \((?<ratio>[\d.]+) x the sum\)")]
+    private static partial Regex WholeJob();
+
+    [GeneratedRegex(@"first result\s+(?<seconds>[\d.]+) s\s+from upload to the first of 1 segments postprocessed")]
+    private static partial Regex FirstResult();
+
+    [GeneratedRegex(@"longest request\s+(?<seconds>[\d.]+) s")]
+    private static partial Regex Longest();
+
+    [GeneratedRegex(@"(?m)^1\s+(?<seconds>[\d.]+) s\s+(?<ratio>[\d.]+)\s+(?<longest>[\d.]+) s\s*$")]
+    private static partial Regex ServeRow();
+}
