@@ -53,6 +53,7 @@ internal static class BenchCommand
         return command;
     }
 
+    /// <summary>Reads <c>--serve</c>: counts of processes from 1 to 16, comma-separated, each once; empty or <c>none</c> for none; null when not that.</summary>
     internal static IReadOnlyList<int>? ParseProcessCounts(string? text)
     {
         if (string.IsNullOrWhiteSpace(text) || text.Trim() == "none")
@@ -68,7 +69,10 @@ internal static class BenchCommand
                 return null;
             }
 
-            counts.Add(count);
+            if (!counts.Contains(count))
+            {
+                counts.Add(count);
+            }
         }
 
         return counts;
