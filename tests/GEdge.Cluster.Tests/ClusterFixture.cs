@@ -292,12 +292,17 @@ public partial class ClusterFixture : IAsyncLifetime
 
     private static ProcessStartInfo GedgeStart(IReadOnlyList<string> arguments, string workingDirectory)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(FindOnPath("env") ?? "/usr/bin/env")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        // Through env(1), which execs in place (the pid stays gedge's), with SIGINT's default action restored: a process
+        // started from a background job of a non-interactive shell inherits SIGINT ignored (POSIX), and the runtime keeps
+        // it so, so a test's Ctrl+C would not reach gedge when the tests themselves were started that way.
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "gedge.dll"));
         foreach (var argument in arguments)
         {
