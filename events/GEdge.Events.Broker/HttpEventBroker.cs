@@ -116,8 +116,9 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
     // A pod's requests in flight are at most its Service's containerConcurrency, whichever Trigger sends them; the rest
     // wait their turn, as Knative's queue-proxy holds them (knative/serving pkg/queue/breaker.go: "enforces a
     // concurrency limit ... maintains a queue of function executions in excess of the concurrency limit"). Without it a
-    // stage process took every segment sent to it at once, and each request grew with the queue (a 10-minute video's
-    // postprocess requests took up to 110 s instead of about 10). Null for no limit.
+    // stage process took every segment sent to it at once, and each request grew with the queue (a 10-minute 1080p
+    // video's longest request took 110 s; held to containerConcurrency, 48 s, with every stage sharing 2 cores). Null
+    // for no limit.
     private SemaphoreSlim? SlotsOf(Uri pod, int containerConcurrency) =>
         containerConcurrency <= 0 ? null : _podSlots.GetOrAdd(pod.GetLeftPart(UriPartial.Authority), _ => new SemaphoreSlim(containerConcurrency));
 
