@@ -9,13 +9,18 @@ namespace GEdge.JobTable.Tests;
 /// Starts a real redis-server on a free loopback port, in a temp folder, without persistence; stops it afterwards.
 /// A machine without redis-server fails the tests that use it: the contract is never silently skipped.
 /// </summary>
-public sealed class RedisServerFixture : ITestServer, IAsyncLifetime
+public class RedisServerFixture : ITestServer, IAsyncLifetime
 {
     private const string PathVariable = "GEDGE_REDIS_SERVER";
     // A path, not a TempFolder: xunit disposes the fixture through IAsyncLifetime, which CA1001 does not count.
     private readonly string _folder = Directory.CreateTempSubdirectory("gedge-jobtable-tests-").FullName;
     private Process? _process;
+    private string _executable = "";
+    private int _port;
     private IConnectionMultiplexer[] _connections = [];
+
+    /// <summary>How the server keeps its data: not at all here (the contract needs none).</summary>
+    protected virtual IEnumerable<string> PersistenceArguments => ["--save", "", "--appendonly", "no"];
 
     public string ConnectionString { get; private set; } = "";
 
@@ -26,17 +31,17 @@ public sealed class RedisServerFixture : ITestServer, IAsyncLifetime
         var configured = Environment.GetEnvironmentVariable(PathVariable);
         if (!string.IsNullOrEmpty(configured) && !File.Exists(configured))
             throw new InvalidOperationException($"{PathVariable} is set to {configured}, which does not exist.");
-        var executable = (string.IsNullOrEmpty(configured) ? FindOnPath("redis-server") : configured) ?? throw new InvalidOperationException(
+        _executable = (string.IsNullOrEmpty(configured) ? FindOnPath("redis-server") : configured) ?? throw new InvalidOperationException(
             "redis-server was not found on PATH. The job-table tests must run against a real Redis: install it " +
             $"(Debian: apt-get install redis-server) or set {PathVariable} to the redis-server executable.");
 
         for (var attempt = 1; ; attempt++)
         {
-            var port = TestNetwork.FreeLoopbackPort();
-            _process = StartRedis(executable, port);
-            if (await WaitUntilListeningAsync(_process, port))
+            _port = TestNetwork.FreeLoopbackPort();
+            _process = StartRedis();
+            if (await WaitUntilListeningAsync(_process, _port))
             {
-                ConnectionString = $"127.0.0.1:{port}";
+                ConnectionString = $"127.0.0.1:{_port}";
                 _connections = await TestNetwork.ConnectAsync(ConnectionString);
                 return;
             }
@@ -45,8 +50,25 @@ public sealed class RedisServerFixture : ITestServer, IAsyncLifetime
             _process.Dispose();
             // Another process may take the port between our probe and redis-server's bind; try another port then.
             if (attempt == 3 || !output.Contains("Address already in use", StringComparison.Ordinal))
-                throw new InvalidOperationException($"redis-server ({executable}) did not start on port {port}:{Environment.NewLine}{output}");
+                throw new InvalidOperationException($"redis-server ({_executable}) did not start on port {_port}:{Environment.NewLine}{output}");
         }
+    }
+
+    /// <summary>Kills the server outright (SIGKILL, as a crashed or evicted pod): every connection to it drops.</summary>
+    public async Task KillAsync()
+    {
+        _process!.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        _process = null;
+    }
+
+    /// <summary>Starts the server again on the same port and folder, after <see cref="KillAsync"/>.</summary>
+    public async Task StartAgainAsync()
+    {
+        _process = StartRedis();
+        if (!await WaitUntilListeningAsync(_process, _port))
+            throw new InvalidOperationException($"redis-server did not start again on port {_port}: {await _process.StandardError.ReadToEndAsync()}");
     }
 
     public async Task DisposeAsync()
@@ -62,23 +84,23 @@ public sealed class RedisServerFixture : ITestServer, IAsyncLifetime
         Directory.Delete(_folder, recursive: true);
     }
 
-    private Process StartRedis(string executable, int port)
+    private Process StartRedis()
     {
-        var start = new ProcessStartInfo(executable)
+        var start = new ProcessStartInfo(_executable)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = _folder,
         };
-        foreach (var argument in new[]
-                 {
-                     "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-                     "--save", "", "--appendonly", "no", "--dir", _folder, "--daemonize", "no",
-                 })
+        foreach (var argument in (string[])
+                 [
+                     "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                     .. PersistenceArguments, "--dir", _folder, "--daemonize", "no",
+                 ])
         {
             start.ArgumentList.Add(argument);
         }
-        return Process.Start(start) ?? throw new InvalidOperationException($"Could not start {executable}.");
+        return Process.Start(start) ?? throw new InvalidOperationException($"Could not start {_executable}.");
     }
 
     private static async Task<bool> WaitUntilListeningAsync(Process process, int port)
