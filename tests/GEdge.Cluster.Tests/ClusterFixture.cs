@@ -209,6 +209,23 @@ public partial class ClusterFixture : IAsyncLifetime
         return serve.ExitCode;
     }
 
+    /// <summary>Waits (at most <paramref name="timeout"/>) for serve to exit by itself; returns its exit code.</summary>
+    public async Task<int> WaitForServeExitAsync(TimeSpan timeout)
+    {
+        var serve = _serve ?? throw new InvalidOperationException("serve was not started.");
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await serve.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"serve did not exit within {timeout}:{Environment.NewLine}{Output()}");
+        }
+
+        return serve.ExitCode;
+    }
+
     /// <summary>What serve printed so far.</summary>
     public string Output()
     {

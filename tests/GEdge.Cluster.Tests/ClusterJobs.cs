@@ -75,10 +75,13 @@ public partial class ClusterFixture
     /// <summary>Where a job's intermediates are while it runs.</summary>
     public string WorkFolder(long id) => Path.Combine(Storage, "work", "jobs", id.ToString(CultureInfo.InvariantCulture));
 
-    /// <summary>The pid of the running <c>gedge function NAME</c> process of this cluster (found by its command line and port).</summary>
+    /// <summary>
+    /// The pid of the running <c>gedge function NAME</c> process of this cluster, or of its <c>gedge broker</c> (found by
+    /// its command line and port).
+    /// </summary>
     public int FunctionPid(string name)
     {
-        string[] wanted = ["function", name, "--urls", Services[name].ToString()];
+        string[] wanted = name == "broker" ? ["broker", "--urls", Services[name].ToString()] : ["function", name, "--urls", Services[name].ToString()];
         foreach (var folder in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))

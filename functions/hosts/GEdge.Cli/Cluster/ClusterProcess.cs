@@ -28,6 +28,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
     private readonly IReadOnlyList<string> _arguments;
     private readonly IReadOnlyDictionary<string, string> _environment;
     private bool _logClosed;
+    private int _disposed;
 
     private ClusterProcess(
         string name, Process process, StreamWriter log, string logPath,
@@ -226,9 +227,17 @@ internal sealed class ClusterProcess : IAsyncDisposable
         await DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Kills the process and its children, if it still runs, and closes its log.</summary>
+    /// <summary>Kills the process and its children, if it still runs, and closes its log. Once: a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        // A process whose restart failed was disposed by StartAgainAsync and stays in the cluster's list; the cluster's
+        // stop disposes it again, and a second WaitForExitAsync on the disposed Process threw, which ended that stop before
+        // the gateway and the broker were stopped.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         if (!_exited.Task.IsCompleted)
         {
             try
