@@ -122,6 +122,37 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
     private SemaphoreSlim? SlotsOf(Uri pod, int containerConcurrency) =>
         containerConcurrency <= 0 ? null : _podSlots.GetOrAdd(pod.GetLeftPart(UriPartial.Authority), _ => new SemaphoreSlim(containerConcurrency));
 
+    // A delivery's hold on a pod: counted in flight there (the load PickPod balances) from the moment it is sent, and
+    // holding one of the pod's slots (SlotsOf) while its request runs; disposing gives both back.
+    private async Task<PodHold> HoldPodAsync(Uri pod, int containerConcurrency, CancellationToken cancellationToken)
+    {
+        _inFlight.AddOrUpdate(pod, 1, (_, count) => count + 1);
+        var slots = SlotsOf(pod, containerConcurrency);
+        try
+        {
+            if (slots is not null)
+            {
+                await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            _inFlight.AddOrUpdate(pod, 0, (_, count) => count - 1);
+            throw;
+        }
+
+        return new PodHold(this, pod, slots);
+    }
+
+    private sealed class PodHold(HttpEventBroker broker, Uri pod, SemaphoreSlim? slots) : IDisposable
+    {
+        public void Dispose()
+        {
+            slots?.Release();
+            broker._inFlight.AddOrUpdate(pod, 0, (_, count) => count - 1);
+        }
+    }
+
     /// <summary>The routes, one per Trigger.</summary>
     public IReadOnlyList<BrokerRoute> Routes => _routes.Select(r => r.Definition).ToList();
 
@@ -270,28 +301,8 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
                     // Each attempt goes to the pod with the fewest deliveries in flight, as Knative's activator balances by
                     // load: a stage answers when its work is done, so in-flight deliveries are its work in hand.
                     subscriber = PickPod(route.Definition.Pods);
-                    _inFlight.AddOrUpdate(subscriber, 1, (_, count) => count + 1);
-                    var slots = SlotsOf(subscriber, route.Definition.ContainerConcurrency);
-                    try
-                    {
-                        if (slots is not null)
-                        {
-                            await slots.WaitAsync(ct).ConfigureAwait(false);
-                        }
-
-                        try
-                        {
-                            return await SendAsync(subscriber, cloudEvent, ct).ConfigureAwait(false);
-                        }
-                        finally
-                        {
-                            slots?.Release();
-                        }
-                    }
-                    finally
-                    {
-                        _inFlight.AddOrUpdate(subscriber, 0, (_, count) => count - 1);
-                    }
+                    using var pod = await HoldPodAsync(subscriber, route.Definition.ContainerConcurrency, ct).ConfigureAwait(false);
+                    return await SendAsync(subscriber, cloudEvent, ct).ConfigureAwait(false);
                 },
                 stopping).ConfigureAwait(false);
         }

@@ -78,7 +78,7 @@ public sealed record JobView(
         foreach (var working in JobStateMachine.WorkingStatuses)
         {
             var done = segments
-                .Select(segment => SecondsOf(segment.Fields, JobStage.StageSecondsField(working)))
+                .Select(segment => JobStage.RecordedSeconds(segment.Fields, JobStage.StageSecondsField(working)))
                 .OfType<double>()
                 .ToList();
             if (done.Count > 0)
@@ -88,7 +88,7 @@ public sealed record JobView(
             }
         }
 
-        requests.AddRange(new[] { SecondsOf(job.Fields, JobStage.CutSecondsField), SecondsOf(job.Fields, JobStage.JoinSecondsField) }.OfType<double>());
+        requests.AddRange(new[] { JobStage.RecordedSeconds(job.Fields, JobStage.CutSecondsField), JobStage.RecordedSeconds(job.Fields, JobStage.JoinSecondsField) }.OfType<double>());
         if (requests.Count > 0)
         {
             timings[LongestTiming] = Math.Round(requests.Max(), 3);
@@ -109,9 +109,6 @@ public sealed record JobView(
 
         return timings;
     }
-
-    private static double? SecondsOf(IReadOnlyDictionary<string, string> fields, string field) =>
-        fields.TryGetValue(field, out var text) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) ? seconds : null;
 }
 
 /// <summary>A job's segments: how many, how many have completed each stage (by its working status), and each one.</summary>

@@ -124,7 +124,7 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
             var stageSeconds = new SortedDictionary<string, double>(StringComparer.Ordinal);
             foreach (var stage in PipelineTopology.Stages)
             {
-                stageSeconds[stage.Working.ToString()] = Math.Round(segments.Sum(s => SecondsOf(s, stage.Working)), 3);
+                stageSeconds[stage.Working.ToString()] = Math.Round(segments.Sum(s => JobStage.RecordedSeconds(s.Fields, JobStage.StageSecondsField(stage.Working)) ?? 0), 3);
             }
 
             stageSeconds[Stage.Working.ToString()] += Math.Round(clock.Elapsed.TotalSeconds, 3);
@@ -168,11 +168,6 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
         segment.Fields.TryGetValue("frames", out var text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var frames)
             ? frames
             : throw new InvalidDataException($"Segment {segment.Index} has no frame count: Preprocess did not record one.");
-
-    private static double SecondsOf(JobSegment segment, JobStatus working) =>
-        segment.Fields.TryGetValue(JobStage.StageSecondsField(working), out var text) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
-            ? seconds
-            : 0;
 
     // A segment's detections as the overlays its piece is drawn with (numbered from the segment's first frame).
     private async IAsyncEnumerable<FrameOverlay> OverlaysAsync(SegmentArtifacts artifacts, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -92,6 +92,18 @@ public sealed partial class JobStage(
     /// <summary>The job's field that holds the join's duration in seconds.</summary>
     public const string JoinSecondsField = "join_seconds";
 
+    /// <summary>
+    /// The duration a stage recorded in <paramref name="field"/> of a job's or segment's <paramref name="fields"/>
+    /// (<see cref="StageSecondsField"/>, <see cref="CutSecondsField"/>, <see cref="JoinSecondsField"/>); null when none is.
+    /// </summary>
+    public static double? RecordedSeconds(IReadOnlyDictionary<string, string> fields, string field)
+    {
+        ArgumentNullException.ThrowIfNull(fields);
+        return fields.TryGetValue(field, out var text) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
+            ? seconds
+            : null;
+    }
+
     private async Task<CloudEvent?> RunSegmentAsync(long jobId, int index, CancellationToken cancellationToken)
     {
         if (!(await jobs.TryClaimSegmentAsync(jobId, index, _stage.Working, StageWorker.Current, _options.Lease).ConfigureAwait(false)).Moved)

@@ -2,7 +2,11 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using GEdge.Contracts;
 using GEdge.Gateway;
+using GEdge.JobTable;
+using Polly;
+using Polly.Retry;
 
 namespace GEdge.Cli.Cluster;
 
@@ -15,6 +19,22 @@ internal sealed class GatewayException(string message) : Exception(message);
 /// </summary>
 internal sealed class GatewayClient(HttpClient http, string apiKey)
 {
+    private static readonly TimeSpan s_firstPoll = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan s_longestPoll = TimeSpan.FromSeconds(2);
+
+    // Polls again, with a doubling interval, while the job has taken no step.
+    private static readonly ResiliencePipeline<Polled> s_untilItMoves = new ResiliencePipelineBuilder<Polled>()
+        .AddRetry(new RetryStrategyOptions<Polled>
+        {
+            ShouldHandle = new PredicateBuilder<Polled>().HandleResult(polled => polled.Unchanged),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = false,
+            Delay = 2 * s_firstPoll,
+            MaxDelay = s_longestPoll,
+            MaxRetryAttempts = int.MaxValue,
+        })
+        .Build();
+
     /// <summary>Uploads <paramref name="video"/> as the request body, streamed from disk, and returns the new job.</summary>
     public async Task<JobView> SubmitAsync(FileInfo video, CancellationToken cancellationToken)
     {
@@ -34,6 +54,49 @@ internal sealed class GatewayClient(HttpClient http, string apiKey)
         using var request = Request(HttpMethod.Get, JobPath(id));
         using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         return await ReadJobAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Follows <paramref name="job"/> until Exit and returns its last view. Polls with a growing interval (the API has no
+    /// push yet); each step the job takes (a status, or a segment done by a stage: <see cref="ProgressOf"/>) goes to
+    /// <paramref name="onStep"/> once, and starts the interval again from the first: s_firstPoll, then Polly's doubling
+    /// from twice that up to s_longestPoll while nothing moves. Each poll has 30 s to answer.
+    /// </summary>
+    public async Task<JobView> WaitForExitAsync(JobView job, Action<JobView>? onStep, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var id = long.Parse(job.Job[JobFields.Id], CultureInfo.InvariantCulture);
+        while (true)
+        {
+            onStep?.Invoke(job);
+            if (job.Job[JobFields.Status] == nameof(JobStatus.Exit))
+            {
+                return job;
+            }
+
+            await Task.Delay(s_firstPoll, cancellationToken).ConfigureAwait(false);
+            var polled = await s_untilItMoves.ExecuteAsync(
+                static async (state, token) =>
+                {
+                    using var poll = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    poll.CancelAfter(TimeSpan.FromSeconds(30));
+                    var view = await state.Client.GetAsync(state.Id, poll.Token).ConfigureAwait(false);
+                    return new Polled(view, ProgressOf(view) == state.Step);
+                },
+                (Client: this, Id: id, Step: ProgressOf(job)),
+                cancellationToken).ConfigureAwait(false);
+            job = polled.View;
+        }
+    }
+
+    /// <summary>Where a job is: its status and, once it is cut, the segments each stage has done (<c>Inferencing  segments done: Preprocessing 4/4, Inferencing 1/4, Postprocessing 0/4</c>).</summary>
+    public static string ProgressOf(JobView job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var status = job.Job[JobFields.Status];
+        return job.Segments is not { } segments || status == nameof(JobStatus.Exit)
+            ? status
+            : $"{status,-23} segments done: {string.Join(", ", segments.Done.Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Key} {d.Value}/{segments.Total}")))}";
     }
 
     /// <summary>Downloads every result of a finished job into <paramref name="folder"/> (as annotated.mp4, detections.json, summary.json), streamed to disk.</summary>
@@ -89,3 +152,6 @@ internal sealed class GatewayClient(HttpClient http, string apiKey)
         throw new GatewayException($"the gateway answered {(int)response.StatusCode} {response.ReasonPhrase}: {detail ?? body}");
     }
 }
+
+/// <summary>One poll of a job: what the gateway said, and whether it has taken no step since the last.</summary>
+internal readonly record struct Polled(JobView View, bool Unchanged);

@@ -91,6 +91,11 @@ internal static class BenchCommand
 
             return await MeasureAsync(clip, rounds, serveProcesses, scratch.FullName, cancellationToken).ConfigureAwait(false);
         }
+        catch (ClusterStartException e)
+        {
+            // As serve says it: the reason, in one line, not a stack trace.
+            return RunCommand.Fail($"the local cluster for --serve could not start: {e.Message}");
+        }
         finally
         {
             scratch.Delete(recursive: true);
@@ -239,13 +244,8 @@ internal static class BenchCommand
         await using var cluster = await LocalCluster.StartAsync(options, TextWriter.Null, cancellationToken).ConfigureAwait(false);
         using var http = new HttpClient { BaseAddress = cluster.Gateway, Timeout = Timeout.InfiniteTimeSpan };
         var gateway = new GatewayClient(http, cluster.ApiKey);
-        var job = await gateway.SubmitAsync(new FileInfo(clip), cancellationToken).ConfigureAwait(false);
-        var id = long.Parse(job.Job[JobFields.Id], CultureInfo.InvariantCulture);
-        while (job.Job[JobFields.Status] != nameof(JobStatus.Exit))
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
-            job = await gateway.GetAsync(id, cancellationToken).ConfigureAwait(false);
-        }
+        var job = await gateway.WaitForExitAsync(
+            await gateway.SubmitAsync(new FileInfo(clip), cancellationToken).ConfigureAwait(false), onStep: null, cancellationToken).ConfigureAwait(false);
 
         return job.Job.TryGetValue(JobFields.Error, out var error)
             ? throw new InvalidOperationException($"The benchmark job on gedge serve ({processes} processes per CPU stage) failed: {error}")

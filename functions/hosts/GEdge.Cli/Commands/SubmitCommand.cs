@@ -4,8 +4,6 @@ using GEdge.Cli.Cluster;
 using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.JobTable;
-using Polly;
-using Polly.Retry;
 
 namespace GEdge.Cli.Commands;
 
@@ -15,22 +13,6 @@ namespace GEdge.Cli.Commands;
 /// </summary>
 internal static class SubmitCommand
 {
-    private static readonly TimeSpan s_firstPoll = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan s_longestPoll = TimeSpan.FromSeconds(2);
-
-    // Polls again, with a doubling interval, while the job stays in the status it was in.
-    private static readonly ResiliencePipeline<Polled> s_untilStatusChanges = new ResiliencePipelineBuilder<Polled>()
-        .AddRetry(new RetryStrategyOptions<Polled>
-        {
-            ShouldHandle = new PredicateBuilder<Polled>().HandleResult(polled => polled.Unchanged),
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = false,
-            Delay = 2 * s_firstPoll,
-            MaxDelay = s_longestPoll,
-            MaxRetryAttempts = int.MaxValue,
-        })
-        .Build();
-
     public static Command Create()
     {
         var video = new Argument<FileInfo>("video") { Description = "The video to process (mp4, mov, mkv, webm, avi, ...)." };
@@ -87,7 +69,7 @@ internal static class SubmitCommand
         Console.Error.WriteLine($"job {id}: {video.Name} as {job.Job[JobFields.User]}, on {server}");
         try
         {
-            job = await WaitForExitAsync(gateway, job, id, cancellationToken).ConfigureAwait(false);
+            job = await gateway.WaitForExitAsync(job, step => Console.Error.WriteLine($"job {id}  {GatewayClient.ProgressOf(step)}"), cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -117,44 +99,6 @@ internal static class SubmitCommand
         return 0;
     }
 
-    // Polls with a growing interval (the API has no push yet); each step the job takes (a status, or a segment done by a
-    // stage) is shown once, and starts the interval again from the first: s_firstPoll, then Polly's doubling from twice
-    // that up to s_longestPoll while nothing moves.
-    private static async Task<JobView> WaitForExitAsync(GatewayClient gateway, JobView job, long id, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var status = ProgressOf(job);
-            Console.Error.WriteLine($"job {id}  {status}");
-            if (job.Job[JobFields.Status] == nameof(JobStatus.Exit))
-            {
-                return job;
-            }
-
-            await Task.Delay(s_firstPoll, cancellationToken).ConfigureAwait(false);
-            var polled = await s_untilStatusChanges.ExecuteAsync(
-                static async (state, token) =>
-                {
-                    using var poll = CancellationTokenSource.CreateLinkedTokenSource(token);
-                    poll.CancelAfter(TimeSpan.FromSeconds(30));
-                    var view = await state.Gateway.GetAsync(state.Id, poll.Token).ConfigureAwait(false);
-                    return new Polled(view, ProgressOf(view) == state.Status);
-                },
-                (Gateway: gateway, Id: id, Status: status),
-                cancellationToken).ConfigureAwait(false);
-            job = polled.View;
-        }
-    }
-
-    /// <summary>Where a job is: its status and, once it is cut, the segments each stage has done (<c>Inferencing  segments done: Preprocessing 4/4, Inferencing 1/4, Postprocessing 0/4</c>).</summary>
-    internal static string ProgressOf(JobView job)
-    {
-        var status = job.Job[JobFields.Status];
-        return job.Segments is not { } segments || status == nameof(JobStatus.Exit)
-            ? status
-            : $"{status,-23} segments done: {string.Join(", ", segments.Done.Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Key} {d.Value}/{segments.Total}")))}";
-    }
-
     private static double Seconds(JobView job) =>
         job.Job.TryGetValue(JobFields.StartTime, out var start) && job.Job.TryGetValue(JobFields.EndTime, out var end)
         && DateTimeOffset.TryParse(start, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var started)
@@ -162,6 +106,3 @@ internal static class SubmitCommand
             ? (ended - started).TotalSeconds
             : 0;
 }
-
-/// <summary>One poll of a job: what the gateway said, and whether its status is still the one it was in.</summary>
-internal readonly record struct Polled(JobView View, bool Unchanged);
