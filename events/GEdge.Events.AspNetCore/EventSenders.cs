@@ -39,8 +39,8 @@ public sealed record EventSenderOptions
     public string? Token { get; set; }
 
     /// <summary>
-    /// A file holding the token this process sends with the events it publishes, read per request (the kubelet rotates
-    /// it): in Knative with sender identity, a projected service-account token for the Broker's audience. With
+    /// A file holding the token this process sends with the events it publishes, read again once a minute (the kubelet
+    /// rotates it; <see cref="EventSenderCredential"/>): in Knative with sender identity, a projected service-account token for the Broker's audience. With
     /// <see cref="Token"/> set, that is sent instead.
     /// </summary>
     public string? SendTokenFile { get; set; }
@@ -180,20 +180,54 @@ public static class BearerToken
 }
 
 /// <summary>
-/// Adds this process's sender credential to the event requests it makes (publishing to the broker, the broker's
-/// deliveries): <see cref="EventSenderOptions.Token"/>, or the token in <see cref="EventSenderOptions.SendTokenFile"/>.
+/// This process's sender credential: <see cref="EventSenderOptions.Token"/>, or the token in
+/// <see cref="EventSenderOptions.SendTokenFile"/>, read again once it is a minute old. The kubelet rotates a projected
+/// token before it expires, so the file must be read again, but not per request: client-go reads its token file at most
+/// once a minute for the same reason (kubernetes/client-go transport/token_source.go, NewCachedFileTokenSource: "half of
+/// the duration between when the kubelet refreshes a projected service account token and when the original token
+/// expires").
 /// </summary>
-public sealed class EventSenderCredentialHandler(IOptions<EventSenderOptions> senders) : DelegatingHandler
+public sealed class EventSenderCredential(IOptions<EventSenderOptions> senders, TimeProvider time)
+{
+    /// <summary>How long a token read from the file is sent before the file is read again.</summary>
+    public static readonly TimeSpan FileRereadAfter = TimeSpan.FromMinutes(1);
+
+    private volatile TokenRead? _read;
+
+    /// <summary>The token to send; null when this process sends none.</summary>
+    public async ValueTask<string?> GetAsync(CancellationToken cancellationToken)
+    {
+        var options = senders.Value;
+        if (options.Token is not null || options.SendTokenFile is not { } file)
+        {
+            return options.Token;
+        }
+
+        var now = time.GetUtcNow();
+        if (_read is { } read && now - read.At < FileRereadAfter)
+        {
+            return read.Token;
+        }
+
+        var token = (await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false)).Trim();
+        _read = new TokenRead(token, now);
+        return token;
+    }
+
+    private sealed record TokenRead(string Token, DateTimeOffset At);
+}
+
+/// <summary>
+/// Adds this process's sender credential (<see cref="EventSenderCredential"/>) to the event requests it makes
+/// (publishing to the broker, the broker's deliveries).
+/// </summary>
+public sealed class EventSenderCredentialHandler(EventSenderCredential credential) : DelegatingHandler
 {
     /// <inheritdoc />
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var options = senders.Value;
-        var token = options.Token ?? (options.SendTokenFile is { } file
-            ? (await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false)).Trim()
-            : null);
-        if (token is not null && request.Headers.Authorization is null)
+        if (request.Headers.Authorization is null && await credential.GetAsync(cancellationToken).ConfigureAwait(false) is { } token)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
@@ -234,6 +268,8 @@ public static class EventSenderServiceCollectionExtensions
         services.AddOptions<EventSenderOptions>().BindConfiguration(EventSenderOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EventSenderOptions>, EventSenderOptionsValidator>());
         services.TryAddSingleton<EventSenderVerification>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<EventSenderCredential>();
         services.TryAddTransient<EventSenderCredentialHandler>();
         if (services.Any(d => d.ServiceType == typeof(EventSenderMarker)))
         {

@@ -117,6 +117,22 @@ public sealed class EventSenderTests : IDisposable
     }
 
     [Fact]
+    public async Task TheTokenFile_IsReadAgainOnceAMinuteOld_SoARotatedTokenIsSent_WithoutAReadPerRequest()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var credential = new EventSenderCredential(Options.Create(new EventSenderOptions { SendTokenFile = _podToken }), time);
+        await File.WriteAllTextAsync(_podToken, "first-token\n");
+        Assert.Equal("first-token", await credential.GetAsync(CancellationToken.None));
+
+        // The kubelet rotates the projected token: within the minute the one read is still sent, then the new one.
+        await File.WriteAllTextAsync(_podToken, "rotated-token\n");
+        time.Advance(EventSenderCredential.FileRereadAfter - TimeSpan.FromSeconds(1));
+        Assert.Equal("first-token", await credential.GetAsync(CancellationToken.None));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("rotated-token", await credential.GetAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task WithKnativesOidcSenderIdentity_OnlyATokenTheIssuerSignedForThisAudience_ReachesTheSubscriber()
     {
         await using var issuer = await OidcIssuer.StartAsync();
