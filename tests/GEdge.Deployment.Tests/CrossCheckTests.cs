@@ -97,6 +97,10 @@ public sealed partial class CrossCheckTests
             var container = template["spec"]!["containers"]!.AsArray().Single()!;
             Assert.Equal("/readyz", (string?)container["readinessProbe"]?["httpGet"]?["path"]);
             Assert.Equal("/healthz", (string?)container["livenessProbe"]?["httpGet"]?["path"]);
+            // No period on readiness keeps Knative's 50 ms probing at a cold start; liveness allows a busy worker 5 s.
+            Assert.True(container["readinessProbe"]!["periodSeconds"] is null && container["readinessProbe"]!["initialDelaySeconds"] is null,
+                $"{service}: a readiness period or delay turns off Knative's aggressive probing and slows every cold start");
+            Assert.True((long?)container["livenessProbe"]!["timeoutSeconds"] >= 5, $"{service}: a liveness timeout under 5 s can kill a pod busy with a segment");
             Assert.NotNull(container["resources"]?["requests"]?["memory"]);
             Assert.NotNull(container["resources"]?["limits"]?["memory"]);
         }
@@ -114,13 +118,41 @@ public sealed partial class CrossCheckTests
 
         var infer = Manifests.KnativeServices.Single(s => s.Name == "infer").Json["spec"]!["template"]!;
         Assert.Equal("1", (string?)infer["spec"]!["containers"]![0]!["resources"]!["limits"]!["nvidia.com/gpu"]);
-        Assert.Equal("true", (string?)infer["spec"]!["nodeSelector"]!["nvidia.com/gpu.present"]);
         Assert.Contains(infer["spec"]!["tolerations"]!.AsArray(), t => (string?)t!["key"] == "nvidia.com/gpu");
         Assert.NotNull(infer["metadata"]!["annotations"]!["autoscaling.knative.dev/scale-down-delay"]);
         Assert.Contains(
             infer["spec"]!["containers"]![0]!["env"]!.AsArray(),
             e => (string?)e!["name"] == "Detector__ExecutionProvider" && (string?)e["value"] == "Cuda");
     }
+
+    [Fact]
+    public void Infer_IsScheduledByItsPoolsTemplateLabel_AndWaitsForANodeFromAPoolAtZero()
+    {
+        var infer = Manifests.KnativeServices.Single(s => s.Name == "infer").Json["spec"]!["template"]!;
+        // One selector, on the label the pool's node template carries (a cluster autoscaler matches pending pods against
+        // templates); not a label discovery puts on a node after it boots, which no node the autoscaler could add has.
+        var selector = Assert.Single(infer["spec"]!["nodeSelector"]!.AsObject());
+        Assert.Equal((GpuPoolLabel, "true"), (selector.Key, (string?)selector.Value));
+        Assert.DoesNotContain(Manifests.All, document => document.Json.ToJsonString().Contains("nvidia.com/gpu.present", StringComparison.Ordinal)
+            || document.Json.ToJsonString().Contains("feature.node.kubernetes.io", StringComparison.Ordinal));
+
+        // No pod at the first apply, and long enough for a node to come before the revision is failed.
+        var annotations = infer["metadata"]!["annotations"]!;
+        Assert.Equal("0", (string?)annotations["autoscaling.knative.dev/initial-scale"]);
+        var deadline = (string?)annotations["serving.knative.dev/progress-deadline"] ?? "";
+        Assert.True(
+            deadline.EndsWith('m') && int.TryParse(deadline[..^1], System.Globalization.CultureInfo.InvariantCulture, out var minutes) && minutes >= 15,
+            $"progress-deadline is '{deadline}': in minutes (a Go duration such as 20m), at least 15, since a GPU node from an empty pool can take longer than Knative's 10-minute default");
+
+        // The cluster settings these need, and the one place to change the label, are where an operator reads.
+        var readme = File.ReadAllText(Path.Combine(Repository.Knative, "..", "README.md"));
+        Assert.Contains($"{GpuPoolLabel}=true", readme, StringComparison.Ordinal);
+        Assert.Contains("allow-zero-initial-scale", readme, StringComparison.Ordinal);
+        Assert.Contains("pod-is-always-schedulable", readme, StringComparison.Ordinal);
+    }
+
+    // The GPU node pool's label, which its node template sets (README: "A GPU node pool that starts at zero").
+    private const string GpuPoolLabel = "gedge.dev/gpu-pool";
 
     [Fact]
     public void TheAppsKustomization_HoldsOnlyTheAppsOwnObjects_InTheNamespaceItIsAppliedTo()
@@ -161,6 +193,16 @@ public sealed partial class CrossCheckTests
                 s_hostVariables.Contains(name) || keys.Contains(ListEntriesAsOne(name.Replace("__", ":", StringComparison.Ordinal))),
                 $"{service} sets {name}, which no options class reads (section:property from the C# sources)."));
         }
+    }
+
+    [Fact]
+    public void TheGateway_WaitsAsLongForAnUploadsAnswerToStart_AsItLetsTheUploadRun()
+    {
+        // The answer to an upload starts once the whole video is stored: a response-start limit shorter than the
+        // request's own (Knative's default 300 s) would cut every long upload off there.
+        var spec = Manifests.KnativeServices.Single(s => s.Name == "gateway").Json["spec"]!["template"]!["spec"]!;
+        Assert.Equal(600, (long?)spec["timeoutSeconds"]);
+        Assert.Equal((long?)spec["timeoutSeconds"], (long?)spec["responseStartTimeoutSeconds"]);
     }
 
     [Fact]
