@@ -59,6 +59,27 @@ public sealed partial class DockerfileTests
         Assert.Equal(app == "GEdge.Functions.Infer", text.Contains("nvidia/cuda", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void TheInferImage_WhichCopiesTheFunctionsHostIn_SetsTheEnvironmentTheHostsOwnImageSets()
+    {
+        // The dotnet-isolated host image's ENV (Azure/azure-functions-docker, host/4/bookworm/amd64/dotnet/
+        // dotnet-isolated): the other three images are built on it and inherit these; infer is built on CUDA's image.
+        string[] hostImageEnvironment =
+        [
+            "AzureWebJobsScriptRoot=/home/site/wwwroot", "HOME=/home", "FUNCTIONS_WORKER_RUNTIME=dotnet-isolated",
+            "DOTNET_USE_POLLING_FILE_WATCHER=true", "ASPNETCORE_CONTENTROOT=/azure-functions-host",
+            "AzureWebJobsFeatureFlags=EnableWorkerIndexing", "ASPNETCORE_URLS=http://+:80",
+        ];
+        var text = File.ReadAllText(Path.Combine(AppFolder("GEdge.Functions.Infer"), "Dockerfile"));
+        var set = EnvironmentSetting().Matches(text).Select(m => m.Groups["setting"].Value).ToHashSet(StringComparer.Ordinal);
+
+        Assert.All(hostImageEnvironment, setting => Assert.Contains(setting, set));
+    }
+
+    // NAME=VALUE on an ENV line or its continuations.
+    [GeneratedRegex(@"^(?:ENV\s+|\s+)(?<setting>[A-Za-z_][A-Za-z0-9_]*=\S+?)(?:\s+\\)?$", RegexOptions.Multiline)]
+    private static partial Regex EnvironmentSetting();
+
     [GeneratedRegex(@"dotnet publish (?<project>\S+\.csproj)")]
     private static partial Regex PublishedProject();
 }
