@@ -196,6 +196,23 @@ public sealed partial class CrossCheckTests
     }
 
     [Fact]
+    public void EveryFunction_IsServedOn8080_AsNonRoot_AndFuncYamlNamesTheGatewayService()
+    {
+        foreach (var service in Manifests.KnativeServices)
+        {
+            var container = service.Json["spec"]!["template"]!["spec"]!["containers"]!.AsArray().Single()!;
+            Assert.Equal(8080, (long?)container["ports"]![0]!["containerPort"]);
+            Assert.True((bool?)container["securityContext"]?["runAsNonRoot"] == true, $"{service}: not runAsNonRoot");
+            Assert.Contains("ALL", container["securityContext"]!["capabilities"]!["drop"]!.AsArray().Select(c => (string?)c));
+        }
+
+        // func.yaml deploys the gateway under the same name the manifests give it: one Service, whichever tool applies it.
+        var func = Yaml.ReadFile(Path.Combine(Repository.Root, "func.yaml")).Single().Json;
+        Assert.Equal("gateway", (string?)func["name"]);
+        Assert.Contains(Manifests.KnativeServices, s => s.Name == (string?)func["name"]);
+    }
+
+    [Fact]
     public void TheGateway_WaitsAsLongForAnUploadsAnswerToStart_AsItLetsTheUploadRun()
     {
         // The answer to an upload starts once the whole video is stored: a response-start limit shorter than the

@@ -68,13 +68,31 @@ public sealed partial class DockerfileTests
         [
             "AzureWebJobsScriptRoot=/home/site/wwwroot", "HOME=/home", "FUNCTIONS_WORKER_RUNTIME=dotnet-isolated",
             "DOTNET_USE_POLLING_FILE_WATCHER=true", "ASPNETCORE_CONTENTROOT=/azure-functions-host",
-            "AzureWebJobsFeatureFlags=EnableWorkerIndexing", "ASPNETCORE_URLS=http://+:80",
+            "AzureWebJobsFeatureFlags=EnableWorkerIndexing",
         ];
         var text = File.ReadAllText(Path.Combine(AppFolder("GEdge.Functions.Infer"), "Dockerfile"));
         var set = EnvironmentSetting().Matches(text).Select(m => m.Groups["setting"].Value).ToHashSet(StringComparer.Ordinal);
 
         Assert.All(hostImageEnvironment, setting => Assert.Contains(setting, set));
     }
+
+    [Theory]
+    [MemberData(nameof(FunctionApps))]
+    public void EveryImage_ListensOn8080_AsANumericNonRootUser_WhoOwnsWhatTheHostWrites(string app)
+    {
+        // What `func deploy` and knative/services.yaml run: runAsNonRoot (which the kubelet can check only against a
+        // numeric USER) and port 8080 (root alone binds under 1024).
+        var text = File.ReadAllText(Path.Combine(AppFolder(app), "Dockerfile"));
+        var settings = EnvironmentSetting().Matches(text).Select(m => m.Groups["setting"].Value).ToList();
+        Assert.Equal("ASPNETCORE_URLS=http://+:8080", settings.Last(s => s.StartsWith("ASPNETCORE_URLS=", StringComparison.Ordinal)));
+        var user = Assert.Single(UserLine().Matches(text)).Groups["user"].Value;
+        Assert.True(int.TryParse(user, System.Globalization.CultureInfo.InvariantCulture, out var uid) && uid > 0, $"{app} runs as '{user}', not a numeric non-root user");
+        Assert.Contains($"chown -R {uid}:{uid} /azure-functions-host /home", text, StringComparison.Ordinal);
+        Assert.True(text.LastIndexOf("USER ", StringComparison.Ordinal) > text.LastIndexOf("COPY --from=build", StringComparison.Ordinal), $"{app}: USER must come after the app is copied in and chowned");
+    }
+
+    [GeneratedRegex(@"^USER\s+(?<user>\S+)\s*$", RegexOptions.Multiline)]
+    private static partial Regex UserLine();
 
     // NAME=VALUE on an ENV line or its continuations.
     [GeneratedRegex(@"^(?:ENV\s+|\s+)(?<setting>[A-Za-z_][A-Za-z0-9_]*=\S+?)(?:\s+\\)?$", RegexOptions.Multiline)]
