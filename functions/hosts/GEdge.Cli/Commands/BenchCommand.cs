@@ -136,14 +136,14 @@ internal static class BenchCommand
             {
                 // A stage's work is its seconds summed over the segments; with stages overlapping on shared cores, each
                 // segment's seconds include the wait for a core, so this is the stage's rate as the job ran it.
-                var stageSeconds = run.Segments.Sum(segment => double.Parse(segment.Fields[JobStage.StageSecondsField(stages[i])], CultureInfo.InvariantCulture));
+                var stageSeconds = run.Timings[stages[i].ToString()];
                 limitFps[i] = Math.Max(limitFps[i], limits[i]);
                 projectFps[i] = Math.Max(projectFps[i], frames / stageSeconds);
             }
 
             wallSeconds = Math.Min(wallSeconds, run.Seconds);
             firstSegmentSeconds = Math.Min(firstSegmentSeconds, run.FirstSegmentSeconds);
-            longestRequest = Math.Max(longestRequest, run.LongestRequest);
+            longestRequest = Math.Max(longestRequest, run.Timings[JobView.LongestTiming]);
             segmentCount = run.Segments.Count;
             foreach (var processes in serveProcesses)
             {
@@ -227,11 +227,11 @@ internal static class BenchCommand
             .Min(t => t.Time);
         var firstSegment = (firstDone - job.CreatedTime!.Value).TotalSeconds;
         var segments = await pipeline.Jobs.GetSegmentsAsync(jobId).ConfigureAwait(false);
-        var longest = JobView.Of(job, [], segments, "").Timings[JobView.LongestTiming];
-        return new JobRun(job, segments, seconds, firstSegment, longest);
+        return new JobRun(job, segments, seconds, firstSegment, JobView.Of(job, [], segments, "").Timings);
     }
 
-    private sealed record JobRun(Job Job, IReadOnlyList<JobSegment> Segments, double Seconds, double FirstSegmentSeconds, double LongestRequest);
+    // Timings: the job's as the API gives them (JobView), each stage's seconds summed over its segments and the longest request.
+    private sealed record JobRun(Job Job, IReadOnlyList<JobSegment> Segments, double Seconds, double FirstSegmentSeconds, IReadOnlyDictionary<string, double> Timings);
 
     // One job on a fresh `gedge serve` with `processes` processes for each CPU stage, submitted and followed through the
     // API as `gedge submit` does; the whole job and the longest request as the job's record gives them.
