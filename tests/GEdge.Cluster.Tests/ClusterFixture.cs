@@ -62,7 +62,7 @@ public partial class ClusterFixture : IAsyncLifetime
     /// <summary>Settings for serve and, through it, every process it starts (<c>Stages__Lease</c>, <c>Sweeper__Interval</c>).</summary>
     protected virtual IReadOnlyDictionary<string, string> ServeEnvironment => new Dictionary<string, string>();
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         foreach (var tool in new[] { "redis-server", "ffmpeg", "ffprobe" })
         {
@@ -162,7 +162,7 @@ public partial class ClusterFixture : IAsyncLifetime
         Jobs = new JobTable.JobTable(Redis, Options.Create(new JobTableOptions()), TimeProvider.System, NullLogger<JobTable.JobTable>.Instance);
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         Http.Dispose();
         Events?.Dispose();

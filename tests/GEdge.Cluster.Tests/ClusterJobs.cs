@@ -52,27 +52,59 @@ public partial class ClusterFixture
         WaitForJobAsync(id, job => job.Status == JobStatus.Exit, timeout, pollInterval);
 
     /// <summary>
-    /// Whether a job's intermediates are gone: the stage that ends a job removes them just after it moves the job to Exit,
-    /// so this waits a little for it.
+    /// Whether a job's intermediates are gone from the work bucket, as the storage itself records it: the stage that ends
+    /// a job removes them just after it moves the job to Exit, so this waits a little for it.
     /// </summary>
     public async Task<bool> WorkFolderRemovedAsync(long id)
     {
-        for (var i = 0; i < 100 && Directory.Exists(WorkFolder(id)); i++)
+        for (var i = 0; i < 100 && IntermediatesLeft(id).Count > 0; i++)
         {
             await Task.Delay(100);
         }
 
-        return !Directory.Exists(WorkFolder(id));
+        return IntermediatesLeft(id).Count == 0;
     }
 
-    /// <summary>Where a job's results are in the cluster's storage folder.</summary>
-    public string ResultsFolder(Job job)
+    /// <summary>
+    /// What the storage holds of a job's intermediates (paths or keys; empty when nothing): on the local folder, the job's
+    /// folder in the work bucket as long as it exists, since the store removes the folders it empties.
+    /// </summary>
+    public virtual IReadOnlyList<string> IntermediatesLeft(long id) =>
+        Directory.Exists(WorkFolder(id)) ? [WorkFolder(id), .. Directory.EnumerateFiles(WorkFolder(id), "*", SearchOption.AllDirectories)] : [];
+
+    /// <summary>A folder with a finished job's results (annotated.mp4, detections.json, summary.json): on the local folder, where the store keeps them.</summary>
+    public virtual string ResultsFolder(Job job)
     {
         ArgumentNullException.ThrowIfNull(job);
         return Path.Combine(Storage, "results", job.User, job.Id.ToString(CultureInfo.InvariantCulture));
     }
 
-    /// <summary>Where a job's intermediates are while it runs.</summary>
+    private readonly Dictionary<string, Task<JobResultsFacts>> _undisturbed = new(StringComparer.Ordinal);
+
+    /// <summary>The results of one undisturbed run of <paramref name="video"/> on this cluster (run once, then kept): what a disturbed run must give.</summary>
+    public Task<JobResultsFacts> UndisturbedResultsAsync(string video)
+    {
+        lock (_undisturbed)
+        {
+            if (!_undisturbed.TryGetValue(video, out var facts))
+            {
+                facts = RunAsync();
+                _undisturbed[video] = facts;
+            }
+
+            return facts;
+        }
+
+        async Task<JobResultsFacts> RunAsync()
+        {
+            var id = await SubmitAsync(video);
+            var job = await WaitForJobExitAsync(id, TimeSpan.FromMinutes(4));
+            Assert.True(job.Error is null && job.Iteration == 0, $"the undisturbed run of {video} failed: {job.Error} (iteration {job.Iteration})");
+            return await JobResultsFacts.ReadAsync(ResultsFolder(job));
+        }
+    }
+
+    /// <summary>Where a job's intermediates are in the local storage folder while it runs.</summary>
     public string WorkFolder(long id) => Path.Combine(Storage, "work", "jobs", id.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>

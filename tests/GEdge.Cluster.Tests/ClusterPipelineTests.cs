@@ -21,15 +21,10 @@ namespace GEdge.Cluster.Tests;
 /// functions as separate processes, a job submitted with `gedge submit` over HTTP, events posted to the processes.
 /// </summary>
 [Collection(OneClusterAtATime.Name)]
-public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClassFixture<ClusterFixture>, IDisposable
+public sealed class ClusterPipelineTests(ClusterFixture cluster) : IClassFixture<ClusterFixture>, IDisposable
 {
     private static readonly Uri s_source = new("/gedge/test", UriKind.Relative);
     private static readonly JsonEventFormatter s_formatter = new();
-    private static readonly JobStatus[] s_allStatusesInOrder =
-    [
-        JobStatus.Enqueue, JobStatus.Preprocessing, JobStatus.Preprocessing_complete, JobStatus.Inferencing,
-        JobStatus.Inferencing_complete, JobStatus.Postprocessing, JobStatus.Postprocessing_complete, JobStatus.Exit,
-    ];
 
     private readonly string _scratch = Directory.CreateTempSubdirectory("gedge-cluster-test-").FullName;
 
@@ -184,29 +179,8 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
     }
 
     [Fact]
-    public async Task Cancel_OnTheMultiProcessCluster_EndsTheJob_StopsTheStageAtWork_AndLeavesNoIntermediates()
-    {
-        var id = await cluster.SubmitAsync(await TestClips.LongAsync());
-        await cluster.WaitForJobAsync(id, job => job.Status == JobStatus.Inferencing, TimeSpan.FromMinutes(2));
-
-        using var cancelled = await cluster.Api.DeleteAsync($"api/jobs/{id}");
-
-        Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
-        var job = (await cluster.Jobs.GetAsync(id))!;
-        Assert.Equal((JobStatus.Exit, JobEnding.CancelledReason), (job.Status, job.Error));
-        // Infer, in its own process, finds the job gone at its next lease renewal, stops, and removes what it wrote since.
-        Assert.Contains(
-            await cluster.WaitForLogLinesAsync("infer", "left Inferencing while this stage worked on it", 1, TimeSpan.FromMinutes(1)),
-            line => line.Contains($" {id} segment ", StringComparison.Ordinal));
-        // Not as a failed attempt with a stack trace: what failed under the stage was the cancel removing its frames.
-        Assert.DoesNotContain(
-            await cluster.WaitForLogLinesAsync("infer", "Inferencing attempt failed", 0),
-            line => line.Contains($" {id} ", StringComparison.Ordinal));
-        Assert.True(await cluster.WorkFolderRemovedAsync(id), "the cancelled job's intermediates were left behind");
-        var history = (await cluster.Jobs.GetHistoryAsync(id)).Select(t => t.Status).ToList();
-        Assert.Equal([JobStatus.Inferencing, JobStatus.Exit], history[^2..]);
-        Assert.DoesNotContain(JobStatus.Inferencing_complete, history);
-    }
+    public Task Cancel_OnTheMultiProcessCluster_EndsTheJob_StopsTheStageAtWork_AndLeavesNoIntermediates() =>
+        ClusterScenarios.CancelMidJobAsync(cluster);
 
     // The id of the one job of a user, once gedge run has made it.
     private async Task<long> JobOfAsync(string user)
@@ -224,56 +198,8 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
     }
 
     [Fact]
-    public async Task Submit_RunsTheJobThroughTheFourFunctionProcesses_AndGivesWhatGedgeRunGives()
-    {
-        var video = Path.Combine(AppContext.BaseDirectory, "assets", "road.mp4");
-        var clusterOut = Path.Combine(_scratch, "cluster");
-        var runOut = Path.Combine(_scratch, "run");
-
-        var submit = await ClusterFixture.RunGedgeAsync(["submit", video, "--server", cluster.Gateway.ToString(), "--api-key", cluster.ApiKey, "--out", clusterOut], _scratch);
-        var run = await ClusterFixture.RunGedgeAsync(["run", video, "--user", "alice", "--out", runOut], _scratch);
-
-        Assert.True(submit.ExitCode == 0, $"gedge submit failed:{Environment.NewLine}{submit.Error}{submit.Output}");
-        Assert.True(run.ExitCode == 0, $"gedge run failed:{Environment.NewLine}{run.Error}{run.Output}");
-        var jobId = long.Parse(SubmittedJob().Match(submit.Error).Groups["id"].Value, CultureInfo.InvariantCulture);
-        Assert.Contains($"job {jobId} done in ", submit.Output, StringComparison.Ordinal);
-        Assert.Equal(["annotated.mp4", "detections.json", "summary.json"], Directory.GetFiles(clusterOut).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-
-        // One job, moved by the separate processes in turn, each event carried by the broker over HTTP.
-        var job = await cluster.WaitForExitAsync(jobId, TimeSpan.FromSeconds(10));
-        Assert.Equal("local", job.Job[JobFields.User]);
-        Assert.False(job.Job.ContainsKey(JobFields.Error), job.Job.GetValueOrDefault(JobFields.Error));
-        Assert.Equal("0", job.Job[JobFields.Iteration]);
-        Assert.Equal(s_allStatusesInOrder, job.History.Select(t => t.Status));
-        // The cut, the one segment through each stage, and the join: each event to its function, each move in its log.
-        foreach (var (eventId, stage, moved) in ClusterJobs.Moves(jobId))
-        {
-            Assert.Single(await cluster.WaitForLogLinesAsync("broker", $"Delivered {eventId} to {cluster.Services[stage]}: 200", 1));
-            Assert.Single(await cluster.WaitForLogLinesAsync(stage, moved, 1));
-        }
-
-        Assert.False(Directory.Exists(Path.Combine(cluster.Storage, "work", "jobs", jobId.ToString(CultureInfo.InvariantCulture))), "the job's intermediates were left behind");
-
-        // The same results as the embedded pipeline's, from the same code in other processes.
-        var source = await MediaFacts.ProbeAsync(video);
-        Assert.Equal(source, await MediaFacts.ProbeAsync(Path.Combine(clusterOut, "annotated.mp4")) with { AudioCodec = source.AudioCodec });
-        Assert.Equal(await MediaFacts.ProbeAsync(Path.Combine(runOut, "annotated.mp4")), await MediaFacts.ProbeAsync(Path.Combine(clusterOut, "annotated.mp4")));
-        Assert.Equal("aac", (await MediaFacts.ProbeAsync(Path.Combine(clusterOut, "annotated.mp4"))).AudioCodec);
-        using var clusterDetections = await ReadJsonAsync(clusterOut, "detections.json");
-        using var runDetections = await ReadJsonAsync(runOut, "detections.json");
-        Assert.Equal(jobId, clusterDetections.RootElement.GetProperty("jobId").GetInt64());
-        Assert.Equal(source.Frames, clusterDetections.RootElement.GetProperty("frames").GetArrayLength());
-        foreach (var property in new[] { "model", "video", "frames" })
-        {
-            Assert.Equal(runDetections.RootElement.GetProperty(property).GetRawText(), clusterDetections.RootElement.GetProperty(property).GetRawText());
-        }
-
-        using var clusterSummary = await ReadJsonAsync(clusterOut, "summary.json");
-        using var runSummary = await ReadJsonAsync(runOut, "summary.json");
-        Assert.Equal("car", clusterSummary.RootElement.GetProperty("classes")[0].GetProperty("label").GetString());
-        Assert.Equal(runSummary.RootElement.GetProperty("classes").GetRawText(), clusterSummary.RootElement.GetProperty("classes").GetRawText());
-        Assert.Equal(runSummary.RootElement.GetProperty("video").GetRawText(), clusterSummary.RootElement.GetProperty("video").GetRawText());
-    }
+    public Task Submit_RunsTheJobThroughTheFourFunctionProcesses_AndGivesWhatGedgeRunGives() =>
+        ClusterScenarios.SubmitGivesWhatRunGivesAsync(cluster, _scratch);
 
     [Theory]
     [InlineData(ContentMode.Binary, 900_001)]
@@ -515,9 +441,4 @@ public sealed partial class ClusterPipelineTests(ClusterFixture cluster) : IClas
         return snapshot;
     }
 
-    private static async Task<JsonDocument> ReadJsonAsync(string folder, string name) =>
-        JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(folder, name)));
-
-    [GeneratedRegex(@"^job (?<id>\d+): road\.mp4 as local", RegexOptions.Multiline)]
-    private static partial Regex SubmittedJob();
 }

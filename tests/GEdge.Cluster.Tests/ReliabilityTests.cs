@@ -1,4 +1,3 @@
-using System.Globalization;
 using GEdge.Contracts;
 using GEdge.JobTable;
 using StackExchange.Redis;
@@ -19,38 +18,14 @@ public sealed class ReliabilityTests(ReliabilityClusterFixture cluster) : IClass
     [InlineData("preprocess", JobStatus.Preprocessing)]
     [InlineData("infer", JobStatus.Inferencing)]
     [InlineData("postprocess", JobStatus.Postprocessing)]
-    public async Task AStageProcessKilledMidJob_IsStartedAgain_AndTheJobCompletesOnItsSecondAttempt_WithTheSameResults(string stage, JobStatus working)
-    {
-        var video = await TestClips.LongAsync();
-        var undisturbed = await UndisturbedAsync(video);
-        var id = await cluster.SubmitAsync(video);
-        await cluster.WaitForJobAsync(id, job => job.Status == working, s_jobTimeout);
-        var killed = cluster.FunctionPid(stage);
-
-        await ClusterFixture.SignalAsync(killed, "KILL");
-
-        await cluster.WaitForServeLinesAsync($"gedge: {stage} exited with code", 1, TimeSpan.FromSeconds(30));
-        var started = (await cluster.WaitForServeLinesAsync($"gedge: {stage} started again (pid ", 1, TimeSpan.FromSeconds(30)))[^1];
-        var job = await cluster.WaitForJobExitAsync(id, s_jobTimeout);
-        Assert.Null(job.Error);
-        Assert.Equal(1, job.Iteration);
-        // The job's iteration is its segments' highest: the work in hand (the cut, or the segments in the killed process)
-        // was taken back once its lease ran out and done again.
-        Assert.Contains($"{working} stopped: its lease ran out", job.LastError, StringComparison.Ordinal);
-        Assert.True(await ClusterJobs.WasRedoneAsync(cluster.Jobs, id, working), $"nothing of job {id} entered {working} twice");
-        Assert.Equal(JobStatus.Exit, (await cluster.Jobs.GetHistoryAsync(id))[^1].Status);
-        var restarted = cluster.FunctionPid(stage);
-        Assert.NotEqual(killed, restarted);
-        Assert.Contains($"(pid {restarted})", started, StringComparison.Ordinal);
-        Assert.Equal(undisturbed, await JobResultsFacts.ReadAsync(cluster.ResultsFolder(job)));
-        Assert.True(await cluster.WorkFolderRemovedAsync(id), "the job's intermediates were left behind");
-    }
+    public Task AStageProcessKilledMidJob_IsStartedAgain_AndTheJobCompletesOnItsSecondAttempt_WithTheSameResults(string stage, JobStatus working) =>
+        ClusterScenarios.StageKilledMidJobAsync(cluster, stage, working);
 
     [Fact]
     public async Task AStageProcessToldToStop_GivesItsJobBack_AndTheJobCompletesWithoutAFailedAttempt()
     {
         var video = await TestClips.LongAsync();
-        var undisturbed = await UndisturbedAsync(video);
+        var undisturbed = await cluster.UndisturbedResultsAsync(video);
         var id = await cluster.SubmitAsync(video);
         await cluster.WaitForJobAsync(id, job => job.Status == JobStatus.Preprocessing, s_jobTimeout);
         var stopped = cluster.FunctionPid("preprocess");
@@ -109,7 +84,7 @@ public sealed class ReliabilityTests(ReliabilityClusterFixture cluster) : IClass
     public async Task RedisServerKilledAndStartedAgainDuringTenJobs_LosesNone_AndDuplicatesNone()
     {
         var video = TestClips.Road;
-        var undisturbed = await UndisturbedAsync(video);
+        var undisturbed = await cluster.UndisturbedResultsAsync(video);
         var database = cluster.Redis.GetDatabase();
         var before = (long)await database.StringGetAsync("gedge:jobs:next-id");
         var killedPid = cluster.JobTableServerPid();
@@ -139,31 +114,6 @@ public sealed class ReliabilityTests(ReliabilityClusterFixture cluster) : IClass
             Assert.Equal(1, history.Count(s => s == JobStatus.Exit));
             Assert.Equal(1, history.Count(s => s == JobStatus.Postprocessing_complete));
             Assert.Equal(undisturbed, await JobResultsFacts.ReadAsync(cluster.ResultsFolder(job)));
-        }
-    }
-
-    // One undisturbed run of each clip on this cluster: what a disturbed run must give.
-    private static readonly Dictionary<string, Task<JobResultsFacts>> s_undisturbed = new(StringComparer.Ordinal);
-
-    private Task<JobResultsFacts> UndisturbedAsync(string video)
-    {
-        lock (s_undisturbed)
-        {
-            if (!s_undisturbed.TryGetValue(video, out var facts))
-            {
-                facts = RunAsync();
-                s_undisturbed[video] = facts;
-            }
-
-            return facts;
-        }
-
-        async Task<JobResultsFacts> RunAsync()
-        {
-            var id = await cluster.SubmitAsync(video);
-            var job = await cluster.WaitForJobExitAsync(id, s_jobTimeout);
-            Assert.True(job.Error is null && job.Iteration == 0, $"the undisturbed run of {video} failed: {job.Error} (iteration {job.Iteration})");
-            return await JobResultsFacts.ReadAsync(cluster.ResultsFolder(job));
         }
     }
 }

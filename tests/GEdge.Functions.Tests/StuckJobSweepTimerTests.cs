@@ -1,3 +1,4 @@
+using GEdge.Artifacts;
 using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
@@ -35,6 +36,8 @@ public sealed class StuckJobSweepTimerTests(GarnetFixture garnet) : IDisposable
             .AddJobTable(builder.Configuration)
             .AddSingleton<IObjectStore>(new LocalFolderObjectStore(_storage))
             .AddSingleton<IEventPublisher>(broker)
+            // What every host that ends jobs adds: the swept job's intermediates go by its manifests.
+            .AddJobIntermediates()
             .AddStuckJobSweepTimer();
         using var host = builder.Build();
         var jobs = host.Services.GetRequiredService<JobTable.JobTable>();

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json.Serialization;
+using GEdge.Artifacts;
 using GEdge.Events.AspNetCore;
 using GEdge.Hosting;
 using GEdge.Jobs;
@@ -28,6 +29,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidation>());
         services.AddIntake();
+        services.AddJobIntermediates();
         services.AddMinioNotifications();
         services.AddOptions<MinioWebhookOptions>().Configure<IOptions<BucketOptions>>((webhook, buckets) => webhook.UploadsBucket = buckets.Value.Uploads);
         services.AddDeliveryFailureRecorder();

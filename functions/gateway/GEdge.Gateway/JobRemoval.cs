@@ -33,6 +33,7 @@ public sealed partial class JobRemoval(
     JobEnding ending,
     IEventPublisher publisher,
     IObjectStore store,
+    ArtifactRemoval artifactRemoval,
     IOptions<BucketOptions> buckets,
     ILogger<JobRemoval> logger)
 {
@@ -57,8 +58,8 @@ public sealed partial class JobRemoval(
 
         var (uploadBucket, uploadKey) = JobArtifacts.UploadOf(job);
         await store.DeleteAsync(uploadBucket, uploadKey, cancellationToken).ConfigureAwait(false);
-        await artifacts.DeleteIntermediatesAsync(store, cancellationToken).ConfigureAwait(false);
-        await store.DeletePrefixAsync(buckets.Value.Results, artifacts.ResultPrefix, cancellationToken).ConfigureAwait(false);
+        await artifactRemoval.RemoveIntermediatesAsync(artifacts, cancellationToken).ConfigureAwait(false);
+        await artifactRemoval.RemoveResultsAsync(artifacts, cancellationToken).ConfigureAwait(false);
         if (!await jobs.DeleteAsync(job.Id).ConfigureAwait(false))
         {
             throw new InvalidOperationException($"Job {job.Id} was in Exit and is no longer: a job never leaves Exit.");

@@ -151,13 +151,17 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
             }
         }
 
+        // Finding the jobs is a listing by nature (what a killed run left, that nothing recorded); each job's
+        // intermediates then go as every removal goes, by what its manifests name.
+        var removal = _host.Services.GetRequiredService<ArtifactRemoval>();
         var cleared = 0;
         foreach (var id in await JobArtifacts.JobsWithIntermediatesAsync(Store, Buckets, cancellationToken).ConfigureAwait(false))
         {
             var job = await Jobs.GetAsync(id).ConfigureAwait(false);
             if (job is { Status: JobStatus.Exit } || (job is null && exclusive))
             {
-                await Store.DeletePrefixAsync(Buckets.Work, JobArtifacts.WorkPrefixOf(id), cancellationToken).ConfigureAwait(false);
+                // A job the table does not know has no user to name; its intermediates' keys do not need one.
+                await removal.RemoveIntermediatesAsync(new JobArtifacts(Buckets, job?.User ?? string.Empty, id), cancellationToken).ConfigureAwait(false);
                 cleared++;
             }
         }

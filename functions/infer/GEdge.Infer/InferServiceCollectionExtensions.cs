@@ -1,3 +1,4 @@
+using GEdge.Artifacts;
 using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.Stages;
@@ -16,6 +17,7 @@ public static class InferServiceCollectionExtensions
     public static IServiceCollection AddInferStage(this IServiceCollection services)
     {
         services.AddObjectDetector();
+        services.AddJobIntermediates();
         services.AddHealthChecks().AddCheck<ModelLoadedCheck>("model", tags: [StageServiceCollectionExtensions.ReadinessTag]);
         // The pipeline's model is the detector's, so Preprocess and Infer in one process cannot disagree.
         services.AddSingleton(provider => provider.GetRequiredService<ObjectDetector>().Manifest);

@@ -1,3 +1,4 @@
+using GEdge.Artifacts;
 using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.Rendering;
@@ -13,6 +14,7 @@ public static class PostprocessServiceCollectionExtensions
     public static IServiceCollection AddPostprocessStage(this IServiceCollection services)
     {
         services.AddRendering();
+        services.AddJobIntermediates();
         return services.AddStage<PostprocessWork>(PipelineTopology.Postprocess);
     }
 }

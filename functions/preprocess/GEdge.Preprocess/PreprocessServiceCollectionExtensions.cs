@@ -15,6 +15,7 @@ public static class PreprocessServiceCollectionExtensions
         services.AddOptions<PreprocessOptions>().BindConfiguration("Preprocess");
         services.AddOptions<SegmentOptions>().BindConfiguration(SegmentOptions.SectionName);
         services.AddModelManifest();
+        services.AddJobIntermediates();
         return services.AddStage<PreprocessWork>(PipelineTopology.Preprocess);
     }
 }

@@ -1,3 +1,4 @@
+using GEdge.Jobs;
 using GEdge.Vision;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,6 +20,16 @@ public static class ArtifactsServiceCollectionExtensions
             var configuration = provider.GetRequiredService<IConfiguration>();
             return ModelCatalog.Load(configuration["Detector:Model"] ?? ModelCatalog.DefaultModel, configuration["Detector:ModelsDirectory"]);
         });
+        return services;
+    }
+
+    /// <summary>
+    /// Adds <see cref="ManifestIntermediates"/> as the <see cref="IJobIntermediates"/> that every removal of a job's
+    /// intermediates goes by: every host that ends jobs (each stage, the gateway) needs it.
+    /// </summary>
+    public static IServiceCollection AddJobIntermediates(this IServiceCollection services)
+    {
+        services.TryAddSingleton<IJobIntermediates, ManifestIntermediates>();
         return services;
     }
 }

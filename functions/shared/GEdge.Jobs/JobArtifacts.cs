@@ -36,6 +36,9 @@ public sealed class JobArtifacts(BucketOptions buckets, string user, long jobId)
     /// <summary>The bucket names.</summary>
     public BucketOptions Buckets { get; } = buckets;
 
+    /// <summary>The job's id.</summary>
+    public long JobId { get; } = jobId;
+
     private const string JobsFolder = "jobs/";
 
     /// <summary>Prefix of the job's intermediates in the work bucket.</summary>
@@ -83,16 +86,6 @@ public sealed class JobArtifacts(BucketOptions buckets, string user, long jobId)
 
     /// <summary>Per-class counts, stage timings and the job record.</summary>
     public string SummaryKey => ResultPrefix + ResultFiles[2];
-
-    /// <summary>
-    /// Removes the job's intermediates (everything under <see cref="WorkPrefix"/>): what every way a job ends does, done,
-    /// failed, cancelled or swept. Returns how many objects were removed.
-    /// </summary>
-    public Task<int> DeleteIntermediatesAsync(IObjectStore store, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(store);
-        return store.DeletePrefixAsync(Buckets.Work, WorkPrefix, cancellationToken);
-    }
 
     /// <summary>The key of the result file named <paramref name="fileName"/>, one of <see cref="ResultFiles"/>.</summary>
     public string ResultKey(string fileName) =>

@@ -2,7 +2,6 @@ using CloudNative.CloudEvents;
 using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
-using GEdge.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -17,7 +16,7 @@ namespace GEdge.Jobs;
 /// </summary>
 public sealed partial class JobEnding(
     JobTable.JobTable jobs,
-    IObjectStore store,
+    ArtifactRemoval removal,
     IOptions<BucketOptions> buckets,
     IOptions<StageOptions> options,
     ILogger<JobEnding> logger)
@@ -129,20 +128,35 @@ public sealed partial class JobEnding(
         ArgumentNullException.ThrowIfNull(job);
         if (await jobs.GetAsync(job.Id).ConfigureAwait(false) is { Status: JobStatus.Exit })
         {
-            await Artifacts(job).DeleteIntermediatesAsync(store, cancellationToken).ConfigureAwait(false);
+            await TryRemoveIntermediatesAsync(job, cancellationToken).ConfigureAwait(false);
         }
     }
-
-    private JobArtifacts Artifacts(Job job) => new(buckets.Value, job.User, job.Id);
 
     // The job has just moved to Exit, by this caller's compare-and-set: its intermediates go, and the Exit is announced.
     private async Task<CloudEvent> EndedAsync(Job job)
     {
-        var removed = await Artifacts(job).DeleteIntermediatesAsync(store).ConfigureAwait(false);
-        LogEnded(logger, job.Id, removed);
+        if (await TryRemoveIntermediatesAsync(job, CancellationToken.None).ConfigureAwait(false) is { } removed)
+        {
+            LogEnded(logger, job.Id, removed.Named, removed.Unnamed);
+        }
+
         return GEdgeEvents.CreateJobStatusChanged(job.Id, JobStatus.Exit, job.Iteration, options.Value.EventSource);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} moved to Exit; {Removed} intermediates removed")]
-    private static partial void LogEnded(ILogger logger, long jobId, int removed);
+    // A removal that fails (the store unreachable) is logged and counted by the removal; the job has ended all the same,
+    // so its Exit is still announced rather than lost with the exception.
+    private async Task<ArtifactsRemoved?> TryRemoveIntermediatesAsync(Job job, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await removal.RemoveIntermediatesAsync(new JobArtifacts(buckets.Value, job.User, job.Id), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} moved to Exit; its intermediates removed ({Named} keys its manifests name deleted, {Unnamed} more found by listing)")]
+    private static partial void LogEnded(ILogger logger, long jobId, int named, int unnamed);
 }

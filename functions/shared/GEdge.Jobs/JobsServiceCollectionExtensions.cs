@@ -10,13 +10,17 @@ public static class JobsServiceCollectionExtensions
 {
     /// <summary>
     /// Adds what everything that moves jobs shares: bucket names (<c>Storage:Buckets</c>), stage options (<c>Stages</c>),
-    /// the clock, and <see cref="JobEnding"/>, the one way a job ends.
+    /// the clock, <see cref="JobEnding"/>, the one way a job ends, and <see cref="ArtifactRemoval"/>, the one way a job's
+    /// objects go. The host also registers an <see cref="IJobIntermediates"/> (<c>AddJobIntermediates</c> in
+    /// <c>GEdge.Artifacts</c>): what the removal goes by.
     /// </summary>
     public static IServiceCollection AddJobCore(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddOptions<BucketOptions>().BindConfiguration("Storage:Buckets");
         services.AddOptions<StageOptions>().BindConfiguration("Stages");
+        services.AddMetrics();
+        services.TryAddSingleton<ArtifactRemoval>();
         services.TryAddSingleton<JobEnding>();
         services.TryAddSingleton(TimeProvider.System);
         return services;

@@ -76,8 +76,25 @@ public sealed class ObjectNotFoundException(string bucket, string key)
 /// <summary>Ways of using a store that every implementation shares.</summary>
 public static class ObjectStoreExtensions
 {
-    /// <summary>Deletes every object under a prefix (a job's intermediates, say).</summary>
-    public static async Task<int> DeletePrefixAsync(this IObjectStore store, string bucket, string prefix, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Deletes the objects <paramref name="keys"/> names, a few requests at a time (S3 deletes one key per request, and a
+    /// job's intermediates run to thousands); deleting one that does not exist is not an error.
+    /// </summary>
+    public static Task DeleteAllAsync(this IObjectStore store, string bucket, IEnumerable<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return Parallel.ForEachAsync(
+            keys,
+            new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (key, ct) => await store.DeleteAsync(bucket, key, ct).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Deletes every object a listing of <paramref name="prefix"/> shows, and the unfinished writes under it. Only as good as
+    /// the server's listing: what must go for certain is deleted by its key (a job's artifacts go by their manifests), and
+    /// this is the safety net behind that. Returns the keys it deleted.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> DeletePrefixAsync(this IObjectStore store, string bucket, string prefix, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         var keys = new List<string>();
@@ -93,7 +110,7 @@ public static class ObjectStoreExtensions
 
         // A stage killed mid-write (kill -9, OOM) leaves a write it never finished; the prefix is only gone with it.
         await store.DeleteUnfinishedAsync(bucket, prefix, cancellationToken).ConfigureAwait(false);
-        return keys.Count;
+        return keys;
     }
 
     /// <summary>

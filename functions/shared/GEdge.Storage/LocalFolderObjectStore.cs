@@ -187,10 +187,18 @@ public sealed class LocalFolderObjectStore : IObjectStore
 
     private static void RemoveEmptyFolders(string folder, string stopAt)
     {
-        while (folder.Length > stopAt.Length && Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
+        // Deletes may run side by side (a job's intermediates are removed several at a time): another may have emptied and
+        // removed a folder first, or put something in it since the check; either way this one stops there.
+        try
         {
-            Directory.Delete(folder);
-            folder = Path.GetDirectoryName(folder)!;
+            while (folder.Length > stopAt.Length && Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
+            {
+                Directory.Delete(folder);
+                folder = Path.GetDirectoryName(folder)!;
+            }
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or IOException)
+        {
         }
     }
 

@@ -2,16 +2,18 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 
-namespace GEdge.Events.Tests;
+namespace GEdge.Testing;
 
 /// <summary>
 /// Builds webhook bodies shaped as MinIO sends them (the documented <c>s3:ObjectCreated:Put</c> example, with the
 /// fields G-Edge ignores kept in), for a key given exactly as it appears in the record (URL-encoded).
 /// </summary>
-internal static class MinioNotificationBody
+public static class MinioNotificationBody
 {
+    /// <summary>The webhook token the tests configure (<c>Gateway:MinioWebhook:AuthToken</c>).</summary>
     public const string Token = "minio-webhook-secret";
 
+    /// <summary>A notification with one record, for the object <paramref name="encodedKey"/> (URL-encoded, as MinIO sends it) of <paramref name="bucket"/>.</summary>
     public static string Json(string encodedKey, string bucket = "videos", string eventName = "s3:ObjectCreated:Put", string eTag = "eb52f8e46f60a27a8a1a704e25757f30", long size = 84452)
     {
         var body = new
@@ -50,9 +52,10 @@ internal static class MinioNotificationBody
         return JsonSerializer.Serialize(body);
     }
 
-    public static HttpRequestMessage Request(string json, string? authorization = "Bearer " + Token)
+    /// <summary>The webhook request MinIO sends: the body, as JSON, to <c>/events/minio</c> (under <paramref name="gateway"/> when given), with its token.</summary>
+    public static HttpRequestMessage Request(string json, string? authorization = "Bearer " + Token, Uri? gateway = null)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, "/events/minio") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        var request = new HttpRequestMessage(HttpMethod.Post, gateway is null ? new Uri("/events/minio", UriKind.Relative) : new Uri(gateway, "events/minio")) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
         if (authorization is not null)
             request.Headers.TryAddWithoutValidation("Authorization", authorization);
         return request;

@@ -1,0 +1,94 @@
+using System.Diagnostics.Metrics;
+using GEdge.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GEdge.Jobs;
+
+/// <summary>What <see cref="ArtifactRemoval"/> deleted: the keys it knew of, and what only the listing behind them found.</summary>
+/// <param name="Named">Keys deleted because the job's records name them (its manifests, its result files); deleting one
+/// that was never written costs a request and changes nothing.</param>
+/// <param name="Unnamed">Objects under the job's prefix that no record named, found by the listing that follows and
+/// deleted: each is logged as a warning and counted, since it means a stage wrote something its manifest does not say.</param>
+public readonly record struct ArtifactsRemoved(int Named, int Unnamed);
+
+/// <summary>
+/// Removes a job's objects from storage by their keys, the way every part of G-Edge does it: a job's intermediates by
+/// what its manifests name (<see cref="IJobIntermediates"/>), its results by their file names. A listing of the job's
+/// prefix follows as a safety net; what it finds is logged and counted (<c>gedge.artifacts.unnamed</c>), and a removal
+/// that fails is logged and counted (<c>gedge.artifacts.removal.failures</c>) before it is thrown: never silent.
+/// </summary>
+public sealed partial class ArtifactRemoval
+{
+    /// <summary>The meter the counters are on.</summary>
+    public const string MeterName = "GEdge.Jobs";
+
+    private readonly IObjectStore _store;
+    private readonly IJobIntermediates _intermediates;
+    private readonly ILogger _logger;
+    private readonly Counter<long> _unnamed;
+    private readonly Counter<long> _failures;
+
+    /// <summary>Creates the removal on <paramref name="store"/>, with its counters on <paramref name="meters"/>.</summary>
+    public ArtifactRemoval(IObjectStore store, IJobIntermediates intermediates, IMeterFactory meters, ILogger<ArtifactRemoval> logger)
+    {
+        ArgumentNullException.ThrowIfNull(meters);
+        _store = store;
+        _intermediates = intermediates;
+        _logger = logger;
+        var meter = meters.Create(MeterName);
+        _unnamed = meter.CreateCounter<long>(
+            "gedge.artifacts.unnamed", "{object}", "Objects of a job that its records did not name, found by the listing behind a removal.");
+        _failures = meter.CreateCounter<long>(
+            "gedge.artifacts.removal.failures", "{removal}", "Removals of a job's objects that failed.");
+    }
+
+    /// <summary>Removes <paramref name="job"/>'s intermediates from the work bucket: what every way a job ends does.</summary>
+    public Task<ArtifactsRemoved> RemoveIntermediatesAsync(JobArtifacts job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        return RemoveAsync(job.JobId, "intermediates", job.Buckets.Work, job.WorkPrefix, ct => _intermediates.KeysAsync(job, ct), cancellationToken);
+    }
+
+    /// <summary>Removes <paramref name="job"/>'s results from the results bucket (a user deleting an ended job).</summary>
+    public Task<ArtifactsRemoved> RemoveResultsAsync(JobArtifacts job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var keys = new IntermediateKeys([[.. JobArtifacts.ResultFiles.Select(job.ResultKey)]]);
+        return RemoveAsync(job.JobId, "results", job.Buckets.Results, job.ResultPrefix, _ => Task.FromResult(keys), cancellationToken);
+    }
+
+    private async Task<ArtifactsRemoved> RemoveAsync(
+        long jobId, string what, string bucket, string prefix, Func<CancellationToken, Task<IntermediateKeys>> named, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var keys = await named(cancellationToken).ConfigureAwait(false);
+            foreach (var wave in keys.Waves)
+            {
+                await _store.DeleteAllAsync(bucket, wave, cancellationToken).ConfigureAwait(false);
+            }
+
+            var unnamed = await _store.DeletePrefixAsync(bucket, prefix, cancellationToken).ConfigureAwait(false);
+            if (unnamed.Count > 0)
+            {
+                LogUnnamed(jobId, what, unnamed.Count, bucket, prefix, string.Join(", ", unnamed.Take(5)));
+                _unnamed.Add(unnamed.Count, new KeyValuePair<string, object?>("gedge.artifacts.kind", what));
+            }
+
+            return new ArtifactsRemoved(keys.Count, unnamed.Count);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogFailed(e, jobId, what, bucket, prefix);
+            _failures.Add(1, new KeyValuePair<string, object?>("gedge.artifacts.kind", what));
+            throw;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId}: the listing of {Bucket}/{Prefix} found {Count} {What} that the job's records do not name (deleted): {Keys}")]
+    private partial void LogUnnamed(long jobId, string what, int count, string bucket, string prefix, string keys);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{JobId}: removing its {What} under {Bucket}/{Prefix} failed; what was not deleted stays there")]
+    private partial void LogFailed(Exception exception, long jobId, string what, string bucket, string prefix);
+}
