@@ -276,6 +276,25 @@ public partial class ClusterFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Whether a line of a process's log that <paramref name="matches"/> appears within <paramref name="timeout"/>.</summary>
+    public async Task<bool> LogHasLineAsync(string process, Func<string, bool> matches, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(matches);
+        using var deadline = new CancellationTokenSource(timeout);
+        var path = Path.Combine(Logs, process + ".log");
+        while (!ReadShared(path).Any(matches))
+        {
+            if (deadline.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return true;
+    }
+
     /// <summary>Runs <c>dotnet gedge.dll ARGS</c> in <paramref name="workingDirectory"/> to its end.</summary>
     public static async Task<(int ExitCode, string Output, string Error)> RunGedgeAsync(
         IReadOnlyList<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)

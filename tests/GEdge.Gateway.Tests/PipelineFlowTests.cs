@@ -186,7 +186,17 @@ public sealed class PipelineFlowTests(PipelineGatewayServer server) : IClassFixt
             }
         }
 
-        Assert.DoesNotContain(server.StoredFiles(), f => f.StartsWith($"work/jobs/{id}/", StringComparison.Ordinal) || f.StartsWith($"results/dave/{id}/", StringComparison.Ordinal));
+        // The stage removes what it wrote after it logs the drop, so the folders empty a moment later, not at once.
+        bool OfTheJob(string f) => f.StartsWith($"work/jobs/{id}/", StringComparison.Ordinal) || f.StartsWith($"results/dave/{id}/", StringComparison.Ordinal);
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            while (server.StoredFiles().Any(OfTheJob) && !deadline.IsCancellationRequested)
+            {
+                await Task.Delay(20, CancellationToken.None);
+            }
+        }
+
+        Assert.DoesNotContain(server.StoredFiles(), OfTheJob);
         var job = (await server.Jobs.GetAsync(id))!;
         Assert.Equal((JobStatus.Exit, JobEnding.CancelledReason), (job.Status, job.Error));
         Assert.Equal(history, (await server.Jobs.GetHistoryAsync(id)).Select(t => t.Status));

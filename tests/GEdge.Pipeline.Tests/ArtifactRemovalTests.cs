@@ -85,6 +85,28 @@ public sealed class ArtifactRemovalTests : IDisposable
     }
 
     [Fact]
+    public async Task WhatAnAttemptWroteAfterTheJobsRemovalRan_GoesByTheAttemptsOwnRecord()
+    {
+        // The job was cancelled while segment 0's frames were being written: its removal deleted chunks 0-4, and the
+        // attempt wrote 5-8 before it noticed. No manifest names them, and the run of keys no longer starts at 0.
+        await WriteCutAsync(segments: 1);
+        var written = new WrittenKeys();
+        for (var chunk = 5; chunk < 9; chunk++)
+        {
+            await WriteAsync(_job.Segment(0).FrameChunkKey(chunk));
+            written.Add(_job.Segment(0).FrameChunkKey(chunk));
+        }
+
+        var removal = Removal(new ListsNothing(_disk));
+        await removal.RemoveIntermediatesAsync(_job);
+        Assert.Equal(4, FilesUnder(JobFolder).Count());
+
+        await removal.RemoveIntermediatesAsync(_job, written.Keys);
+
+        Assert.False(Directory.Exists(JobFolder), string.Join(", ", FilesUnder(JobFolder)));
+    }
+
+    [Fact]
     public async Task WhatNoManifestNames_IsFoundByTheListingBehind_DeletedLoggedAndCounted()
     {
         await WriteCutAsync(segments: 1);

@@ -58,7 +58,7 @@ public sealed partial class JobRemoval(
 
         var (uploadBucket, uploadKey) = JobArtifacts.UploadOf(job);
         await store.DeleteAsync(uploadBucket, uploadKey, cancellationToken).ConfigureAwait(false);
-        await artifactRemoval.RemoveIntermediatesAsync(artifacts, cancellationToken).ConfigureAwait(false);
+        await artifactRemoval.RemoveIntermediatesAsync(artifacts, cancellationToken: cancellationToken).ConfigureAwait(false);
         await artifactRemoval.RemoveResultsAsync(artifacts, cancellationToken).ConfigureAwait(false);
         if (!await jobs.DeleteAsync(job.Id).ConfigureAwait(false))
         {

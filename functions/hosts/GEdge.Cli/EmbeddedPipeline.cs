@@ -161,7 +161,7 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
             if (job is { Status: JobStatus.Exit } || (job is null && exclusive))
             {
                 // A job the table does not know has no user to name; its intermediates' keys do not need one.
-                await removal.RemoveIntermediatesAsync(new JobArtifacts(Buckets, job?.User ?? string.Empty, id), cancellationToken).ConfigureAwait(false);
+                await removal.RemoveIntermediatesAsync(new JobArtifacts(Buckets, job?.User ?? string.Empty, id), cancellationToken: cancellationToken).ConfigureAwait(false);
                 cleared++;
             }
         }

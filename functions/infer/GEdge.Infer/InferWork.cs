@@ -62,6 +62,7 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
                 }
             }
         }, cancellationToken).ConfigureAwait(false);
+        context.Written.Add(artifacts.FrameDetectionsKey);
 
         if (done != manifest.FrameCount)
         {

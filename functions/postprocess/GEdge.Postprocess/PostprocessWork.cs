@@ -57,6 +57,7 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
             }
 
             await store.UploadFileAsync(artifacts.Buckets.Work, artifacts.AnnotatedVideoKey, piecePath, cancellationToken).ConfigureAwait(false);
+            context.Written.Add(artifacts.AnnotatedVideoKey);
             return new Dictionary<string, string>(StringComparer.Ordinal)
             {
                 ["annotated_frames"] = piece.FrameCount.ToString(CultureInfo.InvariantCulture),

@@ -106,7 +106,9 @@ public sealed class PreprocessWork(
 
             foreach (var piece in pieces)
             {
-                await store.UploadFileAsync(artifacts.Buckets.Work, artifacts.Segment(piece.Index).VideoKey, piece.Path, cancellationToken).ConfigureAwait(false);
+                var pieceKey = artifacts.Segment(piece.Index).VideoKey;
+                await store.UploadFileAsync(artifacts.Buckets.Work, pieceKey, piece.Path, cancellationToken).ConfigureAwait(false);
+                context.Written.Add(pieceKey);
             }
 
             var rate = media.PlaybackRate.IsKnown ? media.PlaybackRate : media.FrameRate;
@@ -126,6 +128,7 @@ public sealed class PreprocessWork(
             var manifest = new SourceManifest(context.Job.Id, model.Name, video, starts);
             await store.WriteAsync(artifacts.Buckets.Work, artifacts.SourceManifestKey, (stream, ct) =>
                 JsonSerializer.SerializeAsync(stream, manifest, PipelineJsonContext.Default.SourceManifest, ct), cancellationToken).ConfigureAwait(false);
+            context.Written.Add(artifacts.SourceManifestKey);
             return new JobCut(starts, new Dictionary<string, string>(StringComparer.Ordinal)
             {
                 ["width"] = media.Width.ToString(CultureInfo.InvariantCulture),
@@ -168,6 +171,7 @@ public sealed class PreprocessWork(
         var manifest = new FrameManifest(context.Job.Id, model.Name, source.Video, letterbox, FrameBand.Of(letterbox), frameCount, chunks);
         await store.WriteAsync(artifacts.Buckets.Work, artifacts.FrameManifestKey, (stream, ct) =>
             JsonSerializer.SerializeAsync(stream, manifest, PipelineJsonContext.Default.FrameManifest, ct), cancellationToken).ConfigureAwait(false);
+        context.Written.Add(artifacts.FrameManifestKey);
 
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -206,6 +210,7 @@ public sealed class PreprocessWork(
                         more = await frames.MoveNextAsync().ConfigureAwait(false);
                     }
                 }, cancellationToken).ConfigureAwait(false);
+                context.Written.Add(chunkKey);
                 chunks.Add(new FrameChunk(chunkKey, first, timestamps.Count, timestamps));
             }
         }

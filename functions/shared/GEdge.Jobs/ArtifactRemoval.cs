@@ -43,11 +43,19 @@ public sealed partial class ArtifactRemoval
             "gedge.artifacts.removal.failures", "{removal}", "Removals of a job's objects that failed.");
     }
 
-    /// <summary>Removes <paramref name="job"/>'s intermediates from the work bucket: what every way a job ends does.</summary>
-    public Task<ArtifactsRemoved> RemoveIntermediatesAsync(JobArtifacts job, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Removes <paramref name="job"/>'s intermediates from the work bucket: what every way a job ends does. A stage whose
+    /// job ended under it also names what its attempt wrote (<paramref name="alsoWritten"/>, a <see cref="WrittenKeys"/>).
+    /// </summary>
+    public Task<ArtifactsRemoved> RemoveIntermediatesAsync(JobArtifacts job, IReadOnlyList<string>? alsoWritten = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
-        return RemoveAsync(job.JobId, "intermediates", job.Buckets.Work, job.WorkPrefix, ct => _intermediates.KeysAsync(job, ct), cancellationToken);
+        return RemoveAsync(job.JobId, "intermediates", job.Buckets.Work, job.WorkPrefix, async ct =>
+        {
+            var keys = await _intermediates.KeysAsync(job, ct).ConfigureAwait(false);
+            // What the attempt wrote goes first, with the objects: the manifests stay the last to go.
+            return alsoWritten is { Count: > 0 } ? new IntermediateKeys([alsoWritten, .. keys.Waves]) : keys;
+        }, cancellationToken);
     }
 
     /// <summary>Removes <paramref name="job"/>'s results from the results bucket (a user deleting an ended job).</summary>

@@ -120,22 +120,25 @@ public sealed partial class JobEnding(
     public Task<bool> GiveBackAsync(long jobId, JobStatus working, string reason) => jobs.GiveBackAsync(jobId, working, reason);
 
     /// <summary>
-    /// For a stage whose job left it while it worked: if the job has ended (cancelled), what the work wrote meanwhile is
-    /// removed, as the ending removed what was there before; a job taken back for another attempt keeps its inputs.
+    /// For a stage whose job left it while it worked: if the job has ended (cancelled), what the work wrote meanwhile
+    /// (<paramref name="written"/>, the attempt's own record, and whatever the manifests name now) is removed, as the
+    /// ending removed what was there before; a job taken back for another attempt keeps its inputs, and the attempt
+    /// working on it now may be writing the same keys.
     /// </summary>
-    public async Task RemoveLeftoversAsync(Job job, CancellationToken cancellationToken = default)
+    public async Task RemoveLeftoversAsync(Job job, WrittenKeys written, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(written);
         if (await jobs.GetAsync(job.Id).ConfigureAwait(false) is { Status: JobStatus.Exit })
         {
-            await TryRemoveIntermediatesAsync(job, cancellationToken).ConfigureAwait(false);
+            await TryRemoveIntermediatesAsync(job, written.Keys, cancellationToken).ConfigureAwait(false);
         }
     }
 
     // The job has just moved to Exit, by this caller's compare-and-set: its intermediates go, and the Exit is announced.
     private async Task<CloudEvent> EndedAsync(Job job)
     {
-        if (await TryRemoveIntermediatesAsync(job, CancellationToken.None).ConfigureAwait(false) is { } removed)
+        if (await TryRemoveIntermediatesAsync(job, alsoWritten: null, CancellationToken.None).ConfigureAwait(false) is { } removed)
         {
             LogEnded(logger, job.Id, removed.Named, removed.Unnamed);
         }
@@ -145,11 +148,11 @@ public sealed partial class JobEnding(
 
     // A removal that fails (the store unreachable) is logged and counted by the removal; the job has ended all the same,
     // so its Exit is still announced rather than lost with the exception.
-    private async Task<ArtifactsRemoved?> TryRemoveIntermediatesAsync(Job job, CancellationToken cancellationToken)
+    private async Task<ArtifactsRemoved?> TryRemoveIntermediatesAsync(Job job, IReadOnlyList<string>? alsoWritten, CancellationToken cancellationToken)
     {
         try
         {
-            return await removal.RemoveIntermediatesAsync(new JobArtifacts(buckets.Value, job.User, job.Id), cancellationToken).ConfigureAwait(false);
+            return await removal.RemoveIntermediatesAsync(new JobArtifacts(buckets.Value, job.User, job.Id), alsoWritten, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -130,7 +130,7 @@ public sealed partial class JobStage(
         var artifacts = Artifacts(job).Segment(index);
         return await RunAttemptAsync(
             attempt,
-            token => work.RunAsync(new StageContext(job, segment, artifacts, new SegmentProgress(progress, index, job.Segments ?? 0)), token),
+            token => work.RunAsync(new StageContext(job, segment, artifacts, new SegmentProgress(progress, index, job.Segments ?? 0)) { Written = attempt.Written }, token),
             async (fields, elapsed) =>
             {
                 var recorded = new Dictionary<string, string>(fields, StringComparer.Ordinal) { [StageSecondsField(_stage.Working)] = Seconds(elapsed) };
@@ -176,7 +176,7 @@ public sealed partial class JobStage(
         LogCutting(logger, jobId);
         return await RunAttemptAsync(
             attempt,
-            token => cut.CutAsync(new JobContext(job, [], Artifacts(job), progress), token),
+            token => cut.CutAsync(new JobContext(job, [], Artifacts(job), progress) { Written = attempt.Written }, token),
             async (result, elapsed) =>
             {
                 var fields = new Dictionary<string, string>(result.Fields, StringComparer.Ordinal) { [CutSecondsField] = Seconds(elapsed) };
@@ -346,7 +346,7 @@ public sealed partial class JobStage(
             if (!shutdown.IsStopping
                 || !await attempt.GiveBackAsync($"{_stage.Working} was stopped: its process was told to stop while the stage's request was called off").ConfigureAwait(false))
             {
-                await ending.RemoveLeftoversAsync(attempt.Job, CancellationToken.None).ConfigureAwait(false);
+                await ending.RemoveLeftoversAsync(attempt.Job, attempt.Written, CancellationToken.None).ConfigureAwait(false);
             }
 
             throw;
@@ -406,7 +406,7 @@ public sealed partial class JobStage(
     private async Task<CloudEvent?> LostAsync(Attempt attempt)
     {
         LogLost(logger, attempt.JobId, attempt.Name, _stage.Working);
-        await ending.RemoveLeftoversAsync(attempt.Job).ConfigureAwait(false);
+        await ending.RemoveLeftoversAsync(attempt.Job, attempt.Written).ConfigureAwait(false);
         return null;
     }
 
@@ -459,6 +459,9 @@ public sealed partial class JobStage(
 
         // Set once read after the claim; until then, the id is all there is (a give-back needs no more).
         public Job Job { get; set; } = null!;
+
+        // What the work wrote to the work bucket, removed with the rest if the job ends under it.
+        public WrittenKeys Written { get; } = new();
 
         // How log lines name it after the job id: "" for the job, "segment 3 " for a segment.
         public abstract string Name { get; }

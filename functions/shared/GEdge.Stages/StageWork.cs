@@ -49,10 +49,18 @@ public interface IJoinWork : IStageWork
 public sealed record JobCut(IReadOnlyList<double> SegmentStarts, IReadOnlyDictionary<string, string> Fields);
 
 /// <summary>What a stage's work gets to know about the segment in hand.</summary>
-public sealed record StageContext(Job Job, JobSegment Segment, SegmentArtifacts Artifacts, IStageProgressSink Progress);
+public sealed record StageContext(Job Job, JobSegment Segment, SegmentArtifacts Artifacts, IStageProgressSink Progress)
+{
+    /// <summary>Where the work records each key it wrote to the work bucket, as the write completes (<see cref="WrittenKeys"/>).</summary>
+    public WrittenKeys Written { get; init; } = new();
+}
 
 /// <summary>What the cut and the join get to know about the job: the job, its segments (none before the cut) and where its artifacts live.</summary>
-public sealed record JobContext(Job Job, IReadOnlyList<JobSegment> Segments, JobArtifacts Artifacts, IStageProgressSink Progress);
+public sealed record JobContext(Job Job, IReadOnlyList<JobSegment> Segments, JobArtifacts Artifacts, IStageProgressSink Progress)
+{
+    /// <summary>Where the work records each key it wrote to the work bucket, as the write completes (<see cref="WrittenKeys"/>).</summary>
+    public WrittenKeys Written { get; init; } = new();
+}
 
 /// <summary>Who does a stage's work: <c>host/pid</c>, recorded on each segment it claims (a pod's host name is its name).</summary>
 public static class StageWorker
