@@ -10,7 +10,7 @@ namespace GEdge.Cluster.Tests;
 /// <summary>
 /// The local cluster on S3 storage (<see cref="S3ClusterFixture"/>), as a Knative deployment runs it on MinIO: the
 /// pipeline, a stage killed mid-job and many jobs at once (the scenarios the folder cluster runs too: the folder cluster
-/// kills the other two stages), a cancel while frames are written, the MinIO upload path, and a job deleted. After each,
+/// kills the other two stages), a cancel while a segment is preprocessed, the MinIO upload path, and a job deleted. After each,
 /// the server's own folder holds nothing of a job's intermediates.
 /// </summary>
 [Collection(OneClusterAtATime.Name)]
@@ -56,14 +56,14 @@ public sealed class S3ClusterTests(S3ClusterFixture cluster, ITestOutputHelper o
     }
 
     [Fact]
-    public async Task Cancel_WhileASegmentsFramesAreBeingWritten_LeavesNothing_WhatThePreprocessWroteAfterTheRemovalIncluded()
+    public async Task Cancel_WhileASegmentIsPreprocessed_LeavesNothing_WhatThePreprocessWroteAfterTheRemovalIncluded()
     {
         var id = await cluster.SubmitAsync(await TestClips.LongAsync());
-        // Cancelled once the first chunk is on the server: Preprocess is still writing the segment's frames, so the job's
-        // removal runs while more are written; those the attempt names itself when it finds its job gone.
+        // Cancelled once Preprocess has taken the first segment: it is still encoding the segment's frames, so the job's
+        // removal runs before they are written; the attempt names what it wrote itself when it finds its job gone.
         using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2)))
         {
-            while (!cluster.IntermediatesLeft(id).Any(key => key.Contains("/frames/", StringComparison.Ordinal)))
+            while (!(await cluster.Jobs.GetSegmentsAsync(id)).Any(s => s.Status == JobStatus.Preprocessing))
             {
                 await Task.Delay(20, deadline.Token);
             }

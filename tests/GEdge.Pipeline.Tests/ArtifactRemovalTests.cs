@@ -62,7 +62,7 @@ public sealed class ArtifactRemovalTests : IDisposable
         var removed = await Removal(new ListsNothing(_disk)).RemoveIntermediatesAsync(_job);
 
         Assert.False(Directory.Exists(JobFolder), string.Join(", ", FilesUnder(JobFolder)));
-        Assert.Equal(new ArtifactsRemoved(Named: 1 + (2 * (3 + 4)), Unnamed: 0), removed);
+        Assert.Equal(new ArtifactsRemoved(Named: 1 + (2 * (3 + 5)), Unnamed: 0), removed);
         Assert.NotNull(await _disk.StatAsync(_buckets.Work, "jobs/70/source.json"));
     }
 
@@ -70,13 +70,14 @@ public sealed class ArtifactRemovalTests : IDisposable
     public async Task WhatAnAttemptWroteBeforeItsManifest_IsFoundInTheOrderItIsWritten_WithoutAListing()
     {
         // A cut that died after uploading three segments' videos, before source.json; a Preprocess of segment 1 that
-        // died after four chunks, before frames.json.
+        // died after four raw chunks, and one of segment 2 after its compact stream, each before frames.json.
         for (var segment = 0; segment < 3; segment++)
         {
             await WriteAsync(_job.Segment(segment).VideoKey);
         }
 
         await WriteFramesAsync(1, chunks: 4, manifest: false);
+        await WriteAsync(_job.Segment(2).FramesVideoKey);
 
         var removed = await Removal(new ListsNothing(_disk)).RemoveIntermediatesAsync(_job);
 

@@ -99,3 +99,13 @@ public sealed class WholeVideoPipelineFixture : PipelineFixture
 {
     protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Segments:Seconds"] = "100000" };
 }
+
+/// <summary>As <see cref="WholeVideoPipelineFixture"/>, but the frames cross from Preprocess to Infer raw, as before the compact boundary.</summary>
+public sealed class RawFramesPipelineFixture : PipelineFixture
+{
+    protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Segments:Seconds"] = "100000",
+        ["Preprocess:FrameCodec"] = "Raw",
+    };
+}

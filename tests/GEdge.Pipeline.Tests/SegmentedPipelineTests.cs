@@ -36,11 +36,11 @@ public sealed class SegmentedPipelineTests(ShortSegmentsPipelineFixture cut, Who
         AssertEvenlySpaced(await MediaTools.FrameTimesAsync(Path.Combine(segmentedOut, "annotated.mp4")), source.FrameRate);
 
         // Per frame, the same detections as the whole video's, at the same index and time.
-        var framesCut = FramesOf(segmentedOut);
-        var framesWhole = FramesOf(singleOut);
+        var framesCut = DetectionsFile.FramesOf(segmentedOut);
+        var framesWhole = DetectionsFile.FramesOf(singleOut);
         Assert.Equal(source.Frames, framesCut.Count);
         Assert.Equal(framesWhole, framesCut);
-        Assert.Equal(Classes(singleOut), Classes(segmentedOut));
+        Assert.Equal(DetectionsFile.Classes(singleOut), DetectionsFile.Classes(segmentedOut));
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public sealed class SegmentedPipelineTests(ShortSegmentsPipelineFixture cut, Who
         var source = await MediaFacts.ProbeAsync(input);
         var annotated = await MediaFacts.ProbeAsync(Path.Combine(output, "annotated.mp4"));
         Assert.Equal((source.Frames, source.Width, source.Height, source.AudioCodec), (annotated.Frames, annotated.Width, annotated.Height, annotated.AudioCodec));
-        var frames = FramesOf(output);
+        var frames = DetectionsFile.FramesOf(output);
         Assert.Equal(Enumerable.Range(0, source.Frames), frames.Select(f => f.Index));
         Assert.Equal(0, frames[0].Time, 3);
         Assert.All(frames.Zip(frames.Skip(1)), pair => Assert.True(pair.Second.Time > pair.First.Time, $"frame {pair.Second.Index} at {pair.Second.Time} after {pair.First.Time}"));
@@ -98,21 +98,23 @@ public sealed class SegmentedPipelineTests(ShortSegmentsPipelineFixture cut, Who
 
         var annotated = await MediaFacts.ProbeAsync(Path.Combine(rotatedOut, "annotated.mp4"));
         Assert.Equal((720, 1280), (annotated.Width, annotated.Height));
-        var rotatedFrames = FramesOf(rotatedOut);
-        var uprightFrames = FramesOf(uprightOut);
+        var rotatedFrames = DetectionsFile.FramesOf(rotatedOut);
+        var uprightFrames = DetectionsFile.FramesOf(uprightOut);
         Assert.Equal(uprightFrames.Count, rotatedFrames.Count);
+        // The upright copy is a re-encode, and each picture crosses the compact frame boundary on its own, so boxes near
+        // the detector's threshold come and go between the two; where the confident ones land is what rotation decides.
         var matched = 0;
         var total = 0;
         for (var i = 0; i < rotatedFrames.Count; i++)
         {
-            foreach (var box in uprightFrames[i].Boxes)
+            foreach (var box in uprightFrames[i].Boxes.Where(b => b.Score >= 0.5))
             {
                 total++;
-                matched += rotatedFrames[i].Boxes.Any(other => other.Label == box.Label && IoU(other, box) >= 0.5) ? 1 : 0;
+                matched += rotatedFrames[i].Boxes.Any(other => other.Label == box.Label && DetectionsFile.IoU(other, box) >= 0.5) ? 1 : 0;
             }
         }
 
-        Assert.True(total > 0 && matched >= 0.9 * total, $"{matched} of {total} boxes of the upright picture found on the rotated one");
+        Assert.True(total > 0 && matched >= 0.9 * total, $"{matched} of {total} confident boxes of the upright picture found on the rotated one");
     }
 
     private async Task<(Job Job, string Output)> RunAsync(PipelineFixture fixture, string input)
@@ -173,42 +175,5 @@ public sealed class SegmentedPipelineTests(ShortSegmentsPipelineFixture cut, Who
         {
             Assert.True(Math.Abs(times[i] - times[i - 1] - step) < 1e-4, $"frames {i - 1} and {i} are {times[i] - times[i - 1]:0.######} s apart, not {step:0.######}");
         }
-    }
-
-    private static List<Frame> FramesOf(string output)
-    {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "detections.json")));
-        return [.. document.RootElement.GetProperty("frames").EnumerateArray().Select(frame => new Frame(
-            frame.GetProperty("index").GetInt32(),
-            Math.Round(frame.GetProperty("time").GetDouble(), 6),
-            [.. frame.GetProperty("detections").EnumerateArray().Select(d =>
-            {
-                var box = d.GetProperty("box");
-                return new Box(d.GetProperty("label").GetString()!, Math.Round(d.GetProperty("score").GetDouble(), 4),
-                    box.GetProperty("x").GetDouble(), box.GetProperty("y").GetDouble(), box.GetProperty("width").GetDouble(), box.GetProperty("height").GetDouble());
-            })]))];
-    }
-
-    private static string Classes(string output)
-    {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "summary.json")));
-        return document.RootElement.GetProperty("classes").GetRawText();
-    }
-
-    private static double IoU(Box a, Box b)
-    {
-        var width = Math.Min(a.X + a.Width, b.X + b.Width) - Math.Max(a.X, b.X);
-        var height = Math.Min(a.Y + a.Height, b.Y + b.Height) - Math.Max(a.Y, b.Y);
-        var overlap = Math.Max(0, width) * Math.Max(0, height);
-        return overlap / ((a.Width * a.Height) + (b.Width * b.Height) - overlap);
-    }
-
-    private sealed record Box(string Label, double Score, double X, double Y, double Width, double Height);
-
-    private sealed record Frame(int Index, double Time, IReadOnlyList<Box> Boxes)
-    {
-        public bool Equals(Frame? other) => other is not null && Index == other.Index && Time == other.Time && Boxes.SequenceEqual(other.Boxes);
-
-        public override int GetHashCode() => HashCode.Combine(Index, Time);
     }
 }

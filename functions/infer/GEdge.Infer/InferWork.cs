@@ -5,6 +5,7 @@ using System.Text.Json;
 using GEdge.Artifacts;
 using GEdge.Contracts;
 using GEdge.JobTable;
+using GEdge.Media;
 using GEdge.Stages;
 using GEdge.Storage;
 using GEdge.Vision;
@@ -13,9 +14,9 @@ using GEdge.Vision.Onnx;
 namespace GEdge.Infer;
 
 /// <summary>
-/// Streams a job's model-ready frame chunks through the detector and writes one line of detections per frame, in the
-/// source frame's pixels. The detector is the process's single session; frames go through it in batches of its
-/// <see cref="ObjectDetector.MaxBatchSize"/>.
+/// Streams a segment's model-ready frames (raw chunks, or a compact stream decoded on the way: <see cref="FrameEncoding"/>)
+/// through the detector and writes one line of detections per frame, in the source frame's pixels. The detector is the
+/// process's single session; frames go through it in batches of its <see cref="ObjectDetector.MaxBatchSize"/>.
 /// </summary>
 public sealed class InferWork(IObjectStore store, ObjectDetector detector) : IStageWork
 {
@@ -31,6 +32,13 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
         var artifacts = context.Artifacts;
         var manifest = await FrameArtifacts.ReadManifestAsync(store, artifacts, cancellationToken).ConfigureAwait(false);
         var band = manifest.FrameBand;
+        if (!FrameEncoding.Known.Contains(manifest.Encoding))
+        {
+            throw new InvalidDataException(
+                $"Segment {artifacts.Index}'s frames are encoded as {manifest.Encoding}, which this Infer does not read (it reads {string.Join(", ", FrameEncoding.Known)}): "
+                + "the Preprocess that wrote them is of another release. Run Preprocess and Infer of the same release.");
+        }
+
         if (manifest.Model != detector.Manifest.Name || band.Offset + band.Bytes > detector.Input.FrameByteCount || band.RowBytes != detector.Input.Width * 3)
         {
             throw new InvalidDataException(
@@ -93,9 +101,25 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
         var frames = new ReadOnlyMemory<byte>[batchSize];
         var letterboxes = new LetterboxTransform[batchSize];
         Array.Fill(letterboxes, manifest.Letterbox);
+        // A compact chunk is decoded by ffmpeg, from the object as a local file (the store's own file, or a download),
+        // into the same bands back to back that a raw chunk holds.
+        LocalFileLease? file = null;
+        BandStreamDecoder? decoder = null;
         try
         {
-            await using var stream = await store.OpenReadAsync(bucket, chunk.Key, cancellationToken).ConfigureAwait(false);
+            Stream stream;
+            if (manifest.Encoding == FrameEncoding.H264)
+            {
+                file = await store.GetLocalFileAsync(bucket, chunk.Key, cancellationToken).ConfigureAwait(false);
+                decoder = BandStreamDecoder.Start(file.Path, detector.Input.ChannelOrder);
+                stream = decoder.Frames;
+            }
+            else
+            {
+                stream = await store.OpenReadAsync(bucket, chunk.Key, cancellationToken).ConfigureAwait(false);
+            }
+
+            await using var _ = stream;
             for (var remaining = chunk.Frames; remaining > 0;)
             {
                 var count = Math.Min(batchSize, remaining);
@@ -105,6 +129,12 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
                         .ConfigureAwait(false);
                     if (read != band.Bytes)
                     {
+                        if (decoder is not null)
+                        {
+                            // ffmpeg's reason, when it has one, says more than the count.
+                            await decoder.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                        }
+
                         throw new InvalidDataException($"The frame chunk {chunk.Key} ends {read} bytes into frame {chunk.Frames - remaining + i} of its {chunk.Frames}.");
                     }
 
@@ -116,9 +146,20 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
                     : detector.DetectBatch(new ArraySegment<ReadOnlyMemory<byte>>(frames, 0, count), new ArraySegment<LetterboxTransform>(letterboxes, 0, count));
                 remaining -= count;
             }
+
+            if (decoder is not null)
+            {
+                await decoder.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
         finally
         {
+            decoder?.Dispose();
+            if (file is not null)
+            {
+                await file.DisposeAsync().ConfigureAwait(false);
+            }
+
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }

@@ -10,7 +10,7 @@ namespace GEdge.Artifacts;
 /// (<see cref="SegmentArtifacts"/>). A manifest that was never written (its stage's attempt died or was stopped first)
 /// is made up for by asking for the keys its stage writes one after another until the first that does not exist: the cut
 /// uploads segment videos 0, 1, … before <c>source.json</c>, and Preprocess writes chunks 0, 1, … before
-/// <c>frames.json</c>, each published whole or not at all, so what an attempt left is a run from 0 with no gap. (Not
+/// <c>frames.json</c> (or the one compact stream, <see cref="SegmentArtifacts.FramesVideoKey"/>), each published whole or not at all, so what an attempt left is a run from 0 with no gap. (Not
 /// when a removal ran while the attempt still wrote, deleting the first of them: the attempt then names the rest itself,
 /// <see cref="WrittenKeys"/>.)
 /// </summary>
@@ -47,6 +47,12 @@ public sealed class ManifestIntermediates(IObjectStore store) : IJobIntermediate
         {
             var segment = job.Segment(index);
             objects.AddRange(chunks[index]);
+            // The compact stream is written whole or not at all before the manifest, so it is named whether or not one was.
+            if (!chunks[index].Contains(segment.FramesVideoKey))
+            {
+                objects.Add(segment.FramesVideoKey);
+            }
+
             objects.Add(segment.VideoKey);
             objects.Add(segment.FrameDetectionsKey);
             objects.Add(segment.AnnotatedVideoKey);

@@ -126,8 +126,11 @@ public sealed class SegmentArtifacts
     /// <summary>Preprocess's manifest of the segment: the source video's facts, letterbox, frame chunks.</summary>
     public string FrameManifestKey => Prefix + "frames.json";
 
-    /// <summary>One chunk of the segment's model-ready frames.</summary>
+    /// <summary>One chunk of the segment's model-ready frames, raw.</summary>
     public string FrameChunkKey(int chunk) => string.Create(CultureInfo.InvariantCulture, $"{Prefix}frames/{chunk:D6}.raw");
+
+    /// <summary>The segment's model-ready frames as one compact H.264 stream, the boundary's default encoding.</summary>
+    public string FramesVideoKey => Prefix + "frames.h264";
 
     /// <summary>The segment's per-frame detections, one JSON line per frame, written by Infer; indexes count from the segment's first frame.</summary>
     public string FrameDetectionsKey => Prefix + "detections.jsonl";

@@ -6,6 +6,7 @@ using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.JobTable;
 using GEdge.Media;
+using GEdge.Preprocess;
 using GEdge.Rendering;
 using GEdge.Stages;
 using GEdge.Vision;
@@ -119,6 +120,13 @@ internal static class BenchCommand
         var longestRequest = 0.0;
         var served = serveProcesses.ToDictionary(count => count, _ => (Seconds: double.MaxValue, Longest: 0.0));
         var segmentCount = 0;
+
+        // The frame boundary (issue: compact stage boundaries): the same job with the frames crossing raw, in the same
+        // round, for the bytes per frame and the two stages' rates beside the compact form's.
+        var rawPathFps = new double[2];
+        var rawWallSeconds = double.MaxValue;
+        var compactBytes = 0.0;
+        var rawBytes = 0.0;
         var writer = new AnnotatedVideoWriter(Options.Create(new AnnotatedVideoOptions()), NullLogger<AnnotatedVideoWriter>.Instance);
         var transcode = new PostprocessBenchmark(writer, NullLogger<PostprocessBenchmark>.Instance);
         for (var round = 0; round < rounds; round++)
@@ -130,8 +138,17 @@ internal static class BenchCommand
                 await MeasureBareSessionAsync(media, manifest, cancellationToken).ConfigureAwait(false),
                 encoded / encodeElapsed.TotalSeconds,
             ];
-            var run = await RunJobAsync(clip, Path.Combine(scratch, $"round-{round}"), cancellationToken).ConfigureAwait(false);
+            var run = await RunJobAsync(clip, Path.Combine(scratch, $"round-{round}"), rawFrames: false, cancellationToken).ConfigureAwait(false);
             var frames = int.Parse(run.Job.Fields["frames"], CultureInfo.InvariantCulture);
+            var rawRun = await RunJobAsync(clip, Path.Combine(scratch, $"round-{round}-raw"), rawFrames: true, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < rawPathFps.Length; i++)
+            {
+                rawPathFps[i] = Math.Max(rawPathFps[i], frames / rawRun.Timings[stages[i].ToString()]);
+            }
+
+            rawWallSeconds = Math.Min(rawWallSeconds, rawRun.Seconds);
+            compactBytes = run.FrameBytes / (double)frames;
+            rawBytes = rawRun.FrameBytes / (double)frames;
             for (var i = 0; i < stages.Length; i++)
             {
                 // A stage's work is its seconds summed over the segments; with stages overlapping on shared cores, each
@@ -197,22 +214,45 @@ internal static class BenchCommand
             }
         }
 
+        // The compact boundary against raw frames: bytes per frame (goal a tenth of raw) and the rates of the two stages
+        // that write and read it (goal 0.9 of the raw path's), each stage's rate taken as above.
+        Console.WriteLine();
+        Console.WriteLine($"frame boundary (Preprocess to Infer): {new PreprocessOptions().FrameCodec} against raw frames, same job, same rounds");
+        Console.WriteLine($"{"",-12} {"compact",14} {"raw",14} {"ratio",6} {"goal",5}");
+        var bytesRatio = compactBytes / rawBytes;
+        met &= bytesRatio <= 0.1;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{"bytes/frame",-12} {compactBytes,12:0} B {rawBytes,12:0} B {bytesRatio,6:0.000} {"<=0.1",5}"));
+        for (var i = 0; i < rawPathFps.Length; i++)
+        {
+            var ratio = projectFps[i] / rawPathFps[i];
+            met &= ratio >= 0.9;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{rows[i].Stage,-12} {projectFps[i],10:0.0} f/s {rawPathFps[i],10:0.0} f/s {ratio,6:0.00} {">=0.9",5}"));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{"whole job",-12} {wallSeconds,12:0.00} s {rawWallSeconds,12:0.00} s {wallSeconds / rawWallSeconds,6:0.00}"));
         Console.WriteLine(met ? "all goals met" : "some goals not met");
         return 0;
     }
 
     // One job through the embedded pipeline, as a user runs it, in its own scratch folder; timed from upload to Exit, and
     // to the first segment postprocessed (the first result a user could see).
-    private static async Task<JobRun> RunJobAsync(string clip, string folder, CancellationToken cancellationToken)
+    // rawFrames: the frames cross from Preprocess to Infer raw rather than compact (FrameCodec.Raw).
+    private static async Task<JobRun> RunJobAsync(string clip, string folder, bool rawFrames, CancellationToken cancellationToken)
     {
-        await using var pipeline = await EmbeddedPipeline.StartAsync(
-            new ConsoleProgress(),
-            new Dictionary<string, string?>
-            {
-                ["JobTable:Embedded:DataPath"] = Path.Combine(folder, "garnet"),
-                ["Storage:Local:Root"] = Path.Combine(folder, "storage"),
-            },
-            cancellationToken: cancellationToken).ConfigureAwait(false);
+        var settings = new Dictionary<string, string?>
+        {
+            ["JobTable:Embedded:DataPath"] = Path.Combine(folder, "garnet"),
+            ["Storage:Local:Root"] = Path.Combine(folder, "storage"),
+        };
+        if (rawFrames)
+        {
+            settings["Preprocess:FrameCodec"] = nameof(FrameCodec.Raw);
+        }
+
+        await using var pipeline = await EmbeddedPipeline.StartAsync(new ConsoleProgress(), settings, cancellationToken: cancellationToken).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
         var jobId = await pipeline.SubmitAsync(clip, "bench", cancellationToken).ConfigureAwait(false);
         var job = await pipeline.WaitForExitAsync(jobId, cancellationToken).ConfigureAwait(false);
@@ -227,11 +267,13 @@ internal static class BenchCommand
             .Min(t => t.Time);
         var firstSegment = (firstDone - job.CreatedTime!.Value).TotalSeconds;
         var segments = await pipeline.Jobs.GetSegmentsAsync(jobId).ConfigureAwait(false);
-        return new JobRun(job, segments, seconds, firstSegment, JobView.Of(job, [], segments, "").Timings);
+        var frameBytes = segments.Sum(segment => long.Parse(segment.Fields[PreprocessWork.FrameBytesField], CultureInfo.InvariantCulture));
+        return new JobRun(job, segments, seconds, firstSegment, JobView.Of(job, [], segments, "").Timings, frameBytes);
     }
 
-    // Timings: the job's as the API gives them (JobView), each stage's seconds summed over its segments and the longest request.
-    private sealed record JobRun(Job Job, IReadOnlyList<JobSegment> Segments, double Seconds, double FirstSegmentSeconds, IReadOnlyDictionary<string, double> Timings);
+    // Timings: the job's as the API gives them (JobView), each stage's seconds summed over its segments and the longest
+    // request. FrameBytes: what the frames took in the work bucket between Preprocess and Infer, over every segment.
+    private sealed record JobRun(Job Job, IReadOnlyList<JobSegment> Segments, double Seconds, double FirstSegmentSeconds, IReadOnlyDictionary<string, double> Timings, long FrameBytes);
 
     // One job on a fresh `gedge serve` with `processes` processes for each CPU stage, submitted and followed through the
     // API as `gedge submit` does; the whole job and the longest request as the job's record gives them.
