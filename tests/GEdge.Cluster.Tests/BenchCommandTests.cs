@@ -5,7 +5,7 @@ namespace GEdge.Cluster.Tests;
 
 /// <summary>
 /// <c>gedge bench</c> run as a user runs it, on the short sample and one round, with one <c>gedge serve</c> run: every
-/// figure it promises is printed, each ratio is its two figures' quotient, and the serve row's longest request fits in its
+/// figure it promises is printed (the frame boundary's against raw frames too), each ratio is its two figures' quotient, and the serve row's longest request fits in its
 /// job. No timing is asserted: only that the report is whole and consistent.
 /// </summary>
 [Collection(OneClusterAtATime.Name)]
@@ -41,6 +41,17 @@ public sealed partial class BenchCommandTests : IDisposable
         Assert.True(longest.Success, output);
         Assert.InRange(Number(longest, "seconds"), 0.001, Number(whole, "seconds"));
 
+        // The frame boundary: the compact form beside raw frames, each ratio its figures' quotient.
+        Assert.Contains("frame boundary (Preprocess to Infer): H264 against raw frames", output, StringComparison.Ordinal);
+        foreach (var (label, decimals) in new[] { ("bytes/frame", 3), ("Preprocess", 2), ("Infer", 2), ("whole job", 2) })
+        {
+            var row = BoundaryRow().Match(output.Split('\n').Single(line => line.StartsWith($"  {label} ", StringComparison.Ordinal)));
+            Assert.True(row.Success, $"no figures on the boundary's {label} row:\n{output}");
+            var (compact, raw, ratio) = (Number(row, "compact"), Number(row, "raw"), Number(row, "ratio"));
+            Assert.True(compact > 0 && raw > 0, output);
+            Assert.Equal(Math.Round(compact / raw, decimals), ratio, Math.Pow(10, -decimals) * 1.1);
+        }
+
         Assert.Contains("gedge serve: processes per CPU stage", output, StringComparison.Ordinal);
         var served = ServeRow().Match(output);
         Assert.True(served.Success, output);
@@ -62,6 +73,9 @@ public sealed partial class BenchCommandTests : IDisposable
 
     [GeneratedRegex(@"^\S+\s+(?<project>[\d.]+) f/s\s+(?<limit>[\d.]+) f/s\s+(?<ratio>[\d.]+)\s+[\d.]+\s+\S")]
     private static partial Regex StageRow();
+
+    [GeneratedRegex(@"^  [a-zA-Z/ ]+?\s+(?<compact>[\d.]+) (B|f/s|s)\s+(?<raw>[\d.]+) (B|f/s|s)\s+(?<ratio>[\d.]+)")]
+    private static partial Regex BoundaryRow();
 
     [GeneratedRegex(@"whole job\s+(?<seconds>[\d.]+) s\s+sum of limits (?<sum>[\d.]+) s; goal: within 1\.1 x sum = [\d.]+ s \((?<ratio>[\d.]+) x the sum\)")]
     private static partial Regex WholeJob();

@@ -218,21 +218,22 @@ internal static class BenchCommand
         // that write and read it (goal 0.9 of the raw path's), each stage's rate taken as above.
         Console.WriteLine();
         Console.WriteLine($"frame boundary (Preprocess to Infer): {new PreprocessOptions().FrameCodec} against raw frames, same job, same rounds");
-        Console.WriteLine($"{"",-12} {"compact",14} {"raw",14} {"ratio",6} {"goal",5}");
+        // Its rows are indented, to be told from the stage rows above.
+        Console.WriteLine($"  {"",-12} {"compact",14} {"raw",14} {"ratio",6} {"goal",5}");
         var bytesRatio = compactBytes / rawBytes;
         met &= bytesRatio <= 0.1;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{"bytes/frame",-12} {compactBytes,12:0} B {rawBytes,12:0} B {bytesRatio,6:0.000} {"<=0.1",5}"));
+            $"  {"bytes/frame",-12} {compactBytes,12:0} B {rawBytes,12:0} B {bytesRatio,6:0.000} {"<=0.1",5}"));
         for (var i = 0; i < rawPathFps.Length; i++)
         {
             var ratio = projectFps[i] / rawPathFps[i];
             met &= ratio >= 0.9;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{rows[i].Stage,-12} {projectFps[i],10:0.0} f/s {rawPathFps[i],10:0.0} f/s {ratio,6:0.00} {">=0.9",5}"));
+                $"  {rows[i].Stage,-12} {projectFps[i],10:0.0} f/s {rawPathFps[i],10:0.0} f/s {ratio,6:0.00} {">=0.9",5}"));
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{"whole job",-12} {wallSeconds,12:0.00} s {rawWallSeconds,12:0.00} s {wallSeconds / rawWallSeconds,6:0.00}"));
+            $"  {"whole job",-12} {wallSeconds,12:0.00} s {rawWallSeconds,12:0.00} s {wallSeconds / rawWallSeconds,6:0.00}"));
         Console.WriteLine(met ? "all goals met" : "some goals not met");
         return 0;
     }
