@@ -47,6 +47,27 @@ public partial class ClusterFixture
         }
     }
 
+    /// <summary>
+    /// Polls until segment <paramref name="index"/> of job <paramref name="id"/> is in <paramref name="status"/>: a test that
+    /// stops a stage mid-work waits for the segment that takes longest, since the job's own status (its least advanced
+    /// segment's) can be a stage whose work in hand ends within the stop's grace (a cut by stream copy, a short last segment).
+    /// </summary>
+    public async Task WaitForSegmentAsync(long id, int index, JobStatus status, TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        while (!(await Jobs.GetSegmentsAsync(id)).Any(s => s.Index == index && s.Status == status))
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"segment {index} of job {id} was not seen in {status} within {timeout}.{Environment.NewLine}{Output()}");
+            }
+        }
+    }
+
     /// <summary>Waits until job <paramref name="id"/> is in Exit and returns it.</summary>
     public Task<Job> WaitForJobExitAsync(long id, TimeSpan timeout, TimeSpan? pollInterval = null) =>
         WaitForJobAsync(id, job => job.Status == JobStatus.Exit, timeout, pollInterval);

@@ -28,16 +28,8 @@ public sealed class ReliabilityTests(ReliabilityClusterFixture cluster) : IClass
         var undisturbed = await cluster.UndisturbedResultsAsync(video);
         var id = await cluster.SubmitAsync(video);
         // Stopped while the first segment (10.5 s of the 12) is preprocessed, seconds of work, not during the cut: a cut
-        // by stream copy can end within the half second of grace, and then there is nothing to give back (a CI run saw
-        // exactly that).
-        using (var deadline = new CancellationTokenSource(s_jobTimeout))
-        {
-            while (!(await cluster.Jobs.GetSegmentsAsync(id)).Any(s => s.Index == 0 && s.Status == JobStatus.Preprocessing))
-            {
-                await Task.Delay(20, deadline.Token);
-            }
-        }
-
+        // by stream copy can end within the half second of grace, and then there is nothing to give back (CI saw that).
+        await cluster.WaitForSegmentAsync(id, 0, JobStatus.Preprocessing, s_jobTimeout);
         var stopped = cluster.FunctionPid("preprocess");
         var restartsBefore = (await cluster.WaitForServeLinesAsync("gedge: preprocess started again", 0, TimeSpan.Zero)).Count;
 

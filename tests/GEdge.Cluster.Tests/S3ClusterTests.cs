@@ -61,13 +61,7 @@ public sealed class S3ClusterTests(S3ClusterFixture cluster, ITestOutputHelper o
         var id = await cluster.SubmitAsync(await TestClips.LongAsync());
         // Cancelled once Preprocess has taken the first segment: it is still encoding the segment's frames, so the job's
         // removal runs before they are written; the attempt names what it wrote itself when it finds its job gone.
-        using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2)))
-        {
-            while (!(await cluster.Jobs.GetSegmentsAsync(id)).Any(s => s.Status == JobStatus.Preprocessing))
-            {
-                await Task.Delay(20, deadline.Token);
-            }
-        }
+        await cluster.WaitForSegmentAsync(id, 0, JobStatus.Preprocessing, TimeSpan.FromMinutes(2));
 
         using var cancelled = await cluster.Api.DeleteAsync($"api/jobs/{id}");
 

@@ -48,13 +48,14 @@ public sealed class ServeStopTests
         }
     }
 
-    // Submits the clip, stops serve with the signal once the job is in `working`, checks in the logs (which the restarts
+    // Submits the clip, stops serve with the signal once its first segment is in `working`, checks in the logs (which the restarts
     // append to) that the stage gave the job back and that every process was asked to stop, for the `stop`th time, and
     // starts serve again; returns the job's id.
     private static async Task<long> StopMidStageAsync(ClusterFixture cluster, string video, JobStatus working, string signal, bool processGroup, int stop)
     {
         var id = await cluster.SubmitAsync(video);
-        await cluster.WaitForJobAsync(id, job => job.Status == working, s_jobTimeout);
+        // The first segment (10.5 s of the 12) is seconds of work in either stage, well beyond the stages' grace.
+        await cluster.WaitForSegmentAsync(id, 0, working, s_jobTimeout);
         var stage = PipelineTopology.Stages.Single(s => s.Working == working);
 
         var stopped = System.Diagnostics.Stopwatch.StartNew();

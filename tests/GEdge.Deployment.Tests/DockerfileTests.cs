@@ -50,6 +50,44 @@ public sealed partial class DockerfileTests
         Assert.True(File.Exists(Path.Combine(Repository.Root, published)), $"{published} does not exist");
     }
 
+    // GEdge.Media starts the ffmpeg binary (FfmpegProcess); an app that reaches it through its project references runs
+    // ffmpeg (Preprocess and Postprocess, and Infer since it decodes the compact frames), so its image must install it.
+    [Theory]
+    [MemberData(nameof(FunctionApps))]
+    public void AnImageWhoseAppRunsFfmpeg_InstallsIt(string app)
+    {
+        var runsFfmpeg = ReferencedProjects(Path.Combine(AppFolder(app), app + ".csproj")).Any(p => Path.GetFileName(p) == "GEdge.Media.csproj");
+        var installs = AptInstall().Matches(File.ReadAllText(Path.Combine(AppFolder(app), "Dockerfile")))
+            .Any(m => m.Groups["packages"].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("ffmpeg"));
+
+        Assert.True(runsFfmpeg == installs, $"{app} {(runsFfmpeg ? "runs" : "does not run")} ffmpeg but its image {(installs ? "installs" : "does not install")} it");
+    }
+
+    // Every project a project reaches through its ProjectReferences, itself included.
+    private static HashSet<string> ReferencedProjects(string project)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([Path.GetFullPath(project)]);
+        while (pending.TryPop(out var next))
+        {
+            if (seen.Add(next))
+            {
+                foreach (Match reference in ProjectReference().Matches(File.ReadAllText(next)))
+                {
+                    pending.Push(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(next)!, reference.Groups["path"].Value)));
+                }
+            }
+        }
+
+        return seen;
+    }
+
+    [GeneratedRegex(@"<ProjectReference Include=""(?<path>[^""]+)""")]
+    private static partial Regex ProjectReference();
+
+    [GeneratedRegex(@"apt-get install -y --no-install-recommends (?<packages>[^\\\n&]+)")]
+    private static partial Regex AptInstall();
+
     [Theory]
     [MemberData(nameof(FunctionApps))]
     public void OnlyTheInferImage_IsBuiltOnCuda(string app)
