@@ -33,7 +33,11 @@ public sealed partial class BenchCommandTests : IDisposable
 
         var whole = WholeJob().Match(output);
         Assert.True(whole.Success, output);
-        Assert.Equal(Math.Round(Number(whole, "seconds") / Number(whole, "sum"), 2), Number(whole, "ratio"), 0.011);
+        // Each figure is printed to 0.01 s: on the short sample the sum of limits is about a second, where that rounding
+        // alone moves the quotient by more than 0.01 (CI printed 2.27 where the printed figures give 2.25).
+        var (seconds, sum) = (Number(whole, "seconds"), Number(whole, "sum"));
+        var slack = (0.005 / sum) + (0.005 * seconds / (sum * sum)) + 0.0051;
+        Assert.InRange(Number(whole, "ratio"), (seconds / sum) - slack, (seconds / sum) + slack);
         var first = FirstResult().Match(output);
         Assert.True(first.Success, output);
         Assert.InRange(Number(first, "seconds"), 0.001, Number(whole, "seconds"));
