@@ -9,10 +9,10 @@ namespace GEdge.Artifacts;
 /// segment's <c>frames.json</c> its frame chunks; a segment's other intermediates have fixed names
 /// (<see cref="SegmentArtifacts"/>). A manifest that was never written (its stage's attempt died or was stopped first)
 /// is made up for by asking for the keys its stage writes one after another until the first that does not exist: the cut
-/// uploads segment videos 0, 1, … before <c>source.json</c>, and Preprocess writes chunks 0, 1, … before
-/// <c>frames.json</c> (or the one compact stream, <see cref="SegmentArtifacts.FramesVideoKey"/>), each published whole or not at all, so what an attempt left is a run from 0 with no gap. (Not
-/// when a removal ran while the attempt still wrote, deleting the first of them: the attempt then names the rest itself,
-/// <see cref="WrittenKeys"/>.)
+/// uploads segment videos 0, 1, … before <c>source.json</c>, and Preprocess writes raw chunks 0, 1, … (or its one compact
+/// stream, <see cref="SegmentArtifacts.FramesVideoKey"/>, always named) before <c>frames.json</c>, each published whole or
+/// not at all, so what an attempt left is a run from 0 with no gap. (Not when a removal ran while the attempt still
+/// wrote, deleting the first of them: the attempt then names the rest itself, <see cref="WrittenKeys"/>.)
 /// </summary>
 public sealed class ManifestIntermediates(IObjectStore store) : IJobIntermediates
 {
