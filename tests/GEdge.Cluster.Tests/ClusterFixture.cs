@@ -277,7 +277,7 @@ public partial class ClusterFixture : IAsyncLifetime
     }
 
     /// <summary>Whether a line of a process's log that <paramref name="matches"/> appears within <paramref name="timeout"/>.</summary>
-    public async Task<bool> LogHasLineAsync(string process, Func<string, bool> matches, TimeSpan timeout)
+    private async Task<bool> LogHasLineAsync(string process, Func<string, bool> matches, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(matches);
         using var deadline = new CancellationTokenSource(timeout);
@@ -294,6 +294,18 @@ public partial class ClusterFixture : IAsyncLifetime
 
         return true;
     }
+
+    /// <summary>
+    /// Asserts that <paramref name="process"/> logs, within a minute, that a segment of job <paramref name="id"/> left
+    /// <paramref name="working"/> while it worked on it (cancelled, or taken back), the line a stage writes as it drops an attempt.
+    /// </summary>
+    public async Task AssertSegmentDroppedAsync(string process, long id, JobStatus working) =>
+        Assert.True(
+            await LogHasLineAsync(
+                process,
+                line => line.Contains($" {id} segment ", StringComparison.Ordinal) && line.Contains($"left {working} while this stage worked on it", StringComparison.Ordinal),
+                TimeSpan.FromMinutes(1)),
+            $"{process} did not say job {id}'s segment left it while it worked");
 
     /// <summary>Runs <c>dotnet gedge.dll ARGS</c> in <paramref name="workingDirectory"/> to its end.</summary>
     public static async Task<(int ExitCode, string Output, string Error)> RunGedgeAsync(

@@ -87,19 +87,14 @@ public static partial class ClusterScenarios
     public static async Task CancelMidJobAsync(ClusterFixture cluster)
     {
         var id = await cluster.SubmitAsync(await TestClips.LongAsync());
-        await cluster.WaitForJobAsync(id, job => job.Status == JobStatus.Inferencing, TimeSpan.FromMinutes(2));
+        await cluster.WaitForSegmentAsync(id, 0, JobStatus.Inferencing, TimeSpan.FromMinutes(2));
 
         using var cancelled = await cluster.Api.DeleteAsync($"api/jobs/{id}");
 
         Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
         var job = (await cluster.Jobs.GetAsync(id))!;
         Assert.Equal((JobStatus.Exit, JobEnding.CancelledReason), (job.Status, job.Error));
-        Assert.True(
-            await cluster.LogHasLineAsync(
-                "infer",
-                line => line.Contains($" {id} segment ", StringComparison.Ordinal) && line.Contains("left Inferencing while this stage worked on it", StringComparison.Ordinal),
-                TimeSpan.FromMinutes(1)),
-            $"infer did not say job {id}'s segment left it while it worked");
+        await cluster.AssertSegmentDroppedAsync("infer", id, JobStatus.Inferencing);
         // Not as a failed attempt with a stack trace: what failed under the stage was the cancel removing its frames.
         Assert.DoesNotContain(
             await cluster.WaitForLogLinesAsync("infer", "Inferencing attempt failed", 0),

@@ -66,12 +66,7 @@ public sealed class S3ClusterTests(S3ClusterFixture cluster, ITestOutputHelper o
         using var cancelled = await cluster.Api.DeleteAsync($"api/jobs/{id}");
 
         Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
-        Assert.True(
-            await cluster.LogHasLineAsync(
-                "preprocess",
-                line => line.Contains($" {id} segment ", StringComparison.Ordinal) && line.Contains("left Preprocessing while this stage worked on it", StringComparison.Ordinal),
-                TimeSpan.FromMinutes(1)),
-            $"preprocess did not say job {id}'s segment left it while it worked");
+        await cluster.AssertSegmentDroppedAsync("preprocess", id, JobStatus.Preprocessing);
         Assert.True(await cluster.WorkFolderRemovedAsync(id), $"the cancelled job's intermediates were left behind: {string.Join(", ", cluster.IntermediatesLeft(id))}");
     }
 

@@ -26,14 +26,13 @@ public sealed class BandStreamDecoderTests
 
         var path = folder.PathOf("frames.h264");
         var counts = new List<int>();
-        EncodedBands encoded;
+        IReadOnlyList<TimeSpan> timestamps;
         await using (var file = File.Create(path))
         {
-            encoded = await reader.EncodeBandsAsync(media, file, quality: 18, counts.Add);
+            timestamps = await reader.EncodeBandsAsync(media, file, quality: 18, counts.Add);
         }
 
-        Assert.Equal(raw.Select(f => f.Time), encoded.Timestamps);
-        Assert.Equal(new FileInfo(path).Length, encoded.Bytes);
+        Assert.Equal(raw.Select(f => f.Time), timestamps);
         Assert.Equal(raw.Count, counts[^1]);
         using var decoder = BandStreamDecoder.Start(path, input.ChannelOrder);
         var band = new byte[bandBytes];

@@ -217,7 +217,7 @@ public sealed class PreprocessWork(
         };
     }
 
-    /// <summary>The segment's field with the bytes its frames took in the work bucket, what crossed to Infer.</summary>
+    /// <summary>The segment's field with the bytes its frames took in the work bucket (the objects' sizes as the store wrote them), what crossed to Infer.</summary>
     public const string FrameBytesField = "frame_bytes";
 
     // One ffmpeg process letterboxes and encodes the segment's bands into one H.264 object (FrameEncoding.H264), frame
@@ -226,8 +226,8 @@ public sealed class PreprocessWork(
     {
         var artifacts = context.Artifacts;
         var key = artifacts.FramesVideoKey;
-        EncodedBands? encoded = null;
-        await store.WriteAsync(artifacts.Buckets.Work, key, async (stream, ct) =>
+        IReadOnlyList<TimeSpan> encoded = [];
+        var written = await store.WriteAsync(artifacts.Buckets.Work, key, async (stream, ct) =>
         {
             encoded = await _reader.EncodeBandsAsync(
                 media,
@@ -237,13 +237,13 @@ public sealed class PreprocessWork(
                 ct).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         context.Written.Add(key);
-        var timestamps = encoded!.Timestamps.Select(t => Math.Round(t.TotalSeconds - timeOrigin, 6)).ToList();
+        var timestamps = encoded.Select(t => Math.Round(t.TotalSeconds - timeOrigin, 6)).ToList();
         if (timestamps.Count > 0)
         {
             chunks.Add(new FrameChunk(key, 0, timestamps.Count, timestamps));
         }
 
-        return (timestamps.Count, encoded.Bytes);
+        return (timestamps.Count, written.Size);
     }
 
     // Streams the letterboxed frames from ffmpeg's pipe into chunk objects, frame by frame: memory holds one frame.
@@ -253,6 +253,7 @@ public sealed class PreprocessWork(
         var artifacts = context.Artifacts;
         var band = FrameBand.Of(model.Input.LetterboxFor(media.Width, media.Height));
         var frameCount = 0;
+        var bytes = 0L;
         var frames = ReadAheadAsync(_reader.ReadAsync(media, cancellationToken), ReadAheadFrames, cancellationToken).GetAsyncEnumerator(cancellationToken);
         try
         {
@@ -262,7 +263,7 @@ public sealed class PreprocessWork(
                 var chunkKey = artifacts.FrameChunkKey(chunks.Count);
                 var first = frameCount;
                 var timestamps = new List<double>(_chunkFrames);
-                await store.WriteAsync(artifacts.Buckets.Work, chunkKey, async (stream, ct) =>
+                var written = await store.WriteAsync(artifacts.Buckets.Work, chunkKey, async (stream, ct) =>
                 {
                     while (more && timestamps.Count < _chunkFrames)
                     {
@@ -278,6 +279,7 @@ public sealed class PreprocessWork(
                     }
                 }, cancellationToken).ConfigureAwait(false);
                 context.Written.Add(chunkKey);
+                bytes += written.Size;
                 chunks.Add(new FrameChunk(chunkKey, first, timestamps.Count, timestamps));
             }
         }
@@ -286,7 +288,7 @@ public sealed class PreprocessWork(
             await frames.DisposeAsync().ConfigureAwait(false);
         }
 
-        return (frameCount, (long)frameCount * band.Bytes);
+        return (frameCount, bytes);
     }
 
     // ffmpeg decodes on every core while this stage writes: with a few frames read ahead on another task, a slow write

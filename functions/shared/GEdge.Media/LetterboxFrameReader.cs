@@ -146,8 +146,8 @@ public sealed partial class LetterboxFrameReader
     /// quantizer (0-63 at 10 bits, lower is better). <paramref name="onFrame"/> hears the count of frames so far as they
     /// go into the encoder.
     /// </summary>
-    /// <returns>Each frame's timestamp, in order (showinfo's, with the same fallbacks as the frames ReadAsync yields), and the bytes written.</returns>
-    public async Task<EncodedBands> EncodeBandsAsync(MediaInfo media, Stream destination, int quality, Action<int>? onFrame, CancellationToken cancellationToken = default)
+    /// <returns>Each frame's timestamp, in order (showinfo's, with the same fallbacks as the frames ReadAsync yields).</returns>
+    public async Task<IReadOnlyList<TimeSpan>> EncodeBandsAsync(MediaInfo media, Stream destination, int quality, Action<int>? onFrame, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(media);
         ArgumentNullException.ThrowIfNull(destination);
@@ -182,24 +182,9 @@ public sealed partial class LetterboxFrameReader
             return null;
         }, ErrorLinesKept);
         var completed = false;
-        long bytes = 0;
         try
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
-            try
-            {
-                int read;
-                while ((read = await process.Output.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                    bytes += read;
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
+            await process.Output.CopyToAsync(destination, cancellationToken).ConfigureAwait(false);
             var exitCode = await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
             if (exitCode != 0)
             {
@@ -223,7 +208,7 @@ public sealed partial class LetterboxFrameReader
             timestamps.Add(timestamp ?? (timestamps.Count > 0 ? timestamps[^1] + media.FrameRate.TimeOf(1) : media.VideoStart));
         }
 
-        return new EncodedBands(timestamps, bytes);
+        return timestamps;
     }
 
     private async IAsyncEnumerable<LetterboxedFrame> ReadAsync(

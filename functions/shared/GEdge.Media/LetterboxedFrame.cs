@@ -46,6 +46,3 @@ public sealed class LetterboxedFrame : IDisposable
         }
     }
 }
-
-/// <summary>What <see cref="LetterboxFrameReader.EncodeBandsAsync"/> wrote: each frame's timestamp, in order, and the stream's length in bytes.</summary>
-public sealed record EncodedBands(IReadOnlyList<TimeSpan> Timestamps, long Bytes);
