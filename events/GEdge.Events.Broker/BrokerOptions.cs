@@ -45,9 +45,20 @@ public sealed record BrokerOptions
     /// </summary>
     public TimeSpan ActivatorTimeout { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// The cores of the one machine the local cluster runs on: at most this many CPU-bound requests (to Services whose
+    /// pods ask for a whole core, <see cref="ServiceManifest.HoldsACore"/>) run at once, whichever Services they go to;
+    /// the rest wait in the broker for a core, first come first served. 0 is no limit. A Kubernetes node runs only the
+    /// pods whose CPU requests it can meet, and a request waits in Knative's activator until a pod can take it; without
+    /// this, every stage's requests ran at once on a machine with fewer cores than they ask for, each slowed by all the
+    /// others (a 10-minute 1080p video on 2 cores: five requests at once, the longest 48 s).
+    /// </summary>
+    public int NodeCores { get; init; }
+
     /// <summary>What is wrong with the settings, naming the setting; null if nothing is.</summary>
     internal string? Problem() =>
         MaxConcurrentDeliveries < 1 ? $"{SectionName}:{nameof(MaxConcurrentDeliveries)} must be at least 1, not {MaxConcurrentDeliveries}."
+        : NodeCores < 0 ? $"{SectionName}:{nameof(NodeCores)} must be 0 (no limit) or more, not {NodeCores}."
         : DeliveryTimeout <= TimeSpan.Zero ? $"{SectionName}:{nameof(DeliveryTimeout)} must be positive, not {DeliveryTimeout}."
         : ActivatorTimeout < TimeSpan.Zero ? $"{SectionName}:{nameof(ActivatorTimeout)} must not be negative, not {ActivatorTimeout}."
         : Services.FirstOrDefault(s => !s.Value.IsAbsoluteUri) is { Key: { } name } ? $"{SectionName}:{nameof(Services)}:{name} must be an absolute URL."

@@ -13,10 +13,11 @@ namespace GEdge.Events.Broker;
 /// <summary>
 /// One Trigger of the local broker, its subscriber's and dead-letter sink's addresses resolved: the subscriber's
 /// Service address, and the addresses of its further pods when it runs several (<see cref="BrokerOptions.Replicas"/>),
-/// and how many requests one pod of it takes at once (its <c>containerConcurrency</c>; 0 is no limit).
+/// how many requests one pod of it takes at once (its <c>containerConcurrency</c>; 0 is no limit), and whether each of
+/// its requests holds one of the node's cores while it runs (<see cref="ServiceManifest.HoldsACore"/>).
 /// </summary>
 public sealed record BrokerRoute(
-    EventTrigger Trigger, Uri Subscriber, DeliveryOptions Delivery, Uri? DeadLetterSink, IReadOnlyList<Uri>? Replicas = null, int ContainerConcurrency = 0)
+    EventTrigger Trigger, Uri Subscriber, DeliveryOptions Delivery, Uri? DeadLetterSink, IReadOnlyList<Uri>? Replicas = null, int ContainerConcurrency = 0, bool HoldsACore = false)
 {
     /// <summary>Every address a delivery may go to: the Service's, then its further pods'.</summary>
     public IReadOnlyList<Uri> Pods { get; } = [Subscriber, .. Replicas ?? []];
@@ -27,15 +28,20 @@ public sealed record BrokerRoute(
         ArgumentNullException.ThrowIfNull(eventing);
         ArgumentNullException.ThrowIfNull(options);
         return eventing.Triggers
-            .Select(t => new BrokerRoute(
-                t.Trigger,
-                t.Subscriber.Resolve(options.Services),
-                t.Delivery with { DuplicateDeliveries = options.DuplicateDeliveries },
-                t.DeadLetterSink?.Resolve(options.Services),
-                t.Subscriber.ServiceName is { } service && options.Replicas.TryGetValue(service, out var replicas)
-                    ? [.. replicas.Select(replica => t.Subscriber.Resolve(new Dictionary<string, Uri>(StringComparer.Ordinal) { [service] = replica }))]
-                    : null,
-                t.Subscriber.ServiceName is { } named && eventing.ContainerConcurrency?.TryGetValue(named, out var limit) == true ? limit : 0))
+            .Select(t =>
+            {
+                var service = t.Subscriber.ServiceName is { } named ? eventing.Services?.GetValueOrDefault(named) : null;
+                return new BrokerRoute(
+                    t.Trigger,
+                    t.Subscriber.Resolve(options.Services),
+                    t.Delivery with { DuplicateDeliveries = options.DuplicateDeliveries },
+                    t.DeadLetterSink?.Resolve(options.Services),
+                    t.Subscriber.ServiceName is { } name && options.Replicas.TryGetValue(name, out var replicas)
+                        ? [.. replicas.Select(replica => t.Subscriber.Resolve(new Dictionary<string, Uri>(StringComparer.Ordinal) { [name] = replica }))]
+                        : null,
+                    service?.ContainerConcurrency ?? 0,
+                    service?.HoldsACore ?? false);
+            })
             .ToList();
     }
 }
@@ -64,6 +70,7 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
     private readonly List<Task> _workers = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Uri, int> _inFlight = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _podSlots = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim? _nodeCores;
     private int _turn;
     private int _disposed;
 
@@ -80,6 +87,7 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         _httpClients = httpClients ?? throw new ArgumentNullException(nameof(httpClients));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _activator = CreateActivator(options.ActivatorTimeout);
+        _nodeCores = options.NodeCores > 0 ? new SemaphoreSlim(options.NodeCores) : null;
         _routes = routes.Select(r => new Route(r, Channel.CreateUnbounded<CloudEvent>(), CreateRetry(r))).ToList();
         foreach (var route in _routes)
         {
@@ -123,31 +131,48 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         containerConcurrency <= 0 ? null : _podSlots.GetOrAdd(pod.GetLeftPart(UriPartial.Authority), _ => new SemaphoreSlim(containerConcurrency));
 
     // A delivery's hold on a pod: counted in flight there (the load PickPod balances) from the moment it is sent, and
-    // holding one of the pod's slots (SlotsOf) while its request runs; disposing gives both back.
-    private async Task<PodHold> HoldPodAsync(Uri pod, int containerConcurrency, CancellationToken cancellationToken)
+    // holding one of the pod's slots (SlotsOf) while its request runs, then, for CPU-bound work, one of the node's cores
+    // (BrokerOptions.NodeCores); disposing gives all back. The core is taken last, so a request that waits for its pod
+    // holds no core meanwhile.
+    private async Task<PodHold> HoldPodAsync(Uri pod, BrokerRoute route, CancellationToken cancellationToken)
     {
         _inFlight.AddOrUpdate(pod, 1, (_, count) => count + 1);
-        var slots = SlotsOf(pod, containerConcurrency);
+        var slots = SlotsOf(pod, route.ContainerConcurrency);
+        var core = route.HoldsACore ? _nodeCores : null;
+        var tookSlot = false;
         try
         {
             if (slots is not null)
             {
                 await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+                tookSlot = true;
+            }
+
+            if (core is not null)
+            {
+                // SemaphoreSlim hands its slots to async waiters first come, first served: no stage starves another.
+                await core.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         catch
         {
+            if (tookSlot)
+            {
+                slots!.Release();
+            }
+
             _inFlight.AddOrUpdate(pod, 0, (_, count) => count - 1);
             throw;
         }
 
-        return new PodHold(this, pod, slots);
+        return new PodHold(this, pod, slots, core);
     }
 
-    private sealed class PodHold(HttpEventBroker broker, Uri pod, SemaphoreSlim? slots) : IDisposable
+    private sealed class PodHold(HttpEventBroker broker, Uri pod, SemaphoreSlim? slots, SemaphoreSlim? core) : IDisposable
     {
         public void Dispose()
         {
+            core?.Release();
             slots?.Release();
             broker._inFlight.AddOrUpdate(pod, 0, (_, count) => count - 1);
         }
@@ -206,6 +231,8 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         {
             slots.Dispose();
         }
+
+        _nodeCores?.Dispose();
     }
 
     private ResiliencePipeline<HttpResponseMessage> CreateRetry(BrokerRoute route) => DeliveryRetry.Create<HttpResponseMessage>(
@@ -301,7 +328,7 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
                     // Each attempt goes to the pod with the fewest deliveries in flight, as Knative's activator balances by
                     // load: a stage answers when its work is done, so in-flight deliveries are its work in hand.
                     subscriber = PickPod(route.Definition.Pods);
-                    using var pod = await HoldPodAsync(subscriber, route.Definition.ContainerConcurrency, ct).ConfigureAwait(false);
+                    using var pod = await HoldPodAsync(subscriber, route.Definition, ct).ConfigureAwait(false);
                     return await SendAsync(subscriber, cloudEvent, ct).ConfigureAwait(false);
                 },
                 stopping).ConfigureAwait(false);

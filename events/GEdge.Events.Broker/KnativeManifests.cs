@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Xml;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
@@ -44,17 +45,29 @@ public sealed record TriggerManifest(
     DeliveryOptions Delivery,
     KnativeDestination? DeadLetterSink);
 
+/// <summary>What the local broker honours of a Knative Service: how a pod of it takes requests, and what it asks of a node.</summary>
+/// <param name="ContainerConcurrency">
+/// Its <c>spec.template.spec.containerConcurrency</c>: the requests one pod takes at once; 0 (or none set) is no limit.
+/// </param>
+/// <param name="CpuRequest">Its container's <c>resources.requests.cpu</c>, in cores; 0 when it sets none.</param>
+public sealed record ServiceManifest(int ContainerConcurrency, double CpuRequest)
+{
+    /// <summary>
+    /// Whether its requests are CPU-bound work that holds a core of the node while it runs: its pods ask for at least one
+    /// whole core. The stages (preprocess, infer, postprocess) do; the gateway's Services ask for a fraction of one and
+    /// mostly wait on I/O.
+    /// </summary>
+    public bool HoldsACore => CpuRequest >= 1;
+}
+
 /// <summary>A Knative Broker: its name and the delivery defaults its Triggers inherit.</summary>
 public sealed record BrokerManifest(string Name, DeliveryOptions Delivery, KnativeDestination? DeadLetterSink);
 
 /// <summary>A Broker and its Triggers, read from <c>knative/broker.yaml</c> and <c>knative/triggers.yaml</c>.</summary>
 /// <param name="Broker">The Broker.</param>
 /// <param name="Triggers">Its Triggers.</param>
-/// <param name="ContainerConcurrency">
-/// Each Knative Service's <c>spec.template.spec.containerConcurrency</c> (from <c>knative/services.yaml</c>), by name: the
-/// requests one pod takes at once; 0 or absent is no limit.
-/// </param>
-public sealed record KnativeEventing(BrokerManifest Broker, IReadOnlyList<TriggerManifest> Triggers, IReadOnlyDictionary<string, int>? ContainerConcurrency = null)
+/// <param name="Services">Each Knative Service of <c>knative/services.yaml</c>, by name: what the local broker honours of it.</param>
+public sealed record KnativeEventing(BrokerManifest Broker, IReadOnlyList<TriggerManifest> Triggers, IReadOnlyDictionary<string, ServiceManifest>? Services = null)
 {
     /// <summary>The file that holds the Knative Services.</summary>
     public const string ServicesFile = "services.yaml";
@@ -79,7 +92,7 @@ public sealed record KnativeEventing(BrokerManifest Broker, IReadOnlyList<Trigge
         return new KnativeEventing(
             broker,
             KnativeManifestReader.ReadTriggers(triggersYaml, broker, triggersPath),
-            KnativeManifestReader.ReadContainerConcurrency(servicesYaml, servicesPath));
+            KnativeManifestReader.ReadServices(servicesYaml, servicesPath));
     }
 
     /// <summary>
@@ -151,24 +164,38 @@ public static class KnativeManifestReader
     }
 
     /// <summary>
-    /// Reads each Knative Service's <c>spec.template.spec.containerConcurrency</c> in <paramref name="yaml"/> (0 when it
-    /// sets none), by the Service's name.
+    /// Reads each Knative Service in <paramref name="yaml"/>, by name: its <c>spec.template.spec.containerConcurrency</c>
+    /// (0 when it sets none) and its first container's <c>resources.requests.cpu</c> (0 when it sets none).
     /// </summary>
-    public static IReadOnlyDictionary<string, int> ReadContainerConcurrency(TextReader yaml, string source)
+    public static IReadOnlyDictionary<string, ServiceManifest> ReadServices(TextReader yaml, string source)
     {
-        var concurrency = new Dictionary<string, int>(StringComparer.Ordinal);
+        var services = new Dictionary<string, ServiceManifest>(StringComparer.Ordinal);
         foreach (var service in ReadResources(yaml, source, ServingApiVersion).Where(r => r.Kind == "Service"))
         {
-            var limit = service.Spec?.Template?.Spec?.ContainerConcurrency ?? 0;
+            var spec = service.Spec?.Template?.Spec;
+            var limit = spec?.ContainerConcurrency ?? 0;
             if (limit < 0)
             {
                 throw new KnativeManifestException($"{Where(source, service)} has spec.template.spec.containerConcurrency {limit}; it must be 0 (no limit) or more.");
             }
 
-            concurrency[service.Metadata!.Name!] = limit;
+            var cpu = spec?.Containers?.FirstOrDefault()?.Resources?.Requests?.GetValueOrDefault("cpu");
+            var cores = cpu is null ? 0 : CpuCores(cpu) ?? throw new KnativeManifestException(
+                $"{Where(source, service)} requests cpu '{cpu}'; a CPU quantity is a number of cores (\"2\", \"0.5\") or of millicores (\"250m\").");
+            services[service.Metadata!.Name!] = new ServiceManifest(limit, cores);
         }
 
-        return concurrency;
+        return services;
+    }
+
+    // A Kubernetes CPU quantity in the two forms CPU is written in: cores ("2", "0.5") or millicores ("250m"). Written by
+    // hand: the quantity parser lives in the Kubernetes client, which nothing else here needs.
+    private static double? CpuCores(string quantity)
+    {
+        var millis = quantity.EndsWith('m');
+        return double.TryParse(millis ? quantity[..^1] : quantity, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
+            ? (millis ? value / 1000 : value)
+            : null;
     }
 
     /// <summary>
@@ -391,6 +418,18 @@ internal sealed class RevisionTemplateSpec
 internal sealed class RevisionSpec
 {
     public int? ContainerConcurrency { get; set; }
+
+    public List<ContainerSpec>? Containers { get; set; }
+}
+
+internal sealed class ContainerSpec
+{
+    public ResourceRequirements? Resources { get; set; }
+}
+
+internal sealed class ResourceRequirements
+{
+    public Dictionary<string, string>? Requests { get; set; }
 }
 
 internal sealed class FilterSpec

@@ -251,6 +251,41 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
         Assert.Equal(3, delivered.Distinct().Count());
     }
 
+    [Fact]
+    public async Task CpuBoundRequests_TakeTheNodesCoresWhicheverServiceTheyGoTo_TheRestWaitForACore_OtherWorkDoesNot()
+    {
+        // One core: a preprocess request holds it until the test lets it go; infer's request (CPU-bound too) waits for
+        // it in the broker, and work that is not CPU-bound goes straight through meanwhile.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _stubs.Respond("preprocess", async (_, context) =>
+        {
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            context.Response.StatusCode = 202;
+        });
+        await using var broker = new HttpEventBroker(
+            [
+                new BrokerRoute(GEdgeTriggers.Preprocess, _stubs.Address("preprocess"), s_quickRetries, _stubs.Address("dead-letter"), ContainerConcurrency: 2, HoldsACore: true),
+                new BrokerRoute(GEdgeTriggers.Infer, _stubs.Address("infer"), s_quickRetries, _stubs.Address("dead-letter"), ContainerConcurrency: 1, HoldsACore: true),
+                // Not CPU-bound (as a Service asking for less than a core): the join's route stands in for any such.
+                new BrokerRoute(GEdgeTriggers.Join, _stubs.Address("gateway-events"), s_quickRetries, _stubs.Address("dead-letter")),
+            ],
+            new BrokerOptions { NodeCores = 1 },
+            _services.GetRequiredService<IHttpClientFactory>(),
+            NullLogger<HttpEventBroker>.Instance);
+
+        broker.Publish(GEdgeEvents.CreateSegmentStatusChanged(41, 0, JobStatus.Enqueue, 0, s_source));
+        Assert.Equal("job-41-segment-0-Enqueue-0", (await _stubs.NextAsync("preprocess")).CloudEventHeaders["ce-id"]);
+        broker.Publish(GEdgeEvents.CreateSegmentStatusChanged(41, 1, JobStatus.Preprocessing_complete, 0, s_source));
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(42, JobStatus.Postprocessing_complete, 0, s_source));
+
+        await _stubs.NextAsync("gateway-events");
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(0, _stubs.Pending("infer"));
+
+        release.SetResult();
+        Assert.Equal("job-41-segment-1-Preprocessing_complete-0", (await _stubs.NextAsync("infer")).CloudEventHeaders["ce-id"]);
+    }
+
     // A port that was free a moment ago: nothing listens there.
     private static int ClosedPort()
     {

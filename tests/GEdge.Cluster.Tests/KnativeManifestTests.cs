@@ -42,11 +42,14 @@ public sealed class KnativeManifestTests
     }
 
     [Fact]
-    public void ContainerConcurrency_IsEachServicesOwn_SoTheLocalBrokerHoldsBackWhatAPodWouldNotTake()
+    public void ContainerConcurrencyAndCpu_AreEachServicesOwn_SoTheLocalBrokerHoldsBackWhatAPodOrTheNodeWouldNotTake()
     {
         Assert.Equal(
-            new Dictionary<string, int> { ["gateway"] = 50, ["gateway-events"] = 50, ["preprocess"] = 2, ["infer"] = 1, ["postprocess"] = 2 },
-            s_eventing.ContainerConcurrency);
+            new Dictionary<string, ServiceManifest>
+            {
+                ["gateway"] = new(50, 0.25), ["gateway-events"] = new(50, 0.1), ["preprocess"] = new(2, 1), ["infer"] = new(1, 2), ["postprocess"] = new(2, 1),
+            },
+            s_eventing.Services);
         var routes = BrokerRoute.Resolve(s_eventing, new BrokerOptions
         {
             Services = new Dictionary<string, Uri>(StringComparer.Ordinal)
@@ -56,11 +59,43 @@ public sealed class KnativeManifestTests
             },
         });
         Assert.Equal([50, 2, 2, 1, 2, 2], routes.Select(r => r.ContainerConcurrency));
+        // The stages' requests hold a core of the node; the gateway's events do not.
+        Assert.Equal([false, true, true, true, true, true], routes.Select(r => r.HoldsACore));
 
-        var negative = Assert.Throws<KnativeManifestException>(() => KnativeManifestReader.ReadContainerConcurrency(
+        var negative = Assert.Throws<KnativeManifestException>(() => KnativeManifestReader.ReadServices(
             new StringReader("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: infer\nspec:\n  template:\n    spec:\n      containerConcurrency: -1\n"),
             "services.yaml"));
         Assert.Contains("Service 'infer' in services.yaml has spec.template.spec.containerConcurrency -1", negative.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("2", 2.0)]
+    [InlineData("0.5", 0.5)]
+    [InlineData("250m", 0.25)]
+    [InlineData("1500m", 1.5)]
+    [InlineData(null, 0.0)]
+    public void CpuRequest_ReadsCoresAndMillicores(string? cpu, double cores)
+    {
+        var resources = cpu is null ? string.Empty : $"          resources:\n            requests:\n              cpu: \"{cpu}\"\n              memory: 1Gi\n";
+        var services = KnativeManifestReader.ReadServices(
+            new StringReader($"apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: infer\nspec:\n  template:\n    spec:\n      containers:\n        - image: infer\n{resources}"),
+            "services.yaml");
+
+        Assert.Equal(new ServiceManifest(0, cores), services["infer"]);
+        Assert.Equal(cores >= 1, services["infer"].HoldsACore);
+    }
+
+    [Theory]
+    [InlineData("two")]
+    [InlineData("2Gi")]
+    [InlineData("-1")]
+    public void CpuRequest_ThatIsNoCpuQuantity_IsRefusedNamingTheService(string cpu)
+    {
+        var refused = Assert.Throws<KnativeManifestException>(() => KnativeManifestReader.ReadServices(
+            new StringReader($"apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: infer\nspec:\n  template:\n    spec:\n      containers:\n        - resources:\n            requests:\n              cpu: \"{cpu}\"\n"),
+            "services.yaml"));
+
+        Assert.Equal($"Service 'infer' in services.yaml requests cpu '{cpu}'; a CPU quantity is a number of cores (\"2\", \"0.5\") or of millicores (\"250m\").", refused.Message);
     }
 
     [Fact]

@@ -28,6 +28,12 @@ internal sealed record LocalClusterOptions(int Port, bool DuplicateDeliveries, s
     /// <summary>How many processes <paramref name="function"/> runs.</summary>
     public int ProcessesOf(string function) => Scale.TryGetValue(function, out var count) ? count : 1;
 
+    /// <summary>
+    /// The cores the cluster's one node offers its CPU-bound requests (<c>--cores</c>, <see cref="BrokerOptions.NodeCores"/>):
+    /// at most this many run at once. This machine's by default; 0 is no limit.
+    /// </summary>
+    public int Cores { get; init; } = Environment.ProcessorCount;
+
     /// <summary>How often serve asks the gateway to sweep stuck jobs, as the cluster's PingSource does (<c>Sweeper:Interval</c>).</summary>
     public TimeSpan SweepInterval { get; init; } = new SweeperOptions().Interval;
 
@@ -310,6 +316,7 @@ internal sealed class LocalCluster : IAsyncDisposable
             [$"{JobTableOptions.SectionName}__{nameof(JobTableOptions.ConnectionString)}"] = _jobTable.ConnectionString,
             ["Storage__Local__Root"] = Storage,
             [$"{EventSinkOptions.SectionName}__{nameof(EventSinkOptions.Sink)}"] = urls[BrokerName].ToString(),
+            [$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.NodeCores)}"] = options.Cores.ToString(CultureInfo.InvariantCulture),
         };
         foreach (var function in ClusterFunction.All)
         {

@@ -37,17 +37,30 @@ internal static class ServeCommand
                 result.AddError(error);
             }
         });
+        var cores = new Option<int>("--cores")
+        {
+            Description = "The cores this machine gives the cluster: at most this many stage requests run at once, the rest wait in the broker, as a Kubernetes node runs only the pods it has cores for. 0: no limit.",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+        cores.Validators.Add(result =>
+        {
+            if (result.GetValue(cores) < 0)
+            {
+                result.AddError("--cores must be 0 (no limit) or more.");
+            }
+        });
         var command = new Command(
             "serve",
             "Run G-Edge as a local cluster: the job table server, a broker that routes by knative/triggers.yaml, and each function in its own process.")
         {
-            port, duplicate, scale,
+            port, duplicate, scale, cores,
         };
         command.SetAction((parse, cancellationToken) => LocalCluster.RunAsync(
             new LocalClusterOptions(parse.GetValue(port), parse.GetValue(duplicate), LocalClusterOptions.DefaultRoot)
             {
                 SweepInterval = SweepInterval(),
                 Scale = ParseScale(parse.GetValue(scale)).Scale,
+                Cores = parse.GetValue(cores),
             },
             Console.Out,
             Console.Error,
