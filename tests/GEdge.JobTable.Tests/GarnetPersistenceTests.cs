@@ -75,6 +75,53 @@ public sealed class GarnetPersistenceTests : IDisposable
     }
 
     [Fact]
+    public async Task JobsBeyondWhatTheServerKeepsInMemory_AreReadBackFromTheDataFolder_BeforeAndAfterARestart()
+    {
+        // Each job cut into 60 segments with a 16 KB field, 600 of them: about 10 MB of records, past the 8 MB the
+        // embedded server keeps in memory by default (EmbeddedGarnetOptions.MemorySize), so the oldest spill to disk.
+        const int Jobs = 600;
+        var starts = Enumerable.Range(0, 60).Select(i => i * 10.0).ToList();
+        var payload = new string('x', 16 * 1024);
+        Job first;
+        IReadOnlyList<JobSegment> firstSegments;
+        await using (var server = StartServer())
+        await using (var connection = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString))
+        {
+            var table = NewTable(connection);
+            for (var i = 1; i <= Jobs; i++)
+            {
+                var id = (await table.CreateAsync(new NewJob("alice", $"uploads/clip{i}.mp4", "mp4", $"etag-{i}"))).Job.Id;
+                Assert.True(await table.TryClaimAsync(id, JobStatus.Preprocessing));
+                Assert.True(await table.SplitAsync(id, starts, new Dictionary<string, string> { ["payload"] = payload + i }));
+            }
+
+            // Garnet's own account of its log: what lies below the head address is on disk only.
+            await using (var admin = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString + ",allowAdmin=true"))
+            {
+                var store = (await admin.GetServers()[0].InfoAsync("store")).SelectMany(group => group).ToDictionary(pair => pair.Key, pair => pair.Value);
+                Assert.True(long.Parse(store["Log.HeadAddress"]) > long.Parse(store["Log.BeginAddress"]), $"every record is still in memory: {string.Join(", ", store)}");
+            }
+
+            first = (await table.GetAsync(1))!;
+            firstSegments = await table.GetSegmentsAsync(1);
+            Assert.Equal(payload + 1, first.Fields["payload"]);
+            Assert.Equal(60, firstSegments.Count);
+            Assert.Equal(Jobs, (await table.ListByUserAsync("alice", 0, 10)).Total);
+        }
+
+        await using (var server = StartServer())
+        await using (var connection = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString))
+        {
+            var table = NewTable(connection);
+
+            Assert.Equivalent(first, await table.GetAsync(1), strict: true);
+            Assert.Equivalent(firstSegments, await table.GetSegmentsAsync(1), strict: true);
+            Assert.Equal(payload + Jobs, (await table.GetAsync(Jobs))!.Fields["payload"]);
+            Assert.Equal(Jobs + 1, (await table.CreateAsync(new NewJob("carol", "uploads/carol/new.mp4", "mp4", "etag-new"))).Job.Id);
+        }
+    }
+
+    [Fact]
     public async Task Start_OnADataFolderAlreadyInUse_FailsWithAClearError()
     {
         await using var first = StartServer();

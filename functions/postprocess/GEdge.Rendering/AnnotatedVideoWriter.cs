@@ -22,6 +22,13 @@ public sealed partial class AnnotatedVideoWriter
     // Three buffers keep all three parties busy: ffmpeg decodes into one, one is being painted, one is being encoded.
     private const int FramesInFlight = 3;
 
+    // The frame buffers' own pool: it keeps at most two segments' worth of each size (a postprocess pod takes two
+    // segments at once, knative/services.yaml), and nothing per thread. The shared pool also keeps one array per size in
+    // every thread that returned one, until a full collection trims it: with a 1080p frame's 4 MB bucket and segments
+    // finishing on whichever thread-pool thread, the large object heap of `gedge run` grew by about 16 MB over a
+    // two-minute 1080p video and more over ten.
+    private static readonly ArrayPool<byte> s_frameBuffers = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 2 * FramesInFlight);
+
     // What a failed process was doing, in its exception's message ("... exited with code 1 while annotating <path>").
     private const string Annotating = "annotating";
 
@@ -181,7 +188,7 @@ public sealed partial class AnnotatedVideoWriter
         // A frame of 1080p is 3 MB, on the large object heap: rented, so that a job's many segments reuse the same few
         // buffers instead of leaving three for the GC per segment (which let a 10-minute job's heap grow well past a
         // short one's before a full collection came).
-        var buffers = Enumerable.Range(0, FramesInFlight).Select(_ => ArrayPool<byte>.Shared.Rent(layout.FrameBytes)).ToList();
+        var buffers = Enumerable.Range(0, FramesInFlight).Select(_ => s_frameBuffers.Rent(layout.FrameBytes)).ToList();
         buffers.ForEach(buffer => free.Writer.TryWrite(buffer));
         var decoding = Task.Run(() => DecodeAndPaintAsync(video, layout, matrix, decoder, overlays, painter, free.Reader, painted.Writer, Abort, stop.Token), stop.Token);
         var encoding = Task.Run(() => EncodeAsync(video, layout, encoder, painted.Reader, free.Writer, progress, Abort, stop.Token), stop.Token);
@@ -198,7 +205,7 @@ public sealed partial class AnnotatedVideoWriter
         finally
         {
             // Both loops have ended (WhenAll waits for each, failed or not), so no buffer is in use any more.
-            buffers.ForEach(buffer => ArrayPool<byte>.Shared.Return(buffer));
+            buffers.ForEach(buffer => s_frameBuffers.Return(buffer));
         }
 
         var frames = await decoding.ConfigureAwait(false);

@@ -12,8 +12,12 @@ public sealed record EmbeddedGarnetOptions
     /// <summary>The loopback port to listen on; 0 picks a free one.</summary>
     public int Port { get; set; }
 
-    /// <summary>How much of the store is kept in memory (Garnet size syntax: "64m", "1g"); the rest spills to the data folder.</summary>
-    public string MemorySize { get; set; } = "64m";
+    /// <summary>
+    /// How much of the store is kept in memory (Garnet size syntax: "8m", "1g"); the rest spills to the data folder. A job
+    /// takes a few kilobytes, a 60-segment job with its segments' history some tens of kilobytes, so 8m holds over a
+    /// hundred such jobs in memory; what spills is read back from the data folder when asked for.
+    /// </summary>
+    public string MemorySize { get; set; } = "8m";
 
     /// <summary>
     /// The size of the store's hash index (Garnet size syntax). 8m holds about 900,000 keys (a job takes two) before
