@@ -49,9 +49,11 @@ public sealed record BrokerOptions
     /// The cores of the one machine the local cluster runs on: at most this many CPU-bound requests (to Services whose
     /// pods ask for a whole core, <see cref="ServiceManifest.HoldsACore"/>) run at once, whichever Services they go to;
     /// the rest wait in the broker for a core, first come first served. 0 is no limit. A Kubernetes node runs only the
-    /// pods whose CPU requests it can meet, and a request waits in Knative's activator until a pod can take it; without
+    /// pods whose CPU requests it can meet, and a request beyond what the ready pods can take waits in Knative's
+    /// activator, which buffers requests while a revision's pods have no capacity left for them (knative/docs,
+    /// serving/load-balancing/target-burst-capacity.md; knative/serving docs/scaling/SYSTEM.md); without
     /// this, every stage's requests ran at once on a machine with fewer cores than they ask for, each slowed by all the
-    /// others (a 10-minute 1080p video on 2 cores: five requests at once, the longest 48 s).
+    /// others (a 10-minute 1080p video on 2 cores: five requests at once, the longest 48-50 s; held to 2, 12 s).
     /// </summary>
     public int NodeCores { get; init; }
 
