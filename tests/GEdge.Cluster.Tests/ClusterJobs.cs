@@ -310,3 +310,28 @@ public sealed record JobResultsFacts(MediaFacts Video, string Frames, string Cla
             detections.RootElement.GetProperty("model").GetRawText());
     }
 }
+
+/// <summary>One stage's completed work on one segment: from its claim to its completion, by the process that did it.</summary>
+public sealed record StageSpan(PipelineStage Stage, int Segment, string Worker, DateTimeOffset Start, DateTimeOffset End)
+{
+    /// <summary>Every completed stage of every segment in a job's segment history.</summary>
+    public static IReadOnlyList<StageSpan> AllIn(IReadOnlyList<SegmentTransition> history)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        var spans = new List<StageSpan>();
+        foreach (var group in history.GroupBy(t => t.Segment))
+        {
+            var moves = group.ToList();
+            for (var i = 0; i + 1 < moves.Count; i++)
+            {
+                if (PipelineTopology.Stages.FirstOrDefault(stage => stage.Working == moves[i].Status) is { } stage
+                    && moves[i + 1].Status == stage.Completes && moves[i].Worker is { } worker)
+                {
+                    spans.Add(new StageSpan(stage, group.Key, worker, moves[i].Time, moves[i + 1].Time));
+                }
+            }
+        }
+
+        return spans;
+    }
+}

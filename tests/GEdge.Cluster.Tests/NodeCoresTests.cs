@@ -25,7 +25,7 @@ public sealed class NodeCoresTests(OneCoreClusterFixture cluster) : IClassFixtur
 
         Assert.Null(job.Error);
         var history = await cluster.Jobs.GetSegmentHistoryAsync(id);
-        var spans = StageSpans.Of(history);
+        var spans = StageSpan.AllIn(history);
         Assert.Equal(PipelineTopology.Stages.Count * (await cluster.Jobs.GetSegmentsAsync(id)).Count, spans.Count);
         Assert.True(spans.Count >= 3 * 4, $"the clip was cut into {spans.Count / 3} segments");
         var overlapping = spans.SelectMany(a => spans.Where(b => a != b && a.Start < b.End && b.Start < a.End).Select(b => $"{a} with {b}")).FirstOrDefault();
@@ -35,30 +35,5 @@ public sealed class NodeCoresTests(OneCoreClusterFixture cluster) : IClassFixtur
         Assert.True(
             spans.Where(s => s.Stage == PipelineTopology.Infer).Min(s => s.Start) < spans.Where(s => s.Stage == PipelineTopology.Preprocess).Max(s => s.End),
             "Infer waited for Preprocess to finish every segment");
-    }
-}
-
-/// <summary>One stage's completed work on one segment: from its claim to its completion, by the process that did it.</summary>
-public sealed record StageSpans(PipelineStage Stage, int Segment, string Worker, DateTimeOffset Start, DateTimeOffset End)
-{
-    /// <summary>Every completed stage of every segment in a job's segment history.</summary>
-    public static IReadOnlyList<StageSpans> Of(IReadOnlyList<SegmentTransition> history)
-    {
-        ArgumentNullException.ThrowIfNull(history);
-        var spans = new List<StageSpans>();
-        foreach (var group in history.GroupBy(t => t.Segment))
-        {
-            var moves = group.ToList();
-            for (var i = 0; i + 1 < moves.Count; i++)
-            {
-                if (PipelineTopology.Stages.FirstOrDefault(stage => stage.Working == moves[i].Status) is { } stage
-                    && moves[i + 1].Status == stage.Completes && moves[i].Worker is { } worker)
-                {
-                    spans.Add(new StageSpans(stage, group.Key, worker, moves[i].Time, moves[i + 1].Time));
-                }
-            }
-        }
-
-        return spans;
     }
 }

@@ -52,7 +52,7 @@ public sealed class ScaleTests(ScaledClusterFixture cluster) : IClassFixture<Sca
             "Infer waited for Preprocess to finish every segment");
 
         // Two processes postprocessed segments of this one job at overlapping times.
-        var spans = StageSpans.Of(history).Where(s => s.Stage == PipelineTopology.Postprocess).ToList();
+        var spans = StageSpan.AllIn(history).Where(s => s.Stage == PipelineTopology.Postprocess).ToList();
         Assert.True(
             spans.Any(a => spans.Any(b => a.Worker != b.Worker && a.Start < b.End && b.Start < a.End)),
             $"no two processes overlapped: {string.Join("; ", spans)}");
