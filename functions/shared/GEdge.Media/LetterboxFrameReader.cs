@@ -201,15 +201,20 @@ public sealed partial class LetterboxFrameReader
             }
         }
 
-        // Frames showinfo printed without a timestamp (NOPTS) get one as ReadAsync gives them.
         var timestamps = new List<TimeSpan>(shown.Count);
         foreach (var timestamp in shown)
         {
-            timestamps.Add(timestamp ?? (timestamps.Count > 0 ? timestamps[^1] + media.FrameRate.TimeOf(1) : media.VideoStart));
+            timestamps.Add(Placed(timestamp, timestamps.Count > 0 ? timestamps[^1] : null, media.FrameRate, media.VideoStart));
         }
 
         return timestamps;
     }
+
+    // A frame's time: showinfo's, or, for a frame it printed without one (NOPTS), one frame period (of the probed rate)
+    // after the frame before it, or the video stream's start for the first frame, so that a segment cut from the middle
+    // of a video keeps its place in it.
+    private static TimeSpan Placed(TimeSpan? shown, TimeSpan? previous, FrameRate rate, TimeSpan videoStart) =>
+        shown ?? (previous is { } before ? before + rate.TimeOf(1) : videoStart);
 
     private async IAsyncEnumerable<LetterboxedFrame> ReadAsync(
         string path,
@@ -232,9 +237,7 @@ public sealed partial class LetterboxFrameReader
 
         // Timestamps come from the same pass: showinfo prints each frame's pts_time on stderr before ffmpeg writes the frame
         // to stdout, and the process's stderr reader turns those lines into a queue consumed in step with the frames. Only
-        // when a frame has no timestamp (showinfo says NOPTS) is it computed: one frame period (of the probed rate) after
-        // the frame before it, or the video stream's start for the first frame, so that a segment cut from the middle of a
-        // video keeps its place in it here too.
+        // when a frame has no timestamp (showinfo says NOPTS) is it computed (Placed).
         var timestamps = Channel.CreateUnbounded<TimeSpan?>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var process = FfmpegProcess.Start("letterbox decoder", path, arguments, FfmpegPipes.Output,
             line => Diagnose(line, timestamps.Writer), ErrorLinesKept);
@@ -270,8 +273,7 @@ public sealed partial class LetterboxFrameReader
                     break;
                 }
 
-                var timestamp = await NextTimestampAsync(timestamps.Reader, cancellationToken).ConfigureAwait(false)
-                    ?? (previous is { } before ? before + fallbackRate.TimeOf(1) : videoStart);
+                var timestamp = Placed(await NextTimestampAsync(timestamps.Reader, cancellationToken).ConfigureAwait(false), previous, fallbackRate, videoStart);
                 previous = timestamp;
                 yield return new LetterboxedFrame(buffer, frameBytes, index, timestamp, letterbox);
             }

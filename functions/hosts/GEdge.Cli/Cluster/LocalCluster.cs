@@ -32,7 +32,10 @@ internal sealed record LocalClusterOptions(int Port, bool DuplicateDeliveries, s
     /// The cores the cluster's one node offers its CPU-bound requests (<c>--cores</c>, <see cref="BrokerOptions.NodeCores"/>):
     /// at most this many run at once. This machine's by default; 0 is no limit.
     /// </summary>
-    public int Cores { get; init; } = Environment.ProcessorCount;
+    public int Cores { get; init; } = MachineCores;
+
+    /// <summary>The cores of this machine (as .NET counts them, within the process's CPU limit): <see cref="Cores"/> by default.</summary>
+    public static int MachineCores => Environment.ProcessorCount;
 
     /// <summary>How often serve asks the gateway to sweep stuck jobs, as the cluster's PingSource does (<c>Sweeper:Interval</c>).</summary>
     public TimeSpan SweepInterval { get; init; } = new SweeperOptions().Interval;

@@ -40,7 +40,7 @@ internal static class ServeCommand
         var cores = new Option<int>("--cores")
         {
             Description = "The cores this machine gives the cluster: at most this many stage requests run at once, the rest wait in the broker, as a Kubernetes node runs only the pods it has cores for. 0: no limit.",
-            DefaultValueFactory = _ => Environment.ProcessorCount,
+            DefaultValueFactory = _ => LocalClusterOptions.MachineCores,
         };
         cores.Validators.Add(result =>
         {
