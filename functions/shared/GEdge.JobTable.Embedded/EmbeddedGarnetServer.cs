@@ -17,6 +17,12 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
 {
     private const int PortAttempts = 5;
 
+    /// <summary>The embedded server's activities: <c>job table server</c> (its start, recovery included) and <c>job table checkpoint</c> (at its stop).</summary>
+    public static readonly ActivitySource Activities = new("GEdge.JobTable.Embedded");
+
+    /// <summary>The fewest worker threads the process's thread pool keeps (see <see cref="Arguments"/>, --minthreads).</summary>
+    private const int MinWorkerThreads = 16;
+
     private readonly GarnetServer _server;
     private readonly FileStream _lock;
     private readonly ILogger _logger;
@@ -51,6 +57,7 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
             throw new ArgumentException(problem, nameof(options));
 
         loggerFactory ??= NullLoggerFactory.Instance;
+        using var starting = Activities.StartActivity("job table server");
         var logger = loggerFactory.CreateLogger<EmbeddedGarnetServer>();
         var dataPath = Path.GetFullPath(options.DataPath);
         Directory.CreateDirectory(dataPath);
@@ -96,6 +103,7 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
 
         try
         {
+            using var checkpointing = Activities.StartActivity("job table checkpoint");
             await CheckpointAsync().ConfigureAwait(false);
         }
         finally
@@ -156,6 +164,13 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
     /// with the managed heaps flat. Pages of 1 MB, a log of <see cref="EmbeddedGarnetOptions.MemorySize"/>, and the
     /// smallest buffer Garnet allows for them (its pages at least twice the log's, itself at least two pages: Garnet's
     /// own rules for these options, in its defaults.conf).</item>
+    /// <item>--minthreads: at least <see cref="MinWorkerThreads"/> worker threads in the process's thread pool (Garnet
+    /// calls ThreadPool.SetMinThreads with it). Garnet blocks pool threads in places (SAVE waits for its checkpoint on the
+    /// network thread; disposing the store spins until its log-size tracker's task, itself waiting for a pool thread,
+    /// has stopped), and a pool that has no free thread adds one only after about half a second. On 2 cores (a minimum
+    /// of 2) that stalled `gedge run` in a third of runs: stacks taken with dotnet-stack during a slow shutdown showed
+    /// the store's dispose in LogSizeTracker.Stop, and a probe of 30 SAVEs on an idle server saw 700-1,700 ms stalls in
+    /// the checkpoint's WAIT_FLUSH phase in 10 of 30 with the default minimum and none with 16.</item>
     /// <item>-q: no banner on the console; logs go to the host's logger factory.</item>
     /// </list>
     /// </summary>
@@ -176,6 +191,7 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
         "--aof-memory", "4m",
         "--aof-page-size", "2m",
         "--index", options.IndexSize,
+        "--minthreads", MinWorkerThreads.ToString(CultureInfo.InvariantCulture),
         "-q",
     ];
 
