@@ -65,6 +65,40 @@ public sealed partial class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task BenchStartup_ReportsTheRunsParts_ItsFixedCostBesideTheFramesOwnWork_TheUsedFolder_AndEachFunctionsReadiness()
+    {
+        var (exitCode, output, error) = await ClusterFixture.RunGedgeAsync(["bench", TestClips.Road, "--startup", "--rounds", "1"], _folder);
+
+        Assert.True(exitCode == 0, $"{output}\n{error}");
+        Assert.Matches(@"^start-up: gedge run on the first 5 frames of road\.mp4, median of 3 runs each; \d+ cores$", output.Split('\n')[0].Trim());
+        var lines = output.Split('\n').Select(line => line.TrimEnd()).ToList();
+        foreach (var part in new[] { "runtime", "job table server", "job table connection", "model session", "job", "ffprobe", "inference", "shutdown" })
+        {
+            Assert.True(lines.Any(line => Regex.IsMatch(line, $@"^{part}\s+\d+\s+\d+$")), $"no figures for the {part} part:\n{output}");
+        }
+
+        var wall = Number(Regex.Match(output, @"(?m)^wall, process start to exit\s+(?<ms>\d+)$"), "ms");
+        var ffmpeg = Number(Regex.Match(output, @"ffmpeg alone, decode and encode with the annotated video's settings\s+(?<ms>\d+) ms"), "ms");
+        var inference = Number(Regex.Match(output, @"bare InferenceSession\.Run over the 5 frames\s+(?<ms>\d+) ms"), "ms");
+        var fixedCost = FixedCost().Match(output);
+        Assert.True(fixedCost.Success, output);
+        // The fixed cost is the wall time less the frames' own work, each printed rounded to the millisecond.
+        Assert.Equal(wall, Number(fixedCost, "wall"));
+        Assert.InRange(Number(fixedCost, "own"), ffmpeg + inference - 1, ffmpeg + inference + 1);
+        Assert.InRange(Number(fixedCost, "fixed"), wall - Number(fixedCost, "own") - 1, wall - Number(fixedCost, "own") + 1);
+        var used = UsedFolder().Match(output);
+        Assert.True(used.Success, output);
+        Assert.InRange(Number(used, "ratio"), (Number(used, "wall") / wall) - 0.011, (Number(used, "wall") / wall) + 0.011);
+        foreach (var function in new[] { "gateway", "preprocess", "infer", "postprocess" })
+        {
+            var row = lines.SingleOrDefault(line => line.StartsWith(function + " ", StringComparison.Ordinal));
+            Assert.True(row is not null && Regex.IsMatch(row, @"^\S+\s+[1-9]\d*$"), $"no readiness figure for {function}:\n{output}");
+        }
+
+        Assert.Matches("(all start-up goals met|some start-up goals not met)$", output.TrimEnd());
+    }
+
+    [Fact]
     public async Task Bench_RefusesACountOfProcessesOutOfRange()
     {
         var (exitCode, _, error) = await ClusterFixture.RunGedgeAsync(["bench", TestClips.Road, "--serve", "1,0"], _folder);
@@ -92,4 +126,10 @@ public sealed partial class BenchCommandTests : IDisposable
 
     [GeneratedRegex(@"(?m)^1\s+(?<seconds>[\d.]+) s\s+(?<ratio>[\d.]+)\s+(?<longest>[\d.]+) s\s*$")]
     private static partial Regex ServeRow();
+
+    [GeneratedRegex(@"fixed cost: (?<wall>\d+) - (?<own>\d+) = (?<fixed>-?\d+) ms; goal at most 1000 ms: (met|not met)")]
+    private static partial Regex FixedCost();
+
+    [GeneratedRegex(@"in a folder with 1000 ended jobs: wall (?<wall>\d+) ms \((?<ratio>[\d.]+) x the empty folder's\)")]
+    private static partial Regex UsedFolder();
 }

@@ -136,6 +136,42 @@ public sealed class ClusterPipelineTests(ClusterFixture cluster) : IClassFixture
     }
 
     [Fact]
+    public async Task Run_WithTimings_WritesWhereTheProcessTimeWent_EachPartInTheOrderItRan()
+    {
+        var folder = Path.Combine(_scratch, "timed");
+        Directory.CreateDirectory(folder);
+        var file = Path.Combine(_scratch, "timings.json");
+
+        var run = await ClusterFixture.RunGedgeAsync(["run", TestClips.Road, "--out", Path.Combine(_scratch, "timed-out"), "--timings", file], folder);
+
+        Assert.True(run.ExitCode == 0, $"gedge run failed:{Environment.NewLine}{run.Error}{run.Output}");
+        Assert.Contains("start-up part", run.Error, StringComparison.Ordinal);
+        var parts = (await GEdge.Cli.StartupTimeline.ReadAsync(file, CancellationToken.None)).ToDictionary(p => p.Name);
+        // Every part the start-up view promises, from the runtime's start to the job table's checkpoint at the end.
+        string[] expected =
+        [
+            "runtime", "host build", "job table server", "job table connection", "model session", "host start", "earlier runs", "job",
+            "ffprobe", "ffmpeg decode check", "ffmpeg cutter", "ffmpeg band encoder", "ffmpeg band decoder", "inference",
+            "ffmpeg decoder", "ffmpeg encoder", "ffmpeg joiner", "results", "shutdown", "job table checkpoint",
+        ];
+        Assert.Empty(expected.Except(parts.Keys));
+        Assert.Equal(0, parts["runtime"].AtMs);
+        Assert.All(parts.Values, part => Assert.True(part.AtMs >= 0 && part.TookMs >= 0, $"{part} has a negative time"));
+        double End(string name) => parts[name].AtMs + parts[name].TookMs;
+        // Order, not speed: what waits for what begins after it ends (a millisecond's slack for the clocks' rounding).
+        Assert.True(parts["job table connection"].AtMs >= End("job table server") - 1, "the connection began before its server had started");
+        Assert.True(parts["job"].AtMs >= End("host start") - 1, "the job began before the host had started");
+        foreach (var stagePart in expected[8..17])
+        {
+            Assert.InRange(parts[stagePart].AtMs, parts["job"].AtMs, End("job"));
+        }
+
+        Assert.True(parts["ffmpeg band decoder"].AtMs >= End("ffmpeg band encoder") - 1, "Infer read frames before Preprocess had written them");
+        Assert.True(parts["shutdown"].AtMs >= End("results") - 1, "the shutdown began before the results were fetched");
+        Assert.InRange(parts["job table checkpoint"].AtMs, parts["shutdown"].AtMs, End("shutdown"));
+    }
+
+    [Fact]
     public async Task DetectJobsAndJob_PrintWhatTheyFound_InTheirTablesAndAsJson()
     {
         var folder = Path.Combine(_scratch, "commands");

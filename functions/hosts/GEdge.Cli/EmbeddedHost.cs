@@ -68,7 +68,7 @@ public static class EmbeddedHost
         builder.Logging.AddSimpleConsole(console =>
         {
             console.SingleLine = true;
-            console.TimestampFormat = "HH:mm:ss ";
+            console.TimestampFormat = "HH:mm:ss.fff ";
         });
         // Logs go to stderr, so what a command prints on stdout (--json) stays machine-readable.
         builder.Services.Configure<ConsoleLoggerOptions>(console => console.LogToStandardErrorThreshold = LogLevel.Trace);

@@ -1,7 +1,10 @@
 using System.CommandLine;
 using GEdge.Cli.Commands;
+using GEdge.Cli;
 using GEdge.JobTable.Embedded;
 
+// The end of the runtime's part of start-up (gedge run --timings).
+StartupTimeline.MainEntered();
 var root = new RootCommand("G-Edge: find the objects in a video, on one machine or a Knative cluster.");
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(JobsCommand.CreateList());

@@ -13,6 +13,12 @@ namespace GEdge.Vision.Onnx;
 /// </summary>
 public sealed partial class ObjectDetector : IDisposable
 {
+    /// <summary>
+    /// The detector's activities: <c>model session</c> (loading the model into ONNX Runtime) and <c>inference</c> (one run
+    /// of the model), for whoever listens (the start-up timings of <c>gedge run --timings</c>, a tracer).
+    /// </summary>
+    public static readonly ActivitySource Activities = new("GEdge.Vision.Onnx");
+
     private readonly InferenceSession _session;
     private readonly ConcurrentBag<InferenceWorkspace> _workspaces = [];
     private readonly long[] _inputShape;
@@ -36,6 +42,7 @@ public sealed partial class ObjectDetector : IDisposable
         Decoder = DetectionDecoder.FromManifest(manifest);
 
         var stopwatch = Stopwatch.StartNew();
+        using var loading = Activities.StartActivity("model session");
         _session = OnnxSessionFactory.Create(manifest.ModelPath, options, _logger, out var provider);
         try
         {
@@ -164,6 +171,7 @@ public sealed partial class ObjectDetector : IDisposable
     private void Run(InferenceWorkspace workspace, int batch)
     {
         var (inputs, outputs) = workspace.ValuesFor(batch);
+        using var running = Activities.StartActivity("inference");
         _session.Run(workspace.RunOptions, _inputNames, inputs, _outputNames, outputs);
     }
 

@@ -18,6 +18,12 @@ namespace GEdge.JobTable;
 /// </remarks>
 public sealed partial class JobTable
 {
+    /// <summary>
+    /// The job table's activities: <c>job table connection</c> (a process connecting to the Redis server), and the embedded
+    /// server's (GEdge.JobTable.Embedded), for whoever listens (start-up timings, a tracer).
+    /// </summary>
+    public static readonly System.Diagnostics.ActivitySource Activities = new("GEdge.JobTable");
+
     /// <summary>The largest page the list methods return.</summary>
     public const int MaxPageSize = 1000;
 

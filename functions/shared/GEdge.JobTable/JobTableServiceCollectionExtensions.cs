@@ -40,6 +40,7 @@ public static class JobTableServiceCollectionExtensions
 
         var configuration = ConfigurationOptions.Parse(connectionString);
         configuration.LoggerFactory ??= services.GetService<ILoggerFactory>();
+        using var connecting = JobTable.Activities.StartActivity("job table connection");
         return ConnectionMultiplexer.Connect(configuration);
     }
 

@@ -33,6 +33,12 @@ public enum FfmpegPipes
 /// </remarks>
 public sealed class FfmpegProcess : IDisposable
 {
+    /// <summary>
+    /// The activities of G-Edge's media tools: <c>ffmpeg ROLE</c>, one per process from its start until it has exited (its
+    /// stderr closed), and <c>ffprobe</c> (<see cref="VideoProbe"/>), for whoever listens (start-up timings, a tracer).
+    /// </summary>
+    public static readonly ActivitySource Activities = new("GEdge.Media");
+
     /// <summary>Lines of stderr kept by default: ffmpeg's error and the lines of context before it, small enough for a message.</summary>
     public const int DefaultTailLines = 12;
 
@@ -41,13 +47,15 @@ public sealed class FfmpegProcess : IDisposable
     private readonly int _tailLines;
     private readonly Queue<string> _tail;
     private readonly Task _stderrReader;
+    private readonly Activity? _activity;
     private int _killed;
 
-    private FfmpegProcess(string role, string path, Process process, Func<string, string?> standardErrorLine, int tailLines)
+    private FfmpegProcess(string role, string path, Process process, Func<string, string?> standardErrorLine, int tailLines, Activity? activity)
     {
         Role = role;
         Path = path;
         _process = process;
+        _activity = activity;
         _standardErrorLine = standardErrorLine;
         _tailLines = tailLines;
         _tail = new Queue<string>(tailLines);
@@ -127,6 +135,11 @@ public sealed class FfmpegProcess : IDisposable
             startInfo.ArgumentList.Add(argument);
         }
 
+        // The process outlives this call and runs beside its caller's other work, so its activity is not made the caller's
+        // current one (which would parent whatever the caller does next).
+        var caller = Activity.Current;
+        var activity = Activities.StartActivity($"ffmpeg {role}")?.SetTag("file", path);
+        Activity.Current = caller;
         Process process;
         try
         {
@@ -134,6 +147,7 @@ public sealed class FfmpegProcess : IDisposable
         }
         catch (Win32Exception e)
         {
+            activity?.Dispose();
             throw ToolMissing(path, $"The ffmpeg {role}", binary, e);
         }
 
@@ -147,7 +161,7 @@ public sealed class FfmpegProcess : IDisposable
             LinuxPipe.TryEnlarge(process.StandardInput.BaseStream, LinuxPipe.MaximumUnprivilegedBytes);
         }
 
-        return new FfmpegProcess(role, path, process, standardErrorLine ?? (line => line), tailLines);
+        return new FfmpegProcess(role, path, process, standardErrorLine ?? (line => line), tailLines, activity);
     }
 
     /// <summary>Closes stdin, which tells an encoder reading from it that the last frame has come.</summary>
@@ -243,6 +257,11 @@ public sealed class FfmpegProcess : IDisposable
         catch (Exception e) when (e is ObjectDisposedException or IOException)
         {
             // Disposed while a failure was being handled: the lines read so far are all there will be.
+        }
+        finally
+        {
+            // stderr closes when the process exits (or is disposed): the end of its activity.
+            _activity?.Dispose();
         }
     }
 }

@@ -363,7 +363,7 @@ internal sealed class LocalCluster : IAsyncDisposable
                 }
             }
 
-            var process = ClusterProcess.Start(name, DotnetHost, [GedgeAssembly, .. arguments], processEnvironment, Path.Combine(Logs, name + ".log"));
+            var process = ClusterProcess.Start(name, GedgeCommand.FileName, GedgeCommand.Arguments(arguments), processEnvironment, Path.Combine(Logs, name + ".log"));
             _processes.Add(process);
             starting.Add((process, url));
         }
@@ -396,12 +396,6 @@ internal sealed class LocalCluster : IAsyncDisposable
         await output.WriteLineAsync("stop with Ctrl+C").ConfigureAwait(false);
         return _processes;
     }
-
-    // gedge.dll beside this one, run by the same dotnet host: the children are this very build.
-    private static string GedgeAssembly => Path.Combine(AppContext.BaseDirectory, "gedge.dll");
-
-    private static string DotnetHost =>
-        Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
 
     // A function's second and later processes: postprocess-2, postprocess-3, ...
     private static string ReplicaName(string function, int replica) =>

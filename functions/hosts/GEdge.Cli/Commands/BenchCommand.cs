@@ -48,9 +48,14 @@ internal static class BenchCommand
                 result.AddError("--serve takes counts of processes from 1 to 16, comma-separated (1,2,3), or 'none'.");
             }
         });
-        var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.") { video, rounds, serve };
+        var startup = new Option<bool>("--startup")
+        {
+            Description = $"Measure start-up instead: gedge run on the video's first {StartupBenchmark.ClipFrames} frames in parts, its fixed cost beside the frames' own work, " +
+                $"the same in a folder of {StartupBenchmark.EarlierJobs} earlier jobs, and each function's time to /readyz (2 x rounds + 1 runs each).",
+        };
+        var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.") { video, rounds, serve, startup };
         command.SetAction((parse, cancellationToken) => RunAsync(
-            parse.GetValue(video), Math.Max(1, parse.GetValue(rounds)), ParseProcessCounts(parse.GetValue(serve))!, cancellationToken));
+            parse.GetValue(video), Math.Max(1, parse.GetValue(rounds)), ParseProcessCounts(parse.GetValue(serve))!, parse.GetValue(startup), cancellationToken));
         return command;
     }
 
@@ -79,11 +84,20 @@ internal static class BenchCommand
         return counts;
     }
 
-    private static async Task<int> RunAsync(FileInfo? video, int rounds, IReadOnlyList<int> serveProcesses, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(FileInfo? video, int rounds, IReadOnlyList<int> serveProcesses, bool startup, CancellationToken cancellationToken)
     {
         var scratch = Directory.CreateTempSubdirectory("gedge-bench-");
         try
         {
+            if (startup)
+            {
+                // A few frames of it is all the start-up view needs, so the sample is not looped.
+                var source = video?.FullName ?? CliModels.FindRepositoryFile("tests/assets/videos/walking.mp4");
+                return source is null || !File.Exists(source)
+                    ? RunCommand.Fail("no video to cut a clip from: pass one (the default sample, tests/assets/videos/walking.mp4, is not above the working directory).")
+                    : await StartupBenchmark.RunAsync(source, (2 * rounds) + 1, scratch.FullName, cancellationToken).ConfigureAwait(false);
+            }
+
             var clip = video?.FullName ?? await LoopedSampleAsync(scratch.FullName, cancellationToken).ConfigureAwait(false);
             if (clip is null || !File.Exists(clip))
             {

@@ -18,13 +18,34 @@ internal static class RunCommand
         var output = new Option<DirectoryInfo?>("--out") { Description = "Where to write annotated.mp4, detections.json and summary.json (default: out/job-ID)." };
         var user = new Option<string>("--user") { Description = "Whose job it is.", DefaultValueFactory = _ => "local" };
         var verbose = new Option<bool>("--verbose") { Description = "Log what every stage does." };
-        var command = new Command("run", "Process a video end to end: annotated video, per-frame detections and a summary.") { video, output, user, verbose };
+        var timings = new Option<FileInfo?>("--timings")
+        {
+            Description = "Print where the process's time went (the runtime's start, the job table, the model session, the first ffprobe and ffmpeg, " +
+                "the job, the shutdown: each part's start and length in ms since the process started) and write them to this file as JSON.",
+        };
+        var command = new Command("run", "Process a video end to end: annotated video, per-frame detections and a summary.") { video, output, user, verbose, timings };
         command.SetAction((parse, cancellationToken) => RunAsync(
-            parse.GetRequiredValue(video), parse.GetValue(output), parse.GetRequiredValue(user), parse.GetValue(verbose), cancellationToken));
+            parse.GetRequiredValue(video), parse.GetValue(output), parse.GetRequiredValue(user), parse.GetValue(verbose), parse.GetValue(timings), cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(FileInfo video, DirectoryInfo? output, string user, bool verbose, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(FileInfo video, DirectoryInfo? output, string user, bool verbose, FileInfo? timings, CancellationToken cancellationToken)
+    {
+        if (timings is null)
+        {
+            return await RunJobAsync(video, output, user, verbose, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Listening from here: what ran before (the runtime's start, parsing the command line) is the timeline's "runtime".
+        using var timeline = new StartupTimeline();
+        var exitCode = await RunJobAsync(video, output, user, verbose, cancellationToken).ConfigureAwait(false);
+        var parts = timeline.Parts;
+        StartupTimeline.Print(parts, Console.Error);
+        await StartupTimeline.WriteAsync(parts, timings.FullName, cancellationToken).ConfigureAwait(false);
+        return exitCode;
+    }
+
+    private static async Task<int> RunJobAsync(FileInfo video, DirectoryInfo? output, string user, bool verbose, CancellationToken cancellationToken)
     {
         if (!video.Exists)
         {
@@ -41,8 +62,27 @@ internal static class RunCommand
         }
 
         var progress = new ConsoleProgress();
-        await using var pipeline = await EmbeddedPipeline.StartAsync(progress, verbose: verbose, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var (ended, cleared) = await pipeline.EndEarlierRunsAsync(cancellationToken).ConfigureAwait(false);
+        var pipeline = await EmbeddedPipeline.StartAsync(progress, verbose: verbose, cancellationToken: cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RunJobAsync(pipeline, progress, video, output, user, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            using var stopping = StartupTimeline.Activities.StartActivity("shutdown");
+            await pipeline.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<int> RunJobAsync(EmbeddedPipeline pipeline, ConsoleProgress progress, FileInfo video, DirectoryInfo? output, string user, CancellationToken cancellationToken)
+    {
+        (int Ended, int Cleared) earlier;
+        using (StartupTimeline.Activities.StartActivity("earlier runs"))
+        {
+            earlier = await pipeline.EndEarlierRunsAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var (ended, cleared) = earlier;
         if (ended > 0)
         {
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"gedge: {ended} job(s) of earlier runs here had not ended (their run was killed): ended now, their intermediates removed"));
@@ -53,12 +93,14 @@ internal static class RunCommand
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"gedge: removed the intermediates earlier runs here left of {cleared} ended or unknown job(s)"));
         }
 
+        var running = StartupTimeline.Activities.StartActivity("job");
         var jobId = await pipeline.SubmitAsync(video.FullName, user, cancellationToken).ConfigureAwait(false);
         Console.Error.WriteLine($"job {jobId}: {video.Name} as {user}");
         Job job;
         try
         {
             job = await pipeline.WaitForExitAsync(jobId, cancellationToken).ConfigureAwait(false);
+            running?.Dispose();
         }
         catch (OperationCanceledException)
         {
@@ -75,6 +117,7 @@ internal static class RunCommand
         }
 
         var folder = output ?? new DirectoryInfo(Path.Combine("out", string.Create(CultureInfo.InvariantCulture, $"job-{jobId}")));
+        using var results = StartupTimeline.Activities.StartActivity("results");
         await pipeline.DownloadResultsAsync(job, folder.FullName, cancellationToken).ConfigureAwait(false);
         var seconds = job.EndTime is { } end && job.StartTime is { } start ? (end - start).TotalSeconds : 0;
         await PrintSummaryAsync(job.Id, seconds, folder).ConfigureAwait(false);
