@@ -1,9 +1,45 @@
+using System.Diagnostics;
 using GEdge.Media;
 
 namespace GEdge.Vision.Tests;
 
 public sealed class VideoProbeTests
 {
+    [Fact]
+    public async Task Probe_OfAFileProbedBefore_RunsFfprobeOnlyAgainOnceTheFileHasChanged()
+    {
+        using var folder = new TempFolder("gedge-vision-");
+        var path = folder.PathOf("upload.mp4");
+        File.Copy(TestAssets.Video("road.mp4"), path);
+        // The ffprobe runs of this file alone: other tests probe other files meanwhile.
+        var runs = 0;
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "GEdge.Media",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStopped = activity =>
+            {
+                if (activity.DisplayName == "ffprobe" && activity.GetTagItem("file") as string == path)
+                {
+                    Interlocked.Increment(ref runs);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var first = await VideoProbe.ProbeVideoAsync(path);
+        var again = await VideoProbe.ProbeVideoAsync(path);
+        Assert.Equal(1, runs);
+        Assert.Equal((first.Width, first.FrameCount), (again.Width, again.FrameCount));
+
+        // Another video in its place: a new size and modification time, so ffprobe is asked again.
+        File.Copy(TestAssets.Video("walking.mp4"), path, overwrite: true);
+        var replaced = await VideoProbe.ProbeVideoAsync(path);
+
+        Assert.Equal(2, runs);
+        Assert.NotEqual(first.FrameCount, replaced.FrameCount);
+    }
+
     [Fact]
     public async Task ProbeVideo_ForRoadClip_ReportsItsStreams()
     {

@@ -138,9 +138,10 @@ public sealed partial class AnnotatedVideoWriter
         }
 
         var frames = pieces.Sum(p => p.FrameCount);
-        var first = await SourceVideo.ProbeAsync(pieces[0].Path, cancellationToken).ConfigureAwait(false);
         LogJoined(original.Path, output, pieces.Count, frames, stopwatch.Elapsed.TotalSeconds);
-        return new AnnotatedVideo(output, first.Width, first.Height, original.FrameRate, frames, stopwatch.Elapsed);
+        // Each piece was written at the original's decoded size (WriteAsync draws on frames as ffmpeg decodes them,
+        // rotation applied), which is the original's as SourceVideo gives it.
+        return new AnnotatedVideo(output, original.Width, original.Height, original.FrameRate, frames, stopwatch.Elapsed);
     }
 
     // Written beside the target and moved into place at the end, so a reader never sees a half-written video.

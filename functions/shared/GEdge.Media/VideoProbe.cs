@@ -4,6 +4,7 @@ using System.Text.Json;
 using FFMpegCore;
 using FFMpegCore.Exceptions;
 using Instances.Exceptions;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace GEdge.Media;
 
@@ -15,6 +16,15 @@ public static class VideoProbe
 {
     // How long before the video's end to decode as the "it really is all there" check; large enough to land on a keyframe's GOP.
     private static readonly TimeSpan EndCheckMargin = TimeSpan.FromSeconds(0.5);
+
+    // What ffprobe said of each file lately, while the file is unchanged (the same path, size and modification time):
+    // where stages share a process they probe the same files (the cut and the join the upload, Preprocess and
+    // Postprocess a segment), and each ffprobe is a process start (about 50 ms here). Entries are a few kilobytes; the
+    // limit counts them.
+    private static readonly MemoryCache s_analyses = new(new MemoryCacheOptions { SizeLimit = 64 });
+    private static readonly MemoryCacheEntryOptions s_analysisEntry = new() { Size = 1, SlidingExpiration = TimeSpan.FromMinutes(10) };
+
+    private readonly record struct ProbedFile(string Path, long Length, DateTime LastWriteTimeUtc);
 
     /// <summary>Probes a video or still image, and checks that its first and last frames decode.</summary>
     /// <exception cref="MediaException">The file is missing, empty, not media, has no picture, or does not decode.</exception>
@@ -53,9 +63,17 @@ public static class VideoProbe
             throw new MediaException(path, MediaErrorKind.Empty, $"{file.Name} is empty (0 bytes): the upload has no content.");
         }
 
+        var probed = new ProbedFile(file.FullName, file.Length, file.LastWriteTimeUtc);
+        if (s_analyses.TryGetValue(probed, out IMediaAnalysis? known))
+        {
+            return known!;
+        }
+
         try
         {
-            return await FFProbe.AnalyseAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false);
+            using var probing = FfmpegProcess.Activities.StartActivity("ffprobe")?.SetTag("file", file.FullName);
+            var analysis = await FFProbe.AnalyseAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return s_analyses.Set(probed, analysis, s_analysisEntry);
         }
         catch (FFProbeProcessException e)
         {
