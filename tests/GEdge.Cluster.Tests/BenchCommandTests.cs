@@ -65,7 +65,7 @@ public sealed partial class BenchCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task BenchStartup_ReportsTheRunsParts_ItsFixedCostBesideTheFramesOwnWork_TheUsedFolder_AndEachFunctionsReadiness()
+    public async Task BenchStartup_ReportsTheRunsParts_ItsFixedCostBesideTheFramesOwnWork_TheUsedFolder_AndEachFunctionsReadinessInParts()
     {
         var (exitCode, output, error) = await ClusterFixture.RunGedgeAsync(["bench", TestClips.Road, "--startup", "--rounds", "1"], _folder);
 
@@ -86,14 +86,28 @@ public sealed partial class BenchCommandTests : IDisposable
         Assert.Equal(wall, Number(fixedCost, "wall"));
         Assert.InRange(Number(fixedCost, "own"), ffmpeg + inference - 1, ffmpeg + inference + 1);
         Assert.InRange(Number(fixedCost, "fixed"), wall - Number(fixedCost, "own") - 1, wall - Number(fixedCost, "own") + 1);
+        // The data folders: empty, one earlier job, a thousand; the last against the one as their walls' quotient.
+        string[] folderNames = ["empty", "one earlier job", "1000 earlier jobs"];
+        var folders = folderNames
+            .Select(folder => Regex.Match(output, $@"(?m)^{folder}\s+(?<wall>\d+)\s+(?<server>\d+)\s+(?<peak>\d+)$"))
+            .ToList();
+        Assert.All(folders, row => Assert.True(row.Success, output));
+        Assert.Equal(wall, Number(folders[0], "wall"));
         var used = UsedFolder().Match(output);
         Assert.True(used.Success, output);
-        Assert.InRange(Number(used, "ratio"), (Number(used, "wall") / wall) - 0.011, (Number(used, "wall") / wall) + 0.011);
-        foreach (var function in new[] { "gateway", "preprocess", "infer", "postprocess" })
+        var quotient = Number(folders[2], "wall") / Number(folders[1], "wall");
+        Assert.InRange(Number(used, "ratio"), quotient - 0.011, quotient + 0.011);
+        // The functions' table: a column each, every one ready and started in parts; only Infer loads a model session.
+        var header = lines.FindIndex(line => line.StartsWith("gedge function NAME: ", StringComparison.Ordinal)) + 1;
+        Assert.True(header > 0, output);
+        Assert.Equal(["gateway", "preprocess", "infer", "postprocess"], lines[header].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Matches(@"^ready(\s+[1-9]\d*){4}$", lines[header + 1]);
+        foreach (var part in new[] { "runtime", "host build", "host start", "readiness check", "job table connection" })
         {
-            var row = lines.SingleOrDefault(line => line.StartsWith(function + " ", StringComparison.Ordinal));
-            Assert.True(row is not null && Regex.IsMatch(row, @"^\S+\s+[1-9]\d*$"), $"no readiness figure for {function}:\n{output}");
+            Assert.True(lines.Any(line => Regex.IsMatch(line, $@"^{part}(\s+\d+){{4}}$")), $"no figures for every function's {part}:\n{output}");
         }
+
+        Assert.Contains(lines, line => Regex.IsMatch(line, @"^model session\s+-\s+-\s+\d+\s+-$"));
 
         Assert.Matches("(all start-up goals met|some start-up goals not met)$", output.TrimEnd());
     }
@@ -130,6 +144,6 @@ public sealed partial class BenchCommandTests : IDisposable
     [GeneratedRegex(@"fixed cost: (?<wall>\d+) - (?<own>\d+) = (?<fixed>-?\d+) ms; goal at most 1000 ms: (met|not met)")]
     private static partial Regex FixedCost();
 
-    [GeneratedRegex(@"in a folder with 1000 ended jobs: wall (?<wall>\d+) ms \((?<ratio>[\d.]+) x the empty folder's\)")]
+    [GeneratedRegex(@"1000 earlier jobs against one: (?<ratio>[\d.]+) x the wall time \(goal: no slower\)")]
     private static partial Regex UsedFolder();
 }

@@ -22,6 +22,9 @@ public sealed record ProbeAnswer(int StatusCode, string Text);
 /// </summary>
 public static class FunctionProbes
 {
+    /// <summary>The probes' activities: <c>readiness check</c>, each run of the ready checks (tagged with the answer's status code).</summary>
+    public static readonly System.Diagnostics.ActivitySource Activities = new("GEdge.Hosting");
+
     /// <summary>The tag of the checks <c>/readyz</c> runs.</summary>
     public const string ReadyTag = StageServiceCollectionExtensions.ReadinessTag;
 
@@ -53,6 +56,7 @@ public static class FunctionProbes
     public static async Task<ProbeAnswer> ReadinessAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(services);
+        using var checking = Activities.StartActivity("readiness check");
         var report = await services.GetRequiredService<HealthCheckService>()
             .CheckHealthAsync(check => check.Tags.Contains(ReadyTag), cancellationToken).ConfigureAwait(false);
         var text = new StringBuilder(report.Status.ToString()).Append('\n');
@@ -62,6 +66,7 @@ public static class FunctionProbes
         }
 
         var status = report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+        checking?.SetTag("status", status);
         return new ProbeAnswer(status, text.ToString());
     }
 

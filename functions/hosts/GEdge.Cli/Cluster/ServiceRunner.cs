@@ -19,7 +19,12 @@ internal static class ServiceRunner
         WebApplication app;
         try
         {
-            app = createApp();
+            using (StartupTimeline.Activities.StartActivity("host build"))
+            {
+                app = createApp();
+            }
+
+            using var starting = StartupTimeline.Activities.StartActivity("host start");
             await app.StartAsync(stopping).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)

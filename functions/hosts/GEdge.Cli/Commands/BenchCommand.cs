@@ -51,7 +51,7 @@ internal static class BenchCommand
         var startup = new Option<bool>("--startup")
         {
             Description = $"Measure start-up instead: gedge run on the video's first {StartupBenchmark.ClipFrames} frames in parts, its fixed cost beside the frames' own work, " +
-                $"the same in a folder of {StartupBenchmark.EarlierJobs} earlier jobs, and each function's time to /readyz (2 x rounds + 1 runs each).",
+                $"the same in folders of one and of {StartupBenchmark.EarlierJobs} earlier jobs, and each function's time to /readyz in parts (2 x rounds + 1 runs each).",
         };
         var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.") { video, rounds, serve, startup };
         command.SetAction((parse, cancellationToken) => RunAsync(

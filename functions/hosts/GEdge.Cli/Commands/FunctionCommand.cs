@@ -15,21 +15,35 @@ internal static class FunctionCommand
         name.AcceptOnlyFromAmong([.. ClusterFunction.All.Select(f => f.Name)]);
         var urls = UrlsOption();
         var parent = ParentOption();
+        var timings = new Option<FileInfo?>("--timings")
+        {
+            Description = "When the process ends, print where its start-up time went (the runtime's start, the host's build and start, the job table " +
+                "connection, the model session, the readiness checks: each part's start and length in ms since the process started) and write them to this file as JSON.",
+        };
         var command = new Command(
             "function",
             "Run one function as an HTTP CloudEvents service, as a Knative Service would (configured by JobTable__ConnectionString, " +
             "Storage__Local__Root or Storage__S3__*, Events__Sink).")
         {
-            name, urls, parent,
+            name, urls, parent, timings,
         };
-        command.SetAction((parse, cancellationToken) =>
+        command.SetAction(async (parse, cancellationToken) =>
         {
             var function = ClusterFunction.Named(parse.GetRequiredValue(name))!;
-            return ServiceRunner.RunAsync(
+            using var timeline = parse.GetValue(timings) is null ? null : new StartupTimeline();
+            var exitCode = await ServiceRunner.RunAsync(
                 $"{function.Name} function",
                 () => FunctionHost.CreateFunction(function, Split(parse.GetRequiredValue(urls))),
                 parse.GetValue(parent),
-                cancellationToken);
+                cancellationToken).ConfigureAwait(false);
+            if (timeline is not null)
+            {
+                var parts = timeline.Parts;
+                StartupTimeline.Print(parts, Console.Error);
+                await StartupTimeline.WriteAsync(parts, parse.GetValue(timings)!.FullName, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            return exitCode;
         });
         return command;
     }
