@@ -62,12 +62,13 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
             host = EmbeddedHost.CreatePipeline(verbose, progress, delivery, settings);
         }
 
+        Task model = Task.CompletedTask;
         try
         {
             // The model session, which takes long to load and needs no job table, loads beside it on a pool thread (the
             // stages' subscribers would otherwise load it in StartAsync, after the job table). Measured with `gedge run
             // --timings` on a five-frame clip: the job table's server and connection take about 230 ms, the session 55 ms.
-            var model = Task.Run(host.Services.GetRequiredService<ObjectDetector>, cancellationToken);
+            model = Task.Run(host.Services.GetRequiredService<ObjectDetector>, cancellationToken);
             // The job table first (the embedded Garnet server starts, or the configured server is reached): its failure,
             // such as another run holding the folder, is then the caller's one exception, before the host starts and
             // would log it with its stack trace.
@@ -78,6 +79,8 @@ public sealed class EmbeddedPipeline : IAsyncDisposable
         }
         catch
         {
+            // A job table that cannot start leaves the session loading: it finishes before the host that holds it goes.
+            await model.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             host.Dispose();
             throw;
         }
