@@ -59,20 +59,21 @@ public static class GEdgeEvents
     /// <summary>Extension attribute carrying the segment's number (from 0) on a segment's event.</summary>
     public static readonly CloudEventAttribute SegmentAttribute = CloudEventAttribute.CreateExtension("segment", CloudEventAttributeType.Integer);
 
-    /// <summary>The extension attributes a formatter must know to parse G-Edge events.</summary>
-    public static IReadOnlyList<CloudEventAttribute> ExtensionAttributes { get; } = [JobStatusAttribute, JobIdAttribute, SegmentAttribute];
+    /// <summary>The extension attributes a formatter must know to parse G-Edge events (the trace context's among them).</summary>
+    public static IReadOnlyList<CloudEventAttribute> ExtensionAttributes { get; } = [JobStatusAttribute, JobIdAttribute, SegmentAttribute, .. EventTracing.Attributes];
 
     /// <summary>The event types G-Edge understands.</summary>
     public static IReadOnlyList<string> Types { get; } = [VideoUploadedType, JobStatusChangedType, SegmentStatusChangedType];
 
     /// <summary>
     /// A <c>video uploaded</c> event. Its id is derived from the object's identity (bucket, key, etag), so the same
-    /// upload reported twice is the same event, as CloudEvents' id + source uniqueness intends.
+    /// upload reported twice is the same event, as CloudEvents' id + source uniqueness intends. Every event carries the
+    /// trace context of the span that made it (<see cref="EventTracing"/>), when there is one.
     /// </summary>
     public static CloudEvent CreateVideoUploaded(VideoUploaded upload, Uri source)
     {
         ArgumentNullException.ThrowIfNull(upload);
-        return new CloudEvent(CloudEventsSpecVersion.V1_0, ExtensionAttributes)
+        return EventTracing.Stamp(new CloudEvent(CloudEventsSpecVersion.V1_0, ExtensionAttributes)
         {
             Id = $"{upload.Bucket}/{upload.Key}@{upload.ETag}",
             Source = source,
@@ -81,7 +82,7 @@ public static class GEdgeEvents
             Time = DateTimeOffset.UtcNow,
             DataContentType = "application/json",
             Data = JsonSerializer.SerializeToElement(upload, GEdgeEventJsonContext.Default.VideoUploaded),
-        };
+        });
     }
 
     /// <summary>
@@ -103,7 +104,7 @@ public static class GEdgeEvents
         };
         cloudEvent[JobStatusAttribute] = status.ToString();
         cloudEvent[JobIdAttribute] = jobId.ToString(CultureInfo.InvariantCulture);
-        return cloudEvent;
+        return EventTracing.Stamp(cloudEvent);
     }
 
     /// <summary>
@@ -127,7 +128,7 @@ public static class GEdgeEvents
         cloudEvent[JobStatusAttribute] = status.ToString();
         cloudEvent[JobIdAttribute] = jobId.ToString(CultureInfo.InvariantCulture);
         cloudEvent[SegmentAttribute] = segment;
-        return cloudEvent;
+        return EventTracing.Stamp(cloudEvent);
     }
 
     /// <summary>The subject that names a job in events (<c>jobs/42</c>).</summary>

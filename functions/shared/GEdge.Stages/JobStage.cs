@@ -52,6 +52,15 @@ public sealed partial class JobStage(
 
     private JobEnding Ending => ending;
 
+    /// <summary>
+    /// The stages' activities: one span per event a stage handles (<c>preprocess segment</c>, <c>preprocess cut</c>,
+    /// <c>postprocess join</c>, ...), a child of the span that published the event (<see cref="EventTracing"/>), so a
+    /// job is one trace across processes; the events it sends on carry it in turn. Tagged as OpenTelemetry's semantic
+    /// conventions tag CloudEvents (<c>cloudevents.event_id</c>, <c>cloudevents.event_type</c>) and with the job, the
+    /// segment and the stage (<c>gedge.*</c>); an attempt that fails is marked as an error with its reason.
+    /// </summary>
+    public static readonly ActivitySource Activities = new("GEdge.Stages");
+
     /// <inheritdoc />
     public async Task<CloudEvent?> HandleAsync(CloudEvent cloudEvent, CancellationToken cancellationToken)
     {
@@ -65,22 +74,75 @@ public sealed partial class JobStage(
                 return null;
             }
 
-            return await RunSegmentAsync(change.JobId, change.Segment, cancellationToken).ConfigureAwait(false);
+            using var span = StartSpan("segment", cloudEvent, change.JobId, change.Segment);
+            return await Traced(span, RunSegmentAsync(change.JobId, change.Segment, cancellationToken)).ConfigureAwait(false);
         }
 
         var jobChange = GEdgeEvents.ReadJobStatusChanged(cloudEvent);
         if (_cut is not null && jobChange.Status == _stage.Consumes)
         {
-            return await CutAsync(_cut, jobChange.JobId, cancellationToken).ConfigureAwait(false);
+            using var span = StartSpan("cut", cloudEvent, jobChange.JobId, segment: null);
+            return await Traced(span, CutAsync(_cut, jobChange.JobId, cancellationToken)).ConfigureAwait(false);
         }
 
         if (_join is not null && jobChange.Status == _stage.Completes)
         {
-            return await JoinAsync(_join, jobChange.JobId, cancellationToken).ConfigureAwait(false);
+            using var span = StartSpan("join", cloudEvent, jobChange.JobId, segment: null);
+            return await Traced(span, JoinAsync(_join, jobChange.JobId, cancellationToken)).ConfigureAwait(false);
         }
 
         LogWrongStatus(logger, jobChange.JobId, jobChange.Status, _stage.Consumes);
         return null;
+    }
+
+    private Activity? StartSpan(string what, CloudEvent cloudEvent, long jobId, int? segment)
+    {
+        // A consumer of the event: its parent is the span that made it; without one, whatever is current here.
+        var span = Activities.StartActivity($"{_stage.Name} {what}", ActivityKind.Consumer, EventTracing.ContextOf(cloudEvent) ?? default);
+        if (span is not null)
+        {
+            span.SetTag("cloudevents.event_id", cloudEvent.Id);
+            span.SetTag("cloudevents.event_type", cloudEvent.Type);
+            span.SetTag("gedge.stage", _stage.Name);
+            span.SetTag("gedge.job.id", jobId);
+            if (segment is { } number)
+            {
+                span.SetTag("gedge.segment", number);
+            }
+        }
+
+        return span;
+    }
+
+    // A failed attempt is an error on its span, which says whether the input was at fault (no retry) or the attempt (the
+    // retry's span, started by the event this attempt re-announces, is its child).
+    private static void MarkFailed(string reason, bool permanent)
+    {
+        if (Activity.Current is { } span && span.Source == Activities)
+        {
+            span.SetStatus(ActivityStatusCode.Error, reason);
+            span.SetTag("gedge.failure", permanent ? "input" : "attempt");
+        }
+    }
+
+    // The reply is what the span's work produced; a failure that escapes marks the span as an error.
+    private static async Task<CloudEvent?> Traced(Activity? span, Task<CloudEvent?> work)
+    {
+        try
+        {
+            var reply = await work.ConfigureAwait(false);
+            if (span is not null && reply is not null)
+            {
+                span.SetTag("gedge.reply", reply[GEdgeEvents.JobStatusAttribute] as string);
+            }
+
+            return reply;
+        }
+        catch (Exception e) when (span is not null)
+        {
+            span.SetStatus(ActivityStatusCode.Error, e.Message);
+            throw;
+        }
     }
 
     /// <summary>The field of a segment (or, summed, of a job) that holds a stage's duration in seconds (<c>preprocessing_seconds</c>).</summary>
@@ -264,6 +326,7 @@ public sealed partial class JobStage(
                 // after the backoff, or at the limit (or for input no retry can fix) the end of the job with the reason.
                 var permanent = e is UnprocessableInputException or InvalidObjectKeyException;
                 var reason = $"{_stage.Working} failed: {e.Message}";
+                MarkFailed(reason, permanent);
                 if (permanent)
                 {
                     LogInputRejected(logger, jobId, _stage.Working, reason);
@@ -362,6 +425,7 @@ public sealed partial class JobStage(
 
             var permanent = e is UnprocessableInputException or InvalidObjectKeyException;
             var reason = $"{attempt.Reason}{_stage.Working} failed: {e.Message}";
+            MarkFailed(reason, permanent);
             if (permanent)
             {
                 // The user's input, not the service, is at fault: one line with the reason, no stack trace.
