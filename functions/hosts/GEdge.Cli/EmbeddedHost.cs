@@ -1,4 +1,5 @@
 using GEdge.Events;
+using GEdge.Hosting;
 using GEdge.Jobs;
 using Microsoft.Extensions.Configuration;
 using GEdge.Infer;
@@ -76,6 +77,8 @@ public static class EmbeddedHost
         builder.Logging.SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Services.AddJobTableWithEmbeddedServer(builder.Configuration);
+        // The same traces as a cluster's processes, when OTEL_EXPORTER_OTLP_ENDPOINT asks for them.
+        builder.Services.AddGEdgeTelemetry(builder.Configuration, "gedge");
         return builder;
     }
 }

@@ -35,6 +35,8 @@ public static class FunctionServiceCollectionExtensions
         // K_SINK a SinkBinding injects.
         services.AddHttpEventPublisher();
         services.AddFunctionProbes();
+        // Traces over OTLP when the standard variables ask; the service is named by OTEL_SERVICE_NAME or Knative's K_SERVICE.
+        services.AddGEdgeTelemetry(configuration, "gedge-function");
         return services;
     }
 }

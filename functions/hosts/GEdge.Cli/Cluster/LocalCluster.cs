@@ -354,6 +354,8 @@ internal sealed class LocalCluster : IAsyncDisposable
             {
                 // The source of the events a function sends is its own address, as a Knative Service's would be.
                 [$"Stages__{nameof(StageOptions.EventSource)}"] = url.ToString(),
+                // What its traces are named by, as K_SERVICE names a Knative Service's.
+                ["OTEL_SERVICE_NAME"] = $"gedge-{name}",
             };
             if (FunctionOf(name) == ClusterFunction.Gateway.Name)
             {
