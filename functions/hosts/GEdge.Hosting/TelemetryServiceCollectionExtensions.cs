@@ -28,9 +28,10 @@ public static class TelemetryServiceCollectionExtensions
 
     /// <summary>
     /// Adds the tracer when <see cref="ExportsTraces"/>. The service is named by <c>OTEL_SERVICE_NAME</c> (the SDK reads
-    /// it), else by Knative's <c>K_SERVICE</c>, else <paramref name="serviceName"/>. Incoming HTTP requests are traced
-    /// only on the jobs API (<c>/api</c>), where a job's trace begins with the upload; the events' deliveries are the
-    /// stages' own spans, and probes are noise.
+    /// it), else by Knative's <c>K_SERVICE</c>, else <paramref name="serviceName"/>. Every incoming HTTP request but the
+    /// probes is traced: a job's first event is made inside one (the jobs API's upload, a MinIO notification, the
+    /// sweeper's ping), and an event made under a request left unsampled would carry "not sampled" to every stage after
+    /// it, so no span of that job would be exported.
     /// </summary>
     public static IServiceCollection AddGEdgeTelemetry(this IServiceCollection services, IConfiguration configuration, string serviceName)
     {
@@ -46,8 +47,12 @@ public static class TelemetryServiceCollectionExtensions
             .ConfigureResource(resource => resource.AddService(name))
             .WithTracing(tracing => tracing
                 .AddSource(Sources)
-                .AddAspNetCoreInstrumentation(options => options.Filter = context => context.Request.Path.StartsWithSegments(new PathString("/api"), StringComparison.Ordinal))
+                .AddAspNetCoreInstrumentation(options => options.Filter = context => !IsProbe(context.Request.Path))
                 .AddOtlpExporter());
         return services;
     }
+
+    private static bool IsProbe(PathString path) =>
+        path.StartsWithSegments("/" + FunctionRoutes.Liveness, StringComparison.Ordinal)
+        || path.StartsWithSegments("/" + FunctionRoutes.Readiness, StringComparison.Ordinal);
 }
