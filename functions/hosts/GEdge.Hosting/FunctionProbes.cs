@@ -22,8 +22,11 @@ public sealed record ProbeAnswer(int StatusCode, string Text);
 /// </summary>
 public static class FunctionProbes
 {
-    /// <summary>The probes' activities: <c>readiness check</c>, each run of the ready checks (tagged with the answer's status code).</summary>
-    public static readonly System.Diagnostics.ActivitySource Activities = new("GEdge.Hosting");
+    /// <summary>
+    /// The probes' activity <c>readiness check</c>, each run of the ready checks (tagged with the answer's status code), for
+    /// the start-up timings; a tracer leaves it out, as it leaves the probes' requests.
+    /// </summary>
+    public static readonly System.Diagnostics.ActivitySource Activities = new("GEdge.Hosting.Probes");
 
     /// <summary>The tag of the checks <c>/readyz</c> runs.</summary>
     public const string ReadyTag = StageServiceCollectionExtensions.ReadinessTag;

@@ -15,8 +15,13 @@ namespace GEdge.Hosting;
 /// </summary>
 public static class TelemetryServiceCollectionExtensions
 {
-    /// <summary>The ActivitySources G-Edge's libraries report on (GEdge.Stages, GEdge.Media, GEdge.JobTable, ...).</summary>
-    public const string Sources = "GEdge.*";
+    /// <summary>
+    /// The ActivitySources a trace carries: the stages' spans, the media tools' processes and probes, the job table's
+    /// server and connection, the model session, the command line's parts. Left out: the per-frame inference
+    /// (GEdge.Vision.Onnx.Inference) and the probes (GEdge.Hosting.Probes), which the start-up timings alone want.
+    /// </summary>
+    public static IReadOnlyList<string> Sources { get; } =
+        ["GEdge.Stages", "GEdge.Media", "GEdge.JobTable", "GEdge.JobTable.Embedded", "GEdge.Vision.Onnx", "GEdge.Cli"];
 
     /// <summary>Whether <paramref name="configuration"/> asks for traces to be exported.</summary>
     public static bool ExportsTraces(IConfiguration configuration)
@@ -46,7 +51,7 @@ public static class TelemetryServiceCollectionExtensions
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(name))
             .WithTracing(tracing => tracing
-                .AddSource(Sources)
+                .AddSource([.. Sources])
                 .AddAspNetCoreInstrumentation(options => options.Filter = context => !IsProbe(context.Request.Path))
                 .AddOtlpExporter());
         return services;

@@ -13,11 +13,14 @@ namespace GEdge.Vision.Onnx;
 /// </summary>
 public sealed partial class ObjectDetector : IDisposable
 {
-    /// <summary>
-    /// The detector's activities: <c>model session</c> (loading the model into ONNX Runtime) and <c>inference</c> (one run
-    /// of the model), for whoever listens (the start-up timings of <c>gedge run --timings</c>, a tracer).
-    /// </summary>
+    /// <summary>The detector's activity <c>model session</c> (loading the model into ONNX Runtime), for whoever listens.</summary>
     public static readonly ActivitySource Activities = new("GEdge.Vision.Onnx");
+
+    /// <summary>
+    /// <c>inference</c>, one run of the model: a source of its own, since there is one per frame; the start-up timings take
+    /// the first, a tracer leaves it out.
+    /// </summary>
+    public static readonly ActivitySource InferenceActivities = new("GEdge.Vision.Onnx.Inference");
 
     private readonly InferenceSession _session;
     private readonly ConcurrentBag<InferenceWorkspace> _workspaces = [];
@@ -171,7 +174,7 @@ public sealed partial class ObjectDetector : IDisposable
     private void Run(InferenceWorkspace workspace, int batch)
     {
         var (inputs, outputs) = workspace.ValuesFor(batch);
-        using var running = Activities.StartActivity("inference");
+        using var running = InferenceActivities.StartActivity("inference");
         _session.Run(workspace.RunOptions, _inputNames, inputs, _outputNames, outputs);
     }
 
