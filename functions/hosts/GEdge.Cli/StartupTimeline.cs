@@ -58,26 +58,24 @@ public sealed class StartupTimeline : IDisposable
         .. _first.Values.OrderBy(part => part.AtMs),
     ];
 
-    /// <summary>Writes the parts as a table, one line each: when it began and how long it took.</summary>
-    public static void Print(IReadOnlyList<StartupPart> parts, TextWriter writer)
+    /// <summary>
+    /// Prints the parts seen so far on stderr, a line each (when it began and how long it took), and writes them to
+    /// <paramref name="path"/> as JSON (an array of <see cref="StartupPart"/>, as <see cref="ReadAsync"/> reads them).
+    /// </summary>
+    public async Task ReportAsync(string path, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(parts);
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteLine($"{"start-up part",-28} {"at ms",8} {"took ms",8}");
+        var parts = Parts;
+        await Console.Error.WriteLineAsync($"{"start-up part",-28} {"at ms",8} {"took ms",8}").ConfigureAwait(false);
         foreach (var part in parts)
         {
-            writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{part.Name,-28} {part.AtMs,8:0} {part.TookMs,8:0}"));
+            await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{part.Name,-28} {part.AtMs,8:0} {part.TookMs,8:0}")).ConfigureAwait(false);
         }
-    }
 
-    /// <summary>Writes the parts as JSON (an array of <see cref="StartupPart"/>), for <c>gedge bench --startup</c>.</summary>
-    public static async Task WriteAsync(IReadOnlyList<StartupPart> parts, string path, CancellationToken cancellationToken)
-    {
         await using var file = File.Create(path);
         await JsonSerializer.SerializeAsync(file, parts, CliJsonContext.Default.IReadOnlyListStartupPart, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Reads what <see cref="WriteAsync"/> wrote.</summary>
+    /// <summary>Reads what <see cref="ReportAsync"/> wrote.</summary>
     public static async Task<IReadOnlyList<StartupPart>> ReadAsync(string path, CancellationToken cancellationToken)
     {
         await using var file = File.OpenRead(path);

@@ -324,13 +324,14 @@ internal static class BenchCommand
         return looped;
     }
 
-    private static async Task<TimeSpan> RunFfmpegAsync(string video, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    /// <summary>Runs the ffmpeg binary with <paramref name="arguments"/> to its end; its wall time, or its failure while <paramref name="doing"/> <paramref name="video"/>.</summary>
+    internal static async Task<TimeSpan> RunFfmpegAsync(string video, IReadOnlyList<string> arguments, CancellationToken cancellationToken, string doing = "measuring")
     {
         var clock = Stopwatch.StartNew();
         using var ffmpeg = FfmpegProcess.Start("benchmark", video, arguments);
         var exitCode = await ffmpeg.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         var elapsed = clock.Elapsed;
-        return exitCode == 0 ? elapsed : throw ffmpeg.Failure(exitCode, "measuring");
+        return exitCode == 0 ? elapsed : throw ffmpeg.Failure(exitCode, doing);
     }
 
     // Preprocess's ffmpeg command exactly, minus the showinfo filter (which only reports timestamps) and writing to

@@ -110,8 +110,8 @@ internal static class BenchInferCommand
             }
 
             var culture = CultureInfo.InvariantCulture;
-            var bareMedian = Median(bareTimes);
-            var detectorMedian = Median(detectorTimes);
+            var bareMedian = BenchStatistics.Median(bareTimes);
+            var detectorMedian = BenchStatistics.Median(detectorTimes);
             await output.WriteLineAsync(string.Create(culture,
                 $"model {manifest.Name}, provider {detector.ExecutionProvider}, intra-op threads {(options.IntraOpThreads == 0 ? "default" : options.IntraOpThreads)}, "
                 + $"{frameCount} frames per side ({frames.Count} distinct, from {Path.GetFileName(clip)}), alternating in blocks of {BlockFrames}")).ConfigureAwait(false);
@@ -165,20 +165,13 @@ internal static class BenchInferCommand
             decode[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         }
 
-        return (Median(fill), Median(decode));
+        return (BenchStatistics.Median(fill), BenchStatistics.Median(decode));
     }
 
     private static int DetectOne(ObjectDetector detector, List<LetterboxedFrame> frames, int i)
     {
         var frame = frames[i % frames.Count];
         return detector.Detect(frame.Span, frame.Letterbox).Count;
-    }
-
-    private static double Median(double[] values)
-    {
-        var sorted = (double[])values.Clone();
-        Array.Sort(sorted);
-        return sorted[sorted.Length / 2];
     }
 
     private static double Sum(double[] values)

@@ -38,9 +38,7 @@ internal static class FunctionCommand
                 cancellationToken).ConfigureAwait(false);
             if (timeline is not null)
             {
-                var parts = timeline.Parts;
-                StartupTimeline.Print(parts, Console.Error);
-                await StartupTimeline.WriteAsync(parts, parse.GetValue(timings)!.FullName, CancellationToken.None).ConfigureAwait(false);
+                await timeline.ReportAsync(parse.GetValue(timings)!.FullName, CancellationToken.None).ConfigureAwait(false);
             }
 
             return exitCode;

@@ -39,9 +39,7 @@ internal static class RunCommand
         // Listening from here: what ran before (the runtime's start, parsing the command line) is the timeline's "runtime".
         using var timeline = new StartupTimeline();
         var exitCode = await RunJobAsync(video, output, user, verbose, cancellationToken).ConfigureAwait(false);
-        var parts = timeline.Parts;
-        StartupTimeline.Print(parts, Console.Error);
-        await StartupTimeline.WriteAsync(parts, timings.FullName, cancellationToken).ConfigureAwait(false);
+        await timeline.ReportAsync(timings.FullName, cancellationToken).ConfigureAwait(false);
         return exitCode;
     }
 

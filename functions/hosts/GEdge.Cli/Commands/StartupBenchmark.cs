@@ -67,14 +67,14 @@ internal static class StartupBenchmark
             used.Add(await TimeRunAsync(clip, CopyOf(usedTemplate, $"many-jobs-{run}"), cancellationToken).ConfigureAwait(false));
         }
 
-        var wall = Median(empty.Select(r => r.WallMs));
+        var wall = BenchStatistics.Median(empty.Select(r => r.WallMs));
         Console.WriteLine();
         Console.WriteLine($"{"gedge run, part",-28} {"at ms",8} {"took ms",8}   (each part's first occurrence; median over the runs)");
         foreach (var name in empty[0].Parts.Select(p => p.Name))
         {
             var parts = empty.Select(r => r.Parts.FirstOrDefault(p => p.Name == name)).OfType<StartupPart>().ToList();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name,-28} {Median(parts.Select(p => p.AtMs)),8:0} {Median(parts.Select(p => p.TookMs)),8:0}"));
+                $"{name,-28} {BenchStatistics.Median(parts.Select(p => p.AtMs)),8:0} {BenchStatistics.Median(parts.Select(p => p.TookMs)),8:0}"));
         }
 
         var fixedMs = wall - ownWork.TotalMs;
@@ -92,11 +92,11 @@ internal static class StartupBenchmark
         foreach (var (folder, timings) in new[] { ("empty", empty), ("one earlier job", once), ($"{EarlierJobs} earlier jobs", used) })
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{folder,-28} {Median(timings.Select(r => r.WallMs)),8:0} {Median(timings.Select(r => r.Took("job table server"))),20:0} {Median(timings.Select(r => r.PeakMiB)),9:0}"));
+                $"{folder,-28} {BenchStatistics.Median(timings.Select(r => r.WallMs)),8:0} {BenchStatistics.Median(timings.Select(r => r.Took("job table server"))),20:0} {BenchStatistics.Median(timings.Select(r => r.PeakMiB)),9:0}"));
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{EarlierJobs} earlier jobs against one: {Median(used.Select(r => r.WallMs)) / Median(once.Select(r => r.WallMs)):0.00} x the wall time (goal: no slower)"));
+            $"{EarlierJobs} earlier jobs against one: {BenchStatistics.Median(used.Select(r => r.WallMs)) / BenchStatistics.Median(once.Select(r => r.WallMs)):0.00} x the wall time (goal: no slower)"));
 
         Console.WriteLine();
         // One column per function; the first row is the goal's figure, the others what each part took (- where it has none).
@@ -107,7 +107,7 @@ internal static class StartupBenchmark
         foreach (var part in FunctionParts)
         {
             Console.WriteLine($"{part,-24}{string.Concat(functions.Select(f => f.Parts.Any(r => r.Any(p => p.Name == part))
-                ? string.Create(CultureInfo.InvariantCulture, $"{Median(f.Parts.Select(r => r.FirstOrDefault(p => p.Name == part)?.TookMs ?? 0)),12:0}")
+                ? string.Create(CultureInfo.InvariantCulture, $"{BenchStatistics.Median(f.Parts.Select(r => r.FirstOrDefault(p => p.Name == part)?.TookMs ?? 0)),12:0}")
                 : $"{"-",12}"))}");
         }
 
@@ -117,17 +117,13 @@ internal static class StartupBenchmark
     }
 
     // The first frames of the video, encoded afresh (a stream copy could not start at a keyframe-less cut), with its audio.
-    private static async Task CutClipAsync(string source, string clip, CancellationToken cancellationToken)
-    {
-        using var ffmpeg = FfmpegProcess.Start("clip cutter", source,
+    private static Task<TimeSpan> CutClipAsync(string source, string clip, CancellationToken cancellationToken) =>
+        BenchCommand.RunFfmpegAsync(
+            source,
             ["-hide_banner", "-nostdin", "-v", "error", "-i", source, "-frames:v", ClipFrames.ToString(CultureInfo.InvariantCulture),
-             "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-shortest", "-y", clip]);
-        var exitCode = await ffmpeg.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (exitCode != 0)
-        {
-            throw ffmpeg.Failure(exitCode, "cutting a clip of");
-        }
-    }
+             "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-shortest", "-y", clip],
+            cancellationToken,
+            "cutting a clip of");
 
     private sealed record OwnWork(double FfmpegMs, double InferenceMs)
     {
@@ -305,15 +301,9 @@ internal static class StartupBenchmark
                 }
             }
 
-            results.Add((function.Name, Median(times), parts));
+            results.Add((function.Name, BenchStatistics.Median(times), parts));
         }
 
         return results;
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count == 0 ? 0 : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }
