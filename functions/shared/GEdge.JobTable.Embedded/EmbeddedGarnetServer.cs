@@ -17,6 +17,9 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
 {
     private const int PortAttempts = 5;
 
+    // Serialises the servers' construction (CreateGarnet).
+    private static readonly Lock s_constructing = new();
+
     /// <summary>The embedded server's activities: <c>job table server</c> (its start, recovery included) and <c>job table checkpoint</c> (at its stop).</summary>
     public static readonly ActivitySource Activities = new("GEdge.JobTable.Embedded");
 
@@ -198,15 +201,21 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
     private static GarnetServer CreateGarnet(string[] arguments, ILoggerFactory loggerFactory)
     {
         // Garnet adds a console trace listener per server; in a host they would pile up and echo Trace output to
-        // stdout, which belongs to the host. Remove the ones this construction added.
-        var existing = Trace.Listeners.OfType<ConsoleTraceListener>().ToHashSet();
-        var server = new GarnetServer(arguments, new GarnetLoggerFactory(loggerFactory));
-        foreach (var added in Trace.Listeners.OfType<ConsoleTraceListener>().Where(l => !existing.Contains(l)).ToList())
+        // stdout, which belongs to the host. Remove the ones this construction added. Trace.Listeners is one list for
+        // the process and its enumeration is not thread-safe, so servers are constructed one at a time: two started at
+        // once (test fixtures initialising in parallel) threw "Collection was modified" from the enumeration.
+        lock (s_constructing)
         {
-            Trace.Listeners.Remove(added);
-            added.Dispose();
+            var existing = Trace.Listeners.OfType<ConsoleTraceListener>().ToHashSet();
+            var server = new GarnetServer(arguments, new GarnetLoggerFactory(loggerFactory));
+            foreach (var added in Trace.Listeners.OfType<ConsoleTraceListener>().Where(l => !existing.Contains(l)).ToList())
+            {
+                Trace.Listeners.Remove(added);
+                added.Dispose();
+            }
+
+            return server;
         }
-        return server;
     }
 
     /// <summary>
