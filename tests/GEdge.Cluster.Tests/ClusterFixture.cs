@@ -159,7 +159,7 @@ public partial class ClusterFixture : IAsyncLifetime
         Assert.True(jobTable.Success, $"serve named no job table:{Environment.NewLine}{output}");
         JobTableConnectionString = jobTable.Groups["endpoint"].Value;
         Redis = await ConnectionMultiplexer.ConnectAsync(JobTableConnectionString + ",allowAdmin=true");
-        Jobs = new JobTable.JobTable(Redis, Options.Create(new JobTableOptions()), TimeProvider.System, NullLogger<JobTable.JobTable>.Instance);
+        Jobs = new JobTable.JobTable(Redis, Options.Create(new JobTableOptions()), TimeProvider.System, new GEdge.Metrics.GEdgeMetrics(), NullLogger<JobTable.JobTable>.Instance);
     }
 
     public virtual async Task DisposeAsync()

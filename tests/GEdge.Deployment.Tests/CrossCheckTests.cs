@@ -196,6 +196,20 @@ public sealed partial class CrossCheckTests
     }
 
     [Fact]
+    public void EveryService_IsScrapedByPrometheus_AtTheMetricsRouteOnItsContainersPort()
+    {
+        foreach (var service in Manifests.KnativeServices)
+        {
+            var template = service.Json["spec"]!["template"]!;
+            var annotations = template["metadata"]!["annotations"]!;
+            var port = (long?)template["spec"]!["containers"]!.AsArray().Single()!["ports"]![0]!["containerPort"];
+            Assert.Equal("true", (string?)annotations["prometheus.io/scrape"]);
+            Assert.Equal(port?.ToString(System.Globalization.CultureInfo.InvariantCulture), (string?)annotations["prometheus.io/port"]);
+            Assert.Equal("/" + GEdge.Hosting.FunctionRoutes.Metrics, (string?)annotations["prometheus.io/path"]);
+        }
+    }
+
+    [Fact]
     public void EveryFunction_IsServedOn8080_AsNonRoot_AndFuncYamlNamesTheGatewayService()
     {
         foreach (var service in Manifests.KnativeServices)

@@ -39,8 +39,9 @@ public sealed class MinioIntakeOnGarnetTests : IAsyncLifetime
             _connection!,
             Options.Create(new GEdge.JobTable.JobTableOptions { KeyPrefix = "events-" + Guid.NewGuid().ToString("N") }),
             TimeProvider.System,
+            new GEdge.Metrics.GEdgeMetrics(),
             NullLogger<GEdge.JobTable.JobTable>.Instance);
-        var intake = new JobIntake(jobs, Options.Create(new StageOptions()), Options.Create(new BucketOptions { Uploads = "videos" }), NullLogger<JobIntake>.Instance);
+        var intake = new JobIntake(jobs, Options.Create(new StageOptions()), Options.Create(new BucketOptions { Uploads = "videos" }), new GEdge.Metrics.GEdgeMetrics(), NullLogger<JobIntake>.Instance);
         var broker = new RecordingPublisher();
         await using var host = await HttpTestHost.StartAsync(
             app => app.MapMinioNotifications(intake),

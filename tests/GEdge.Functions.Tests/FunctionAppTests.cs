@@ -45,6 +45,25 @@ public sealed class FunctionAppTests
     }
 
     [Fact]
+    public async Task Metrics_AnswersTheAppsSeriesInPrometheusTextFormat()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["JobTable:ConnectionString"] = "localhost:1" }).Build();
+        await using var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddLogging().AddGEdgeFunction(configuration).BuildServiceProvider();
+        services.GetRequiredService<GEdge.Metrics.GEdgeMetrics>().UploadRefused(GEdge.Metrics.UploadRefusal.TooLarge);
+        var context = new DefaultHttpContext { RequestServices = services };
+        using var body = new MemoryStream();
+        context.Response.Body = body;
+
+        Assert.IsType<EmptyResult>(await MetricsFunctions.MetricsAsync(context.Request));
+
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", context.Response.ContentType);
+        var samples = GEdge.Testing.MetricSamples.Parse(System.Text.Encoding.UTF8.GetString(body.ToArray()));
+        Assert.Equal(1, samples["gedge_uploads_refused_total{reason=\"too_large\"}"]);
+        Assert.Equal(0, samples["gedge_job_transitions_total{status=\"Enqueue\"}"]);
+        Assert.Contains("process_working_set_bytes", samples.Series);
+    }
+
+    [Fact]
     public async Task Readiness_Answers503WithTheReason_WhileTheSubscribersCannotBeBuilt()
     {
         var services = new ServiceCollection().AddLogging();

@@ -59,6 +59,9 @@ public class GatewayServer : IAsyncLifetime
 
     public IObjectStore Store => _app!.Services.GetRequiredService<IObjectStore>();
 
+    /// <summary>What the gateway counts (its /metrics).</summary>
+    public GEdge.Metrics.GEdgeMetrics Metrics => _app!.Services.GetRequiredService<GEdge.Metrics.GEdgeMetrics>();
+
     public BucketOptions Buckets => _app!.Services.GetRequiredService<IOptions<BucketOptions>>().Value;
 
     protected virtual bool RunsStages => false;

@@ -5,6 +5,8 @@ using System.Text;
 using System.Text.Json;
 using GEdge.Gateway;
 using GEdge.JobTable;
+using GEdge.Metrics;
+using GEdge.Testing;
 using Microsoft.Extensions.Logging.Testing;
 
 namespace GEdge.Gateway.Tests;
@@ -142,6 +144,42 @@ public sealed class UploadSafetyTests(GatewayServer server) : IClassFixture<Gate
     }
 
     // Refused with a problem, and nothing left: no file under the user's prefix, no job in their list.
+    [Fact]
+    public async Task EveryRefusedUpload_IsCountedUnderItsReason_AndAnAcceptedOneAsANewJob()
+    {
+        static string Refused(string reason) => $"gedge_uploads_refused_total{{reason=\"{reason}\"}}";
+        var before = await MetricSamples.ReadAsync(server.Metrics);
+        using var ivan = server.ClientOf("ivan");
+
+        using (var body = new ByteArrayContent(await OversizeVideoAsync()))
+        using (var response = await ivan.PostAsync("api/jobs?name=big.mp4", body))
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        }
+
+        using (var response = await server.UploadAsync("ivan", "notes.txt", await Videos.HeadOfSampleAsync()))
+        {
+            Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        }
+
+        using (var body = new ByteArrayContent(await Videos.HeadOfSampleAsync()))
+        using (var response = await ivan.PostAsync("api/jobs", body))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        }
+
+        await server.SubmitAsync("ivan");
+
+        var after = await MetricSamples.ReadAsync(server.Metrics);
+        Assert.Equal(1, after[Refused(UploadRefusal.TooLarge)] - before[Refused(UploadRefusal.TooLarge)]);
+        Assert.Equal(1, after[Refused(UploadRefusal.NotAVideo)] - before[Refused(UploadRefusal.NotAVideo)]);
+        Assert.Equal(1, after[Refused(UploadRefusal.Malformed)] - before[Refused(UploadRefusal.Malformed)]);
+        Assert.Equal(1, after["gedge_uploads_accepted_total"] - before["gedge_uploads_accepted_total"]);
+        Assert.All(
+            UploadRefusal.All.Except([UploadRefusal.TooLarge, UploadRefusal.NotAVideo, UploadRefusal.Malformed]),
+            reason => Assert.Equal(before[Refused(reason)], after[Refused(reason)]));
+    }
+
     private async Task<string> AssertRefusedAsync(HttpResponseMessage response, HttpStatusCode status, string user)
     {
         Assert.True(status == response.StatusCode, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}{Environment.NewLine}{server.Logs.Collector.Problems()}");

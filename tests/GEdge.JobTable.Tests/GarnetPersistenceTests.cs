@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GEdge.Contracts;
+using GEdge.Metrics;
 using GEdge.JobTable.Embedded;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -137,7 +138,7 @@ public sealed class GarnetPersistenceTests : IDisposable
     private static readonly NewJob LastUpload = new("dave", "uploads/dave/last.mp4", "mp4", "etag-last");
 
     private JobTable NewTable(IConnectionMultiplexer connection, string prefix = "persist") =>
-        new(connection, Options.Create(new JobTableOptions { KeyPrefix = prefix }), _time, NullLogger<JobTable>.Instance);
+        new(connection, Options.Create(new JobTableOptions { KeyPrefix = prefix }), _time, new GEdgeMetrics(), NullLogger<JobTable>.Instance);
 
     /// <summary>Four jobs that exercise every kind of write: counter, indexes, lease, retry, exit, extra fields.</summary>
     private async Task WriteJobsAsync(JobTable table)

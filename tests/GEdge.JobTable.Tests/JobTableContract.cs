@@ -1,8 +1,10 @@
 using System.Globalization;
 using GEdge.Contracts;
+using GEdge.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using GEdge.Testing;
 using StackExchange.Redis;
 
 namespace GEdge.JobTable.Tests;
@@ -19,6 +21,9 @@ public abstract class JobTableContract
     private readonly FakeTimeProvider _time = new(s_start);
     private readonly string _prefix = $"test:{Guid.NewGuid():N}";
     private readonly JobTable _table;
+
+    /// <summary>What the table under test counts.</summary>
+    protected GEdgeMetrics Metrics { get; } = new();
 
     protected JobTableContract(ITestServer server)
     {
@@ -788,6 +793,46 @@ public abstract class JobTableContract
     }
 
     [Fact]
+    public async Task Transitions_AreCounted_EachOfAJobsEightStatusesOnce_AndEachSegmentStatusOncePerSegment()
+    {
+        var id = await SplitJobAsync(2);
+        foreach (var segment in new[] { 0, 1 })
+        {
+            foreach (var stage in PipelineTopology.Stages)
+            {
+                Assert.True((await _table.TryClaimSegmentAsync(id, segment, stage.Working, "host/1")).Moved);
+                Assert.True((await _table.TryCompleteSegmentAsync(id, segment, stage.Working, "host/1")).Moved);
+            }
+        }
+
+        // A duplicate changes nothing, and is not counted.
+        Assert.False((await _table.TryClaimSegmentAsync(id, 1, JobStatus.Inferencing, "host/2")).Moved);
+        Assert.True(await _table.TryTransitionAsync(id, JobStatus.Postprocessing_complete, JobStatus.Exit));
+
+        var samples = await MetricSamples.ReadAsync(Metrics);
+        Assert.All(JobStateMachine.Statuses, status => Assert.Equal(1, samples[$"gedge_job_transitions_total{{status=\"{status}\"}}"]));
+        Assert.All(JobStateMachine.Statuses, status => Assert.Equal(status == JobStatus.Exit ? 0 : 2, samples[$"gedge_segment_transitions_total{{status=\"{status}\"}}"]));
+    }
+
+    [Fact]
+    public async Task Transitions_AFailedSegmentAttempt_CountsTheSegmentsReturn_AndTheLimitCountsTheJobsExit()
+    {
+        var id = await SplitJobAsync(1);
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            Assert.True((await _table.TryClaimSegmentAsync(id, 0, JobStatus.Preprocessing, "host/1")).Moved);
+            await _table.FailSegmentAttemptAsync(id, 0, JobStatus.Preprocessing, $"ffmpeg died #{attempt}");
+        }
+
+        var samples = await MetricSamples.ReadAsync(Metrics);
+        // Enqueue: the cut, then two retries; the third failure is the limit, which ends the job instead.
+        Assert.Equal(3, samples["gedge_segment_transitions_total{status=\"Enqueue\"}"]);
+        Assert.Equal(3, samples["gedge_segment_transitions_total{status=\"Preprocessing\"}"]);
+        Assert.Equal(1, samples["gedge_job_transitions_total{status=\"Exit\"}"]);
+        Assert.Equal(JobStatus.Exit, (await _table.GetAsync(id))!.Status);
+    }
+
+    [Fact]
     public async Task Segments_AJobCutIntoSegments_IsMovedByHandOnlyToExit()
     {
         var id = await SplitJobAsync(1);
@@ -925,7 +970,7 @@ public abstract class JobTableContract
 
     private JobTable NewTable(IConnectionMultiplexer connection, int iterationLimit = 3) =>
         new(connection, Options.Create(new JobTableOptions { KeyPrefix = _prefix, IterationLimit = iterationLimit }), _time,
-            NullLogger<JobTable>.Instance);
+            Metrics, NullLogger<JobTable>.Instance);
 
     private static NewJob Upload(string user, int n) => new(user, $"uploads/{user}/clip{n}.mp4", "mp4", $"etag-{n}");
 

@@ -1,4 +1,5 @@
 using GEdge.Contracts;
+using GEdge.Metrics;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -78,6 +79,7 @@ public sealed class JobTableRetryTests(JobTableRetryTests.RestartingRedisFixture
         new(connection,
             Options.Create(new JobTableOptions { KeyPrefix = $"test:{Guid.NewGuid():N}", RetryAttempts = retryAttempts }),
             TimeProvider.System,
+            new GEdgeMetrics(),
             new FakeLogger<JobTable>(logs));
 
     /// <summary>A redis-server that writes every change to its append-only file before answering, so a kill loses nothing.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -6,12 +5,12 @@ using GEdge.Artifacts;
 using GEdge.Contracts;
 using GEdge.JobTable;
 using GEdge.Jobs;
+using GEdge.Metrics;
 using GEdge.Storage;
 using GEdge.Testing;
 using GEdge.Vision;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 
@@ -29,7 +28,7 @@ public sealed class ArtifactRemovalTests : IDisposable
     private readonly LocalFolderObjectStore _disk;
     private readonly BucketOptions _buckets = new();
     private JobArtifacts _job;
-    private readonly ServiceProvider _metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly GEdgeMetrics _metrics = new();
     private readonly FakeLogCollector _logs = new();
 
     public ArtifactRemovalTests()
@@ -40,7 +39,6 @@ public sealed class ArtifactRemovalTests : IDisposable
 
     public void Dispose()
     {
-        _metrics.Dispose();
         _folder.Dispose();
     }
 
@@ -113,13 +111,12 @@ public sealed class ArtifactRemovalTests : IDisposable
         await WriteCutAsync(segments: 1);
         await WriteFramesAsync(0, chunks: 1, manifest: true);
         await WriteAsync("jobs/7/segments/000000/stray.bin");
-        using var unnamed = new MetricCollector<long>(_metrics.GetRequiredService<IMeterFactory>(), ArtifactRemoval.MeterName, "gedge.artifacts.unnamed");
 
         var removed = await Removal(_disk).RemoveIntermediatesAsync(_job);
 
         Assert.Equal(1, removed.Unnamed);
         Assert.False(Directory.Exists(JobFolder));
-        Assert.Equal(1, Assert.Single(unnamed.GetMeasurementSnapshot()).Value);
+        Assert.Equal(1, (await MetricSamples.ReadAsync(_metrics))["gedge_artifacts_unnamed_total{kind=\"intermediates\"}"]);
         var warning = Assert.Single(_logs.GetSnapshot(), record => record.Level == LogLevel.Warning);
         Assert.Contains("jobs/7/segments/000000/stray.bin", warning.Message, StringComparison.Ordinal);
     }
@@ -128,11 +125,10 @@ public sealed class ArtifactRemovalTests : IDisposable
     public async Task ARemovalThatFails_IsLoggedAndCounted_ThenThrown()
     {
         await WriteCutAsync(segments: 1);
-        using var failures = new MetricCollector<long>(_metrics.GetRequiredService<IMeterFactory>(), ArtifactRemoval.MeterName, "gedge.artifacts.removal.failures");
 
         await Assert.ThrowsAsync<IOException>(() => Removal(new DeletesNothing(_disk)).RemoveIntermediatesAsync(_job));
 
-        Assert.Equal(1, Assert.Single(failures.GetMeasurementSnapshot()).Value);
+        Assert.Equal(1, (await MetricSamples.ReadAsync(_metrics))["gedge_artifact_removal_failures_total{kind=\"intermediates\"}"]);
         var error = Assert.Single(_logs.GetSnapshot(), record => record.Level == LogLevel.Error);
         Assert.IsType<IOException>(error.Exception);
         Assert.NotNull(await _disk.StatAsync(_buckets.Work, _job.SourceManifestKey));
@@ -178,7 +174,7 @@ public sealed class ArtifactRemovalTests : IDisposable
     }
 
     private ArtifactRemoval Removal(IObjectStore store) =>
-        new(store, new ManifestIntermediates(store), _metrics.GetRequiredService<IMeterFactory>(), new FakeLogger<ArtifactRemoval>(_logs));
+        new(store, new ManifestIntermediates(store), _metrics, new FakeLogger<ArtifactRemoval>(_logs));
 
     // The cut: each segment's video, then source.json naming them, as PreprocessWork.CutAsync writes them.
     private async Task WriteCutAsync(int segments)

@@ -74,7 +74,7 @@ public sealed class FrameBoundaryTests(WholeVideoPipelineFixture compact, RawFra
         var job = new Job { Id = 7, User = "alice", Path = "uploads/alice/clip.mp4", Type = "video", Status = JobStatus.Inferencing };
         var context = new StageContext(job, new JobSegment { Index = 0, Status = JobStatus.Inferencing }, artifacts, new NoSink());
 
-        var refused = await Assert.ThrowsAsync<InvalidDataException>(() => new InferWork(store, detector).RunAsync(context, CancellationToken.None));
+        var refused = await Assert.ThrowsAsync<InvalidDataException>(() => new InferWork(store, detector, new GEdge.Metrics.GEdgeMetrics()).RunAsync(context, CancellationToken.None));
 
         Assert.Contains($"encoded as {codec}/{version}, which this Infer does not read (it reads raw/1, h264/1)", refused.Message, StringComparison.Ordinal);
         Assert.Null(await store.StatAsync(artifacts.Buckets.Work, artifacts.FrameDetectionsKey));

@@ -128,7 +128,7 @@ public sealed record SegmentsView(int Total, IReadOnlyDictionary<string, int> Do
         return new SegmentsView(
             segments.Count,
             done,
-            [.. segments.Select(s => new SegmentView(s.Index, s.Status, s.Start, s.Iteration, s.Fields.TryGetValue("frames", out var frames) && int.TryParse(frames, CultureInfo.InvariantCulture, out var count) ? count : null, s.Worker))]);
+            [.. segments.Select(s => new SegmentView(s.Index, s.Status, s.Start, s.Iteration, SegmentFields.FramesOf(s.Fields), s.Worker))]);
     }
 }
 

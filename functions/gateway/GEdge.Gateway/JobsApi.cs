@@ -42,6 +42,7 @@ public static class JobsApi
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         jobs.AddEndpointFilter<ApiErrorFilter>();
         jobs.MapPost(string.Empty, SubmitAsync).WithName("SubmitJob")
+            .AddEndpointFilter<UploadRefusalFilter>()
             .WithSummary("Uploads a video (the body itself with ?name=clip.mp4, or multipart/form-data) and starts its job.")
             .WithMetadata(DescribedRequestBody.VideoUpload)
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -216,7 +217,7 @@ public static class JobsApi
         var first = 0;
         foreach (var earlier in segments.Take(segment))
         {
-            if (!earlier.Fields.TryGetValue("frames", out var text) || !int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var frames))
+            if (SegmentFields.FramesOf(earlier.Fields) is not { } frames)
             {
                 return GatewayProblems.Problem(
                     StatusCodes.Status409Conflict,

@@ -18,6 +18,9 @@ public static class FunctionRoutes
     /// <summary>The readiness probe: the app's subscribers are built (job table connected, Infer's model loaded).</summary>
     public const string Readiness = "readyz";
 
+    /// <summary>Where Prometheus scrapes the process's metrics (<see cref="FunctionMetrics"/>).</summary>
+    public const string Metrics = "metrics";
+
     /// <summary>Where MinIO's webhook target posts bucket notifications (the gateway).</summary>
     public const string MinioNotifications = "events/minio";
 

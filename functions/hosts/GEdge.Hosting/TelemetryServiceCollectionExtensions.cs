@@ -34,7 +34,7 @@ public static class TelemetryServiceCollectionExtensions
     /// <summary>
     /// Adds the tracer when <see cref="ExportsTraces"/>. The service is named by <c>OTEL_SERVICE_NAME</c> (the SDK reads
     /// it), else by Knative's <c>K_SERVICE</c>, else <paramref name="serviceName"/>. Every incoming HTTP request but the
-    /// probes is traced: a job's first event is made inside one (the jobs API's upload, a MinIO notification, the
+    /// probes and Prometheus' scrapes is traced: a job's first event is made inside one (the jobs API's upload, a MinIO notification, the
     /// sweeper's ping), and an event made under a request left unsampled would carry "not sampled" to every stage after
     /// it, so no span of that job would be exported.
     /// </summary>
@@ -52,12 +52,13 @@ public static class TelemetryServiceCollectionExtensions
             .ConfigureResource(resource => resource.AddService(name))
             .WithTracing(tracing => tracing
                 .AddSource([.. Sources])
-                .AddAspNetCoreInstrumentation(options => options.Filter = context => !IsProbe(context.Request.Path))
+                .AddAspNetCoreInstrumentation(options => options.Filter = context => !IsProbeOrScrape(context.Request.Path))
                 .AddOtlpExporter());
         return services;
     }
 
-    private static bool IsProbe(PathString path) =>
+    private static bool IsProbeOrScrape(PathString path) =>
         path.StartsWithSegments("/" + FunctionRoutes.Liveness, StringComparison.Ordinal)
-        || path.StartsWithSegments("/" + FunctionRoutes.Readiness, StringComparison.Ordinal);
+        || path.StartsWithSegments("/" + FunctionRoutes.Readiness, StringComparison.Ordinal)
+        || path.StartsWithSegments("/" + FunctionRoutes.Metrics, StringComparison.Ordinal);
 }

@@ -6,6 +6,7 @@ using GEdge.Artifacts;
 using GEdge.Contracts;
 using GEdge.JobTable;
 using GEdge.Media;
+using GEdge.Metrics;
 using GEdge.Stages;
 using GEdge.Storage;
 using GEdge.Vision;
@@ -18,7 +19,7 @@ namespace GEdge.Infer;
 /// through the detector and writes one line of detections per frame, in the source frame's pixels. The detector is the
 /// process's single session; frames go through it in batches of its <see cref="ObjectDetector.MaxBatchSize"/>.
 /// </summary>
-public sealed class InferWork(IObjectStore store, ObjectDetector detector) : IStageWork
+public sealed class InferWork(IObjectStore store, ObjectDetector detector, GEdgeMetrics metrics) : IStageWork
 {
     private static readonly byte[] s_newLine = "\n"u8.ToArray();
 
@@ -141,9 +142,12 @@ public sealed class InferWork(IObjectStore store, ObjectDetector detector) : ISt
                     frames[i] = buffer.AsMemory(i * frameBytes, frameBytes);
                 }
 
-                yield return count == 1
+                var started = Stopwatch.GetTimestamp();
+                IReadOnlyList<IReadOnlyList<Detection>> results = count == 1
                     ? [detector.Detect(frames[0].Span, manifest.Letterbox)]
                     : detector.DetectBatch(new ArraySegment<ReadOnlyMemory<byte>>(frames, 0, count), new ArraySegment<LetterboxTransform>(letterboxes, 0, count));
+                metrics.Inferred(Stopwatch.GetElapsedTime(started), count);
+                yield return results;
                 remaining -= count;
             }
 

@@ -131,7 +131,7 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
             stageSeconds[Stage.Working.ToString()] += Math.Round(clock.Elapsed.TotalSeconds, 3);
             var fields = new Dictionary<string, string>(StringComparer.Ordinal)
             {
-                ["frames"] = frames.ToString(CultureInfo.InvariantCulture),
+                [SegmentFields.Frames] = frames.ToString(CultureInfo.InvariantCulture),
                 ["detections"] = summary.Classes().Sum(c => c.Detections).ToString(CultureInfo.InvariantCulture),
                 ["result_video"] = $"{artifacts.Buckets.Results}/{artifacts.AnnotatedVideoKey}",
                 ["result_detections"] = $"{artifacts.Buckets.Results}/{artifacts.DetectionsKey}",
@@ -166,9 +166,8 @@ public sealed class PostprocessWork(IObjectStore store, AnnotatedVideoWriter wri
     }
 
     private static int FramesOf(JobSegment segment) =>
-        segment.Fields.TryGetValue("frames", out var text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var frames)
-            ? frames
-            : throw new InvalidDataException($"Segment {segment.Index} has no frame count: Preprocess did not record one.");
+        SegmentFields.FramesOf(segment.Fields)
+            ?? throw new InvalidDataException($"Segment {segment.Index} has no frame count: Preprocess did not record one.");
 
     // A segment's detections as the overlays its piece is drawn with (numbered from the segment's first frame).
     private async IAsyncEnumerable<FrameOverlay> OverlaysAsync(SegmentArtifacts artifacts, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -212,7 +212,7 @@ public sealed class PreprocessWork(
 
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["frames"] = frameCount.ToString(CultureInfo.InvariantCulture),
+            [SegmentFields.Frames] = frameCount.ToString(CultureInfo.InvariantCulture),
             [FrameBytesField] = boundaryBytes.ToString(CultureInfo.InvariantCulture),
         };
     }

@@ -84,8 +84,23 @@ public static class SegmentFields
     /// <summary>The process that last claimed the segment (<c>host/pid</c>).</summary>
     public const string Worker = "worker";
 
+    /// <summary>
+    /// How many frames the segment has: recorded by the stages (Preprocess first), not owned by the job table. Read by
+    /// Postprocess, the jobs API (a segment's detections) and the stages' frame counts.
+    /// </summary>
+    public const string Frames = "frames";
+
     private static readonly HashSet<string> s_reserved =
         [JobFields.Status, JobFields.Iteration, JobFields.LeaseDeadline, JobFields.GivenBack, JobFields.LastError, JobFields.LastChange, Since, Start, Worker];
+
+    /// <summary>The segment's <see cref="Frames"/> as recorded in <paramref name="fields"/>; null when none is.</summary>
+    public static int? FramesOf(IReadOnlyDictionary<string, string> fields)
+    {
+        ArgumentNullException.ThrowIfNull(fields);
+        return fields.TryGetValue(Frames, out var text) && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var frames)
+            ? frames
+            : null;
+    }
 
     /// <summary>Whether the job table owns the segment field, so callers may not set it as an extra field.</summary>
     public static bool IsReserved(string name) => s_reserved.Contains(name);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using GEdge.Contracts;
+using GEdge.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -33,13 +34,15 @@ public sealed partial class JobTable
     private readonly TimeProvider _time;
     private readonly ILogger<JobTable> _logger;
     private readonly ResiliencePipeline _retry;
+    private readonly GEdgeMetrics _metrics;
 
-    /// <summary>Creates the job table over a connection to Redis or Garnet.</summary>
-    public JobTable(IConnectionMultiplexer connection, IOptions<JobTableOptions> options, TimeProvider timeProvider, ILogger<JobTable> logger)
+    /// <summary>Creates the job table over a connection to Redis or Garnet; <paramref name="metrics"/> counts the status changes it makes.</summary>
+    public JobTable(IConnectionMultiplexer connection, IOptions<JobTableOptions> options, TimeProvider timeProvider, GEdgeMetrics metrics, ILogger<JobTable> logger)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(metrics);
         ArgumentNullException.ThrowIfNull(logger);
         _options = options.Value;
         var problem = _options.Problem();
@@ -49,6 +52,7 @@ public sealed partial class JobTable
         _connection = connection;
         _keys = new JobKeys(_options.KeyPrefix);
         _time = timeProvider;
+        _metrics = metrics;
         _logger = logger;
         _retry = JobTableResilience.Create(_options, args =>
         {
@@ -67,6 +71,14 @@ public sealed partial class JobTable
         await _retry.ExecuteAsync(
             static async (state, _) => await state.command(state.Database).ConfigureAwait(false),
             (command, Database)).ConfigureAwait(false);
+
+    // A job sent back by a failed attempt is counted as entering the status it is in now, unless it stayed where it was
+    // (a join's failure leaves the job waiting in the same status).
+    private void EnteredIfMoved(JobStatus from, JobStatus now)
+    {
+        if (now != from)
+            _metrics.JobEntered(now);
+    }
 
     // One id per logical change, the same for each of its retries: how a retried script recognizes its own change.
     private static string NewChangeId() => Guid.NewGuid().ToString("N");
@@ -94,7 +106,10 @@ public sealed partial class JobTable
         var stored = Job.FromHash(objectKey.ToString(), hash!);
         var created = code == 1;
         if (created)
+        {
+            _metrics.JobEntered(JobStatus.Enqueue);
             LogCreated(stored.Id, stored.User, stored.Path);
+        }
         else
             LogAlreadyExists(stored.Id, stored.Path, job.ObjectVersion);
         return new JobCreation(stored, created);
@@ -245,12 +260,15 @@ public sealed partial class JobTable
         {
             case JobScripts.Done:
                 LogRetried(id, job!.Iteration, status, job.Status, reason);
+                EnteredIfMoved(status, job.Status);
                 return new FailureOutcome(FailureResult.Retried, job);
             case JobScripts.Exited:
                 LogFailed(id, status, job!.Iteration, reason);
+                _metrics.JobEntered(JobStatus.Exit);
                 return new FailureOutcome(FailureResult.Exited, job);
             case JobScripts.Requeued:
                 LogRequeued(id, status, job!.Status);
+                EnteredIfMoved(status, job.Status);
                 return new FailureOutcome(FailureResult.Requeued, job);
             default:
                 LogFailureIgnored(id, status, job?.Status);
@@ -299,7 +317,10 @@ public sealed partial class JobTable
             : [id, reason, JobTime.Format(_time.GetUtcNow()), change];
         var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Exit, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
         if (code == JobScripts.Done)
+        {
+            _metrics.JobEntered(JobStatus.Exit);
             LogExitedWithError(id, reason);
+        }
         else
             LogNotEnded(id, code == JobScripts.Missing ? "no such job" : from is null ? "it has already ended" : $"it is no longer in {from}");
         return code == JobScripts.Done;
@@ -356,7 +377,10 @@ public sealed partial class JobTable
         ];
         var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Split, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
         if (code == JobScripts.Done)
+        {
+            _metrics.SegmentsEntered(JobStateMachine.ConsumedBy(PipelineTopology.First.Working), starts.Count);
             LogSplit(id, starts.Count);
+        }
         else
             LogNotSplit(id);
         return code == JobScripts.Done;
@@ -457,6 +481,10 @@ public sealed partial class JobTable
             JobScripts.Requeued => FailureResult.Requeued,
             _ => FailureResult.NotInStatus,
         };
+        if (outcome is FailureResult.Retried or FailureResult.Requeued)
+            _metrics.SegmentsEntered(JobStateMachine.ConsumedBy(working));
+        else if (outcome == FailureResult.Exited)
+            _metrics.JobEntered(JobStatus.Exit);
         LogSegmentFailure(id, segment, working, outcome, iteration, reason);
         return new SegmentFailureOutcome(outcome, job, iteration);
     }
@@ -562,7 +590,13 @@ public sealed partial class JobTable
         var code = (long)await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.SegmentTransition, _keys.ForTransition(id), arguments)).ConfigureAwait(false);
         var moved = code is JobScripts.Done or JobScripts.JobMoved;
         if (moved)
+        {
+            // A segment moves one status on, so a job that followed it is now in the same one.
+            _metrics.SegmentsEntered(to);
+            if (code == JobScripts.JobMoved)
+                _metrics.JobEntered(to);
             LogSegmentMoved(id, segment, from, to);
+        }
         else
             LogSegmentNotMoved(id, segment, from, to, code switch
             {
@@ -587,6 +621,7 @@ public sealed partial class JobTable
         switch (code)
         {
             case JobScripts.Done:
+                _metrics.JobEntered(to);
                 LogMoved(id, from, to);
                 return true;
             case JobScripts.Illegal:

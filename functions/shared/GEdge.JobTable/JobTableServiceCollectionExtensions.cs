@@ -1,3 +1,4 @@
+using GEdge.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -23,6 +24,7 @@ public static class JobTableServiceCollectionExtensions
         services.AddOptions<JobTableOptions>().Bind(configuration.GetSection(JobTableOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JobTableOptions>, JobTableOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.AddGEdgeMetrics();
         services.TryAddSingleton<IConnectionMultiplexer>(Connect);
         services.TryAddSingleton<JobTable>();
         return services;

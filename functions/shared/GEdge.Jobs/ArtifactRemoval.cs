@@ -1,4 +1,4 @@
-using System.Diagnostics.Metrics;
+using GEdge.Metrics;
 using GEdge.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,32 +15,24 @@ public readonly record struct ArtifactsRemoved(int Named, int Unnamed);
 /// <summary>
 /// Removes a job's objects from storage by their keys, the way every part of G-Edge does it: a job's intermediates by
 /// what its manifests name (<see cref="IJobIntermediates"/>), its results by their file names. A listing of the job's
-/// prefix follows as a safety net; what it finds is logged and counted (<c>gedge.artifacts.unnamed</c>), and a removal
-/// that fails is logged and counted (<c>gedge.artifacts.removal.failures</c>) before it is thrown: never silent.
+/// prefix follows as a safety net; what it finds is logged and counted (<c>gedge_artifacts_unnamed_total</c>), and a removal
+/// that fails is logged and counted (<c>gedge_artifact_removal_failures_total</c>) before it is thrown: never silent.
 /// </summary>
 public sealed partial class ArtifactRemoval
 {
-    /// <summary>The meter the counters are on.</summary>
-    public const string MeterName = "GEdge.Jobs";
-
     private readonly IObjectStore _store;
     private readonly IJobIntermediates _intermediates;
     private readonly ILogger _logger;
-    private readonly Counter<long> _unnamed;
-    private readonly Counter<long> _failures;
+    private readonly GEdgeMetrics _metrics;
 
-    /// <summary>Creates the removal on <paramref name="store"/>, with its counters on <paramref name="meters"/>.</summary>
-    public ArtifactRemoval(IObjectStore store, IJobIntermediates intermediates, IMeterFactory meters, ILogger<ArtifactRemoval> logger)
+    /// <summary>Creates the removal on <paramref name="store"/>, counting on <paramref name="metrics"/>.</summary>
+    public ArtifactRemoval(IObjectStore store, IJobIntermediates intermediates, GEdgeMetrics metrics, ILogger<ArtifactRemoval> logger)
     {
-        ArgumentNullException.ThrowIfNull(meters);
+        ArgumentNullException.ThrowIfNull(metrics);
         _store = store;
         _intermediates = intermediates;
         _logger = logger;
-        var meter = meters.Create(MeterName);
-        _unnamed = meter.CreateCounter<long>(
-            "gedge.artifacts.unnamed", "{object}", "Objects of a job that its records did not name, found by the listing behind a removal.");
-        _failures = meter.CreateCounter<long>(
-            "gedge.artifacts.removal.failures", "{removal}", "Removals of a job's objects that failed.");
+        _metrics = metrics;
     }
 
     /// <summary>
@@ -50,7 +42,7 @@ public sealed partial class ArtifactRemoval
     public Task<ArtifactsRemoved> RemoveIntermediatesAsync(JobArtifacts job, IReadOnlyList<string>? alsoWritten = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
-        return RemoveAsync(job.JobId, "intermediates", job.Buckets.Work, job.WorkPrefix, async ct =>
+        return RemoveAsync(job.JobId, ArtifactKind.Intermediates, job.Buckets.Work, job.WorkPrefix, async ct =>
         {
             var keys = await _intermediates.KeysAsync(job, ct).ConfigureAwait(false);
             // What the attempt wrote goes first, with the objects: the manifests stay the last to go.
@@ -63,7 +55,7 @@ public sealed partial class ArtifactRemoval
     {
         ArgumentNullException.ThrowIfNull(job);
         var keys = new IntermediateKeys([[.. JobArtifacts.ResultFiles.Select(job.ResultKey)]]);
-        return RemoveAsync(job.JobId, "results", job.Buckets.Results, job.ResultPrefix, _ => Task.FromResult(keys), cancellationToken);
+        return RemoveAsync(job.JobId, ArtifactKind.Results, job.Buckets.Results, job.ResultPrefix, _ => Task.FromResult(keys), cancellationToken);
     }
 
     private async Task<ArtifactsRemoved> RemoveAsync(
@@ -81,7 +73,7 @@ public sealed partial class ArtifactRemoval
             if (unnamed.Count > 0)
             {
                 LogUnnamed(jobId, what, unnamed.Count, bucket, prefix, string.Join(", ", unnamed.Take(5)));
-                _unnamed.Add(unnamed.Count, new KeyValuePair<string, object?>("gedge.artifacts.kind", what));
+                _metrics.UnnamedArtifacts(what, unnamed.Count);
             }
 
             return new ArtifactsRemoved(keys.Count, unnamed.Count);
@@ -89,7 +81,7 @@ public sealed partial class ArtifactRemoval
         catch (Exception e) when (e is not OperationCanceledException)
         {
             LogFailed(e, jobId, what, bucket, prefix);
-            _failures.Add(1, new KeyValuePair<string, object?>("gedge.artifacts.kind", what));
+            _metrics.RemovalFailed(what);
             throw;
         }
     }

@@ -5,6 +5,7 @@ using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Storage;
+using GEdge.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -43,6 +44,7 @@ public sealed partial class DeliveryFailureRecorder(
     IEventPublisher publisher,
     StuckJobSweeper sweeper,
     TimeProvider time,
+    GEdgeMetrics metrics,
     ILogger<DeliveryFailureRecorder> logger) : IEventSubscriber
 {
     // The job's error field is for people; the first part of the subscriber's answer says what happened.
@@ -61,6 +63,7 @@ public sealed partial class DeliveryFailureRecorder(
     public async Task<DeliveryFailureOutcome> RecordAsync(CloudEvent deadLetter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(deadLetter);
+        metrics.DeadLettered(Enum.TryParse<JobStatus>(deadLetter[GEdgeEvents.JobStatusAttribute] as string, out var announced) ? announced : null);
         var failure = DescribeFailure(deadLetter);
         if (deadLetter.Type == GEdgeEvents.VideoUploadedType)
         {

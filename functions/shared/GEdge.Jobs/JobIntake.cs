@@ -3,6 +3,7 @@ using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Storage;
+using GEdge.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -13,7 +14,7 @@ namespace GEdge.Jobs;
 /// <see cref="JobStatus.Enqueue"/> event, which starts Preprocess.
 /// </summary>
 public sealed partial class JobIntake(
-    JobTable.JobTable jobs, IOptions<StageOptions> options, IOptions<BucketOptions> buckets, ILogger<JobIntake> logger) : IEventSubscriber
+    JobTable.JobTable jobs, IOptions<StageOptions> options, IOptions<BucketOptions> buckets, GEdgeMetrics metrics, ILogger<JobIntake> logger) : IEventSubscriber
 {
     /// <inheritdoc />
     public async Task<CloudEvents.CloudEvent?> HandleAsync(CloudEvents.CloudEvent cloudEvent, CancellationToken cancellationToken)
@@ -66,6 +67,12 @@ public sealed partial class JobIntake(
         var type = Path.GetExtension(upload.Key).TrimStart('.').ToLowerInvariant();
         var creation = await jobs.CreateAsync(new NewJob(upload.User, $"{upload.Bucket}/{upload.Key}", type, upload.ETag)).ConfigureAwait(false);
         LogJob(logger, creation.Job.Id, upload.User, creation.Job.Path, creation.Created);
+        if (creation.Created)
+        {
+            // Whichever way it came (the jobs API, a MinIO notification): a second notice of the same object is not a new upload.
+            metrics.UploadAccepted();
+        }
+
         return creation;
     }
 

@@ -1,4 +1,5 @@
 using GEdge.Events;
+using GEdge.Metrics;
 using GEdge.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -19,7 +20,7 @@ public static class JobsServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         services.AddOptions<BucketOptions>().BindConfiguration("Storage:Buckets");
         services.AddOptions<StageOptions>().BindConfiguration("Stages");
-        services.AddMetrics();
+        services.AddGEdgeMetrics();
         services.TryAddSingleton<ArtifactRemoval>();
         services.TryAddSingleton<JobEnding>();
         services.TryAddSingleton(TimeProvider.System);

@@ -3,6 +3,7 @@ using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Storage;
+using GEdge.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -24,6 +25,7 @@ public sealed partial class StuckJobSweeper(
     IOptions<StageOptions> options,
     IOptions<SweeperOptions> sweeper,
     TimeProvider time,
+    GEdgeMetrics metrics,
     ILogger<StuckJobSweeper> logger)
 {
     /// <summary>The most jobs one sweep takes back; the next sweep takes the rest.</summary>
@@ -156,6 +158,7 @@ public sealed partial class StuckJobSweeper(
     {
         ArgumentNullException.ThrowIfNull(job);
         var (outcome, announcement) = await ending.FailAttemptAsync(job, job.Status, reason).ConfigureAwait(false);
+        CountTakeBack(outcome.Result, job.Status);
         switch (outcome.Result)
         {
             case FailureResult.Retried or FailureResult.Requeued:
@@ -183,6 +186,7 @@ public sealed partial class StuckJobSweeper(
     {
         ArgumentNullException.ThrowIfNull(job);
         var (outcome, announcement) = await ending.FailSegmentAttemptAsync(job, segment, working, reason).ConfigureAwait(false);
+        CountTakeBack(outcome.Result, working);
         switch (outcome.Result)
         {
             case FailureResult.Retried or FailureResult.Requeued:
@@ -199,6 +203,16 @@ public sealed partial class StuckJobSweeper(
         }
 
         return outcome.Result;
+    }
+
+    // A lease that ran out is a take-back (sent back, or the job ended at the limit); re-queuing what a stage gave back is
+    // not: the stage counted its give-back.
+    private void CountTakeBack(FailureResult result, JobStatus working)
+    {
+        if (result is FailureResult.Retried or FailureResult.Exited)
+        {
+            metrics.TakenBack(working);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} segment {Segment} taken back from {Working} to {Consumed} (segment iteration {Iteration}): {Reason}")]

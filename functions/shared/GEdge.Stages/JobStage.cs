@@ -5,6 +5,7 @@ using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.JobTable;
 using GEdge.Jobs;
+using GEdge.Metrics;
 using GEdge.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -30,10 +31,12 @@ public sealed partial class JobStage(
     IOptions<StageOptions> options,
     IStageProgressSink progress,
     StageShutdown shutdown,
+    GEdgeMetrics metrics,
     ILogger<JobStage> logger) : IEventSubscriber
 {
     private readonly StageOptions _options = options.Value;
     private readonly PipelineStage _stage = work.Stage;
+    private readonly StageMetrics _counts = metrics.ForStage(work.Stage);
 
     // The first stage cuts, the last joins: a work that is either must say how.
     private readonly ICutWork? _cut = work.Stage == PipelineTopology.First
@@ -75,7 +78,7 @@ public sealed partial class JobStage(
             }
 
             using var span = StartSpan("segment", cloudEvent, change.JobId, change.Segment);
-            return await Traced(span, RunSegmentAsync(change.JobId, change.Segment, cancellationToken)).ConfigureAwait(false);
+            return await Traced(span, RunSegmentAsync(change.JobId, change.Segment, cloudEvent.Time, cancellationToken)).ConfigureAwait(false);
         }
 
         var jobChange = GEdgeEvents.ReadJobStatusChanged(cloudEvent);
@@ -166,13 +169,16 @@ public sealed partial class JobStage(
             : null;
     }
 
-    private async Task<CloudEvent?> RunSegmentAsync(long jobId, int index, CancellationToken cancellationToken)
+    // sent: when the event that made the segment ready for this stage was sent, for the queue wait.
+    private async Task<CloudEvent?> RunSegmentAsync(long jobId, int index, DateTimeOffset? sent, CancellationToken cancellationToken)
     {
         if (!(await jobs.TryClaimSegmentAsync(jobId, index, _stage.Working, StageWorker.Current, _options.Lease).ConfigureAwait(false)).Moved)
         {
             LogNotClaimed(logger, jobId, index, _stage.Working, _stage.Consumes);
             return null;
         }
+
+        using var inFlight = _counts.Claimed(sent, DateTimeOffset.UtcNow);
 
         var attempt = new SegmentAttempt(this, jobId, index);
         if (shutdown.IsStopping)
@@ -203,6 +209,7 @@ public sealed partial class JobStage(
                 }
 
                 LogCompleted(logger, jobId, index, _stage.Completes, elapsed.TotalSeconds);
+                _counts.Completed(elapsed, SegmentFields.FramesOf(recorded) ?? SegmentFields.FramesOf(segment.Fields));
                 if (_stage != PipelineTopology.Last)
                 {
                     return (true, GEdgeEvents.CreateSegmentStatusChanged(jobId, index, _stage.Completes, segment.Iteration, _options.EventSource));
@@ -248,6 +255,7 @@ public sealed partial class JobStage(
                 }
 
                 LogCut(logger, jobId, result.SegmentStarts.Count, elapsed.TotalSeconds);
+                metrics.Cut(elapsed);
                 // One reply goes back to the broker; the other segments are published. One that does not get out now is
                 // announced by the sweeper once it has waited too long, as any lost event is.
                 for (var index = 1; index < result.SegmentStarts.Count; index++)
@@ -337,6 +345,11 @@ public sealed partial class JobStage(
                 }
 
                 var (outcome, announcement) = await ending.FailJoinAsync(job, reason, permanent).ConfigureAwait(false);
+                if (outcome.Result == FailureResult.Retried)
+                {
+                    _counts.Retried();
+                }
+
                 if (outcome.Result == FailureResult.Retried && announcement is not null)
                 {
                     await BackOffAsync(jobId, outcome.Job!.Iteration, _stage.Completes, cancellationToken).ConfigureAwait(false);
@@ -351,6 +364,7 @@ public sealed partial class JobStage(
         if (exit is not null)
         {
             LogJoined(logger, jobId, segments.Count, clock.Elapsed.TotalSeconds);
+            metrics.Joined(clock.Elapsed);
         }
 
         return exit;
@@ -437,6 +451,11 @@ public sealed partial class JobStage(
             }
 
             var (retried, iteration, announcement) = await attempt.FailAsync(reason, permanent).ConfigureAwait(false);
+            if (retried)
+            {
+                _counts.Retried();
+            }
+
             if (retried && announcement is not null)
             {
                 await BackOffAsync(attempt.JobId, iteration, _stage.Consumes, cancellationToken).ConfigureAwait(false);
@@ -539,6 +558,18 @@ public sealed partial class JobStage(
 
         public abstract Task<bool> GiveBackAsync(string reason);
 
+        // A give-back that took is counted as the stage's.
+        protected async Task<bool> Counted(Task<bool> givingBack)
+        {
+            var given = await givingBack.ConfigureAwait(false);
+            if (given)
+            {
+                stage._counts.GaveBack();
+            }
+
+            return given;
+        }
+
         public abstract Task<(bool Retried, int Iteration, CloudEvent? Announcement)> FailAsync(string reason, bool permanent);
     }
 
@@ -553,7 +584,7 @@ public sealed partial class JobStage(
         public override async Task<bool> IsStillWorkingAsync() =>
             await Stage.Jobs.GetAsync(JobId).ConfigureAwait(false) is { } current && current.Status == Stage._stage.Working && current.Segments is null;
 
-        public override Task<bool> GiveBackAsync(string reason) => Stage.Ending.GiveBackAsync(JobId, Stage._stage.Working, reason);
+        public override Task<bool> GiveBackAsync(string reason) => Counted(Stage.Ending.GiveBackAsync(JobId, Stage._stage.Working, reason));
 
         public override async Task<(bool, int, CloudEvent?)> FailAsync(string reason, bool permanent)
         {
@@ -574,7 +605,7 @@ public sealed partial class JobStage(
             await Stage.Jobs.GetAsync(JobId).ConfigureAwait(false) is { Status: not JobStatus.Exit }
             && (await Stage.Jobs.GetSegmentsAsync(JobId).ConfigureAwait(false)).ElementAtOrDefault(index)?.Status == Stage._stage.Working;
 
-        public override Task<bool> GiveBackAsync(string reason) => Stage.Ending.GiveBackSegmentAsync(JobId, index, Stage._stage.Working, reason);
+        public override Task<bool> GiveBackAsync(string reason) => Counted(Stage.Ending.GiveBackSegmentAsync(JobId, index, Stage._stage.Working, reason));
 
         public override async Task<(bool, int, CloudEvent?)> FailAsync(string reason, bool permanent)
         {

@@ -1,5 +1,6 @@
 using GEdge.Events.Broker;
 using GEdge.Hosting;
+using GEdge.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -23,6 +24,7 @@ internal static class FunctionHost
         builder.Services.AddClusterFunction(function, builder.Configuration);
         var app = builder.Build();
         app.MapFunctionProbes();
+        app.MapFunctionMetrics();
         function.MapEndpoints(app);
         return app;
     }
@@ -38,8 +40,11 @@ internal static class FunctionHost
 
         builder.Services.AddEventBroker();
         builder.Services.AddHealthChecks();
+        // The broker counts nothing of its own yet: its /metrics has the process's figures, so it is scraped as the others are.
+        builder.Services.AddGEdgeMetrics();
         var app = builder.Build();
         app.MapFunctionProbes();
+        app.MapFunctionMetrics();
         app.MapEventBroker();
         return app;
     }

@@ -380,6 +380,7 @@ internal sealed class LocalCluster : IAsyncDisposable
             await done.ConfigureAwait(false);
         }
 
+        var scrapeConfig = PrometheusScrapeConfig.Write(Root, urls, FunctionOf);
         await output.WriteLineAsync("gedge: local cluster ready").ConfigureAwait(false);
         foreach (var (name, url) in urls)
         {
@@ -389,6 +390,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         await output.WriteLineAsync($"  {"job table",-12} {_jobTable.Description}").ConfigureAwait(false);
         await output.WriteLineAsync($"  {"storage",-12} {(string.IsNullOrWhiteSpace(s3) ? Storage : $"S3 at {s3}")}").ConfigureAwait(false);
         await output.WriteLineAsync($"  {"logs",-12} {Logs}").ConfigureAwait(false);
+        await output.WriteLineAsync($"  {"metrics",-12} /{GEdge.Hosting.FunctionRoutes.Metrics} on each; scrape them all with: prometheus --config.file={scrapeConfig}").ConfigureAwait(false);
         foreach (var line in apiKey.ReadyLines(urls[ClusterFunction.Gateway.Name]))
         {
             await output.WriteLineAsync(line).ConfigureAwait(false);

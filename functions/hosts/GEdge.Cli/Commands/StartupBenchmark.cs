@@ -220,7 +220,7 @@ internal static class StartupBenchmark
         var options = new EmbeddedGarnetOptions { DataPath = Path.Combine(folder, new EmbeddedGarnetOptions().DataPath) };
         await using var server = EmbeddedGarnetServer.Start(options);
         await using var connection = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString).ConfigureAwait(false);
-        var table = new JobTable.JobTable(connection, Options.Create(new JobTableOptions()), TimeProvider.System, NullLogger<JobTable.JobTable>.Instance);
+        var table = new JobTable.JobTable(connection, Options.Create(new JobTableOptions()), TimeProvider.System, new GEdge.Metrics.GEdgeMetrics(), NullLogger<JobTable.JobTable>.Instance);
         double[] starts = [0, 10];
         for (var i = 0; i < jobs; i++)
         {
