@@ -207,10 +207,19 @@ public sealed class ClusterPipelineTests(ClusterFixture cluster) : IClassFixture
         Assert.Equal("mp4", row[^2]);
         Assert.Matches(@"^uploads/local/[0-9T]+-[0-9a-f]{8}/road\.mp4$", row[^1]);
         Assert.Equal(0, job.ExitCode);
-        var fields = job.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        // The record, a blank line, then where the job's time went, a row per stage between the cut and the join.
+        var sections = job.Output.Split("\n\n", 2);
+        var fields = sections[0].Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => line.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries))
             .ToDictionary(parts => parts[0], parts => parts[1].Trim());
         Assert.Equal(("1", "local", "Exit", "0"), (fields["id"], fields["user"], fields["status"], fields["iteration"]));
+        var breakdown = sections[1].Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        Assert.Equal(["stage", "cut", "preprocess", "infer", "postprocess", "join", "total"], breakdown.Select(row => row[0]));
+        foreach (var stage in breakdown.Where(row => row[0] is "preprocess" or "infer" or "postprocess"))
+        {
+            // Segments done, attempts, retries.
+            Assert.Equal([fields["segments"], fields["segments"], "0"], stage[1..4]);
+        }
         Assert.Equal((1, "gedge: there is no job 2."), (none.ExitCode, none.Error.Trim()));
     }
 

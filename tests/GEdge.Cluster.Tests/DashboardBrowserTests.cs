@@ -6,8 +6,8 @@ namespace GEdge.Cluster.Tests;
 /// <summary>
 /// The dashboard in a real browser against a real cluster: tests/browser/dashboard.mjs drives Debian's chromium
 /// through playwright-core at the address `gedge serve` printed. It uploads road.mp4 through the page, watches its
-/// status reach Exit there, plays the annotated video, checks the chart, and keeps a screenshot in
-/// TestResults/artifacts. A missing chromium or node_modules fails, never skips.
+/// status reach Exit there, plays the annotated video, checks the chart, draws the job's timeline (a bar of work for
+/// each stage), and keeps screenshots of the page and of the timeline in TestResults/artifacts. A missing chromium or node_modules fails, never skips.
 /// </summary>
 [Collection(OneClusterAtATime.Name)]
 public sealed partial class DashboardBrowserTests(ClusterFixture cluster, ITestOutputHelper log) : IClassFixture<ClusterFixture>
@@ -23,8 +23,10 @@ public sealed partial class DashboardBrowserTests(ClusterFixture cluster, ITestO
         var url = new Uri(line.Groups["url"].Value);
         Assert.Equal(cluster.Gateway.GetLeftPart(UriPartial.Authority), url.GetLeftPart(UriPartial.Authority));
         var screenshot = Path.Combine(BrowserTools.ArtifactsFolder, "dashboard.png");
+        var timeline = Path.Combine(BrowserTools.ArtifactsFolder, "dashboard-timeline.png");
         Directory.CreateDirectory(BrowserTools.ArtifactsFolder);
         File.Delete(screenshot);
+        File.Delete(timeline);
 
         var (exitCode, output) = await BrowserTools.RunNodeAsync(
             ["dashboard.mjs"],
@@ -44,9 +46,12 @@ public sealed partial class DashboardBrowserTests(ClusterFixture cluster, ITestO
         Assert.True(exitCode == 0, $"the dashboard's browser test failed ({exitCode}):{Environment.NewLine}{output}");
         Assert.Contains("dashboard test: passed: ", output, StringComparison.Ordinal);
         Assert.Contains("Exit", StatusesSeen().Match(output).Groups["statuses"].Value, StringComparison.Ordinal);
-        var png = await File.ReadAllBytesAsync(screenshot);
-        Assert.True(png.Length > 10_000, $"the screenshot {screenshot} is only {png.Length} bytes");
-        Assert.Equal(s_pngSignature, png[..8]);
+        foreach (var shot in new[] { screenshot, timeline })
+        {
+            var png = await File.ReadAllBytesAsync(shot);
+            Assert.True(png.Length > 10_000, $"the screenshot {shot} is only {png.Length} bytes");
+            Assert.Equal(s_pngSignature, png[..8]);
+        }
     }
 
     [GeneratedRegex(@"^  dashboard\s+(?<url>http://\S+/#key=\S+)$", RegexOptions.Multiline)]

@@ -60,6 +60,8 @@ public sealed class TracingTests(TracingClusterFixture cluster) : IClassFixture<
         }
 
         var trace = Assert.Single(stages.Select(s => s.TraceId).Distinct());
+        // The job's record names its trace, as the API and the dashboard show it.
+        Assert.Equal(trace, job.TraceId);
         var all = cluster.Receiver.Spans.Where(s => s.TraceId == trace).ToDictionary(s => s.SpanId);
         // Each stage ran in its own process, each named as its Service.
         Assert.Equal(s_stageServices, stages.Select(s => s.Service).Distinct().Order(StringComparer.Ordinal));
@@ -79,6 +81,38 @@ public sealed class TracingTests(TracingClusterFixture cluster) : IClassFixture<
 
         var join = Assert.Single(stages, s => s.Span.Name == "postprocess join");
         Assert.Equal("postprocess segment", all[join.ParentSpanId].Span.Name);
+    }
+
+    [Fact]
+    public async Task ASegmentsFailedAttempt_IsAnErrorSpan_AndItsRetryIsItsChild_InTheJobsOneTrace()
+    {
+        // A real fault, once: where Postprocess writes segment 0's annotated piece is a folder, so its first attempt fails;
+        // the folder goes once the failure is logged, and the retry (after the backoff) writes it.
+        var id = await cluster.SubmitAsync(TestClips.Road);
+        var blocked = Path.Combine(cluster.WorkFolder(id), "segments", "000000", "annotated.mp4");
+        Directory.CreateDirectory(blocked);
+        await cluster.WaitForLogLinesAsync("postprocess", $"{id} segment 0 Postprocessing attempt failed", 1, TimeSpan.FromMinutes(2));
+        Directory.Delete(blocked);
+        var job = await cluster.WaitForJobExitAsync(id, TimeSpan.FromMinutes(2));
+        Assert.Null(job.Error);
+        Assert.Equal(1, job.Iteration);
+
+        var jobId = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        List<ReceivedSpan> attempts = [];
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            while ((attempts = [.. cluster.Receiver.Spans.Where(s => s.Attribute("gedge.job.id") == jobId && s.Span.Name == "postprocess segment" && s.Attribute("gedge.segment") == "0")]).Count < 2)
+            {
+                await Task.Delay(100, deadline.Token);
+            }
+        }
+
+        var failed = Assert.Single(attempts, s => s.Span.Status?.Code == OpenTelemetry.Proto.Trace.V1.Status.Types.StatusCode.Error);
+        var retried = Assert.Single(attempts, s => s != failed);
+        Assert.Equal("attempt", failed.Attribute("gedge.failure"));
+        Assert.StartsWith("segment 0: Postprocessing failed: ", failed.Span.Status.Message, StringComparison.Ordinal);
+        Assert.Equal(failed.SpanId, retried.ParentSpanId);
+        Assert.Equal([job.TraceId], attempts.Select(s => s.TraceId).Distinct());
     }
 
     private static ReceivedSpan SpanOf(List<ReceivedSpan> spans, string name, int segment) =>

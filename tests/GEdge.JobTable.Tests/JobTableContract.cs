@@ -36,6 +36,20 @@ public abstract class JobTableContract
     // ---- create, read, list ----
 
     [Fact]
+    public async Task Create_KeepsTheTraceIdItIsGiven_InTheRecord_AndNoFieldWithoutOne()
+    {
+        const string Trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        var traced = (await _table.CreateAsync(Upload("alice", 1) with { TraceId = Trace })).Job;
+        var untraced = (await _table.CreateAsync(Upload("alice", 2))).Job;
+
+        Assert.Equal(Trace, (await _table.GetAsync(traced.Id))!.TraceId);
+        Assert.Equal(Trace, traced.ToRecord()[JobFields.TraceId]);
+        Assert.Null((await _table.GetAsync(untraced.Id))!.TraceId);
+        Assert.False(await Db.HashExistsAsync($"{_prefix}:job:{untraced.Id}", JobFields.TraceId));
+        Assert.Empty(traced.Fields);
+    }
+
+    [Fact]
     public async Task Create_NewUploads_AreNumberedFromOneInEnqueue()
     {
         var first = await _table.CreateAsync(Upload("alice", 1));

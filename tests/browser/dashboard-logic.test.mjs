@@ -12,6 +12,7 @@ import {
   pipelineModel,
   segmentBars,
   stepStates,
+  timelineBars,
   timingEntries,
   videoName,
 } from '../../functions/gateway/GEdge.Gateway/Dashboard/wwwroot/dashboard/jobs.js';
@@ -198,4 +199,62 @@ test('a job cut into segments shows, per stage, the segments it has done of the 
   assert.deepEqual(job.segments.map((bar) => bar.done), [4, 1, 0]);
   assert.deepEqual(segmentBars(PIPELINE, undefined), []);
   assert.deepEqual(segmentBars(PIPELINE, { total: 2, done: { Preprocessing: 7 } }).map((bar) => bar.done), [2, 0, 0]);
+});
+
+// What GET /api/jobs/{id}/timeline answers (GEdge.Pipeline.Tests' JobTimelineTests checks how the gateway reads it).
+const TIMELINE = {
+  created: '2026-12-06T12:00:00Z',
+  ended: '2026-12-06T12:00:07Z',
+  steps: [
+    { name: 'cut', start: '2026-12-06T12:00:00.2Z', end: '2026-12-06T12:00:01Z' },
+    { name: 'join', start: '2026-12-06T12:00:06.6Z', end: '2026-12-06T12:00:07Z' },
+  ],
+  attempts: [
+    { segment: 0, stage: 'preprocess', ready: '2026-12-06T12:00:01Z', started: '2026-12-06T12:00:01.1Z', ended: '2026-12-06T12:00:02Z', outcome: 'Done', worker: 'h/1' },
+    { segment: 1, stage: 'infer', ready: '2026-12-06T12:00:02.5Z', started: '2026-12-06T12:00:03Z', ended: '2026-12-06T12:00:03.5Z', outcome: 'Failed', worker: 'h/2' },
+    { segment: 1, stage: 'infer', ready: '2026-12-06T12:00:03.5Z', started: '2026-12-06T12:00:04.5Z', ended: '2026-12-06T12:00:05.5Z', outcome: 'Done', worker: 'h/2' },
+  ],
+  stages: [
+    { stage: 'preprocess', segments: 1, attempts: 1, retries: 0, workSeconds: 0.9, longestWorkSeconds: 0.9, waitSeconds: 0.1, longestWaitSeconds: 0.1 },
+    { stage: 'infer', segments: 1, attempts: 2, retries: 1, workSeconds: 1.5, longestWorkSeconds: 1, waitSeconds: 1.5, longestWaitSeconds: 1 },
+  ],
+};
+
+test('a timeline is a row per segment between the cut and the join, each attempt a wait then its work, a failed one apart', () => {
+  const model = timelineBars(TIMELINE);
+  assert.deepEqual(model.rows, ['cut', 'segment 0', 'segment 1', 'join']);
+  assert.equal(model.end, 7);
+  assert.equal(model.ended, true);
+  const round = (bar) => ({ ...bar, from: Number(bar.from.toFixed(3)), to: Number(bar.to.toFixed(3)) });
+  assert.deepEqual(model.bars.filter((bar) => bar.row === 'segment 1').map(round), [
+    { row: 'segment 1', kind: 'wait', stage: 'infer', from: 2.5, to: 3, open: false },
+    { row: 'segment 1', kind: 'failed', stage: 'infer', from: 3, to: 3.5, open: false, outcome: 'Failed', worker: 'h/2' },
+    { row: 'segment 1', kind: 'wait', stage: 'infer', from: 3.5, to: 4.5, open: false },
+    { row: 'segment 1', kind: 'work', stage: 'infer', from: 4.5, to: 5.5, open: false, outcome: 'Done', worker: 'h/2' },
+  ]);
+  assert.deepEqual(model.bars.filter((bar) => bar.kind === 'step').map((bar) => [bar.row, round(bar).from, round(bar).to]), [['cut', 0.2, 1], ['join', 6.6, 7]]);
+  assert.deepEqual(model.breakdown.map((stage) => [stage.stage, stage.attempts, stage.retries, stage.worked, stage.waited]),
+    [['preprocess', 1, 0, '0.90 s', '0.10 s'], ['infer', 2, 1, '1.50 s', '1.50 s']]);
+});
+
+test('a timeline still going ends its open bars now', () => {
+  const model = timelineBars({
+    created: '2026-12-06T12:00:00Z',
+    ended: null,
+    steps: [{ name: 'cut', start: '2026-12-06T12:00:00.2Z', end: '2026-12-06T12:00:01Z' }],
+    attempts: [
+      { segment: 0, stage: 'preprocess', ready: '2026-12-06T12:00:01Z', started: '2026-12-06T12:00:01.5Z', ended: null, outcome: 'Running' },
+      { segment: 1, stage: 'preprocess', ready: '2026-12-06T12:00:01Z', started: null, ended: null, outcome: 'Waiting' },
+    ],
+    stages: [],
+  }, Date.parse('2026-12-06T12:00:03Z'));
+  assert.equal(model.ended, false);
+  assert.equal(model.end, 3);
+  assert.deepEqual(model.bars.filter((bar) => bar.open).map((bar) => [bar.row, bar.kind, bar.to]), [['segment 0', 'work', 3], ['segment 1', 'wait', 3]]);
+  assert.deepEqual(timelineBars(null).rows, []);
+});
+
+test('a job names its trace when its record has one', () => {
+  assert.equal(describeJob(PIPELINE, { job: { id: '4', status: 'Exit', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' } }).traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+  assert.equal(describeJob(PIPELINE, { job: { id: '5', status: 'Exit' } }).traceId, null);
 });

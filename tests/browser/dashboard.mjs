@@ -4,7 +4,8 @@
 //
 // It signs in with the key in the link (as `gedge serve` prints it), uploads a video through the form, watches the
 // job's status on the page reach Exit, opens the result, plays the annotated video, checks the chart of detections,
-// keeps a screenshot, deletes the job, signs out and in again with the key pasted. Any failure, or any error in the
+// opens the job's timeline and checks a bar is drawn for each stage, keeps screenshots (the page, and the timeline
+// beside it: dashboard-timeline.png), deletes the job, signs out and in again with the key pasted. Any failure, or any error in the
 // page's console, ends it with exit code 1 and a message saying what was expected. GEdge.Cluster.Tests'
 // DashboardBrowserTests runs it against a `gedge serve` cluster.
 //
@@ -315,6 +316,54 @@ async function run() {
   });
   log(`chart: ${chart.datasets.map((set) => `${set.label} (peak ${set.peak})`).join(', ')}`);
 
+  const timeline = await step('open the job\'s timeline: the cut, the join, and each stage\'s work on its segments', async () => {
+    await row.getByTestId('job-timeline').click();
+    await page.waitForFunction(() => ['final', 'failed'].includes(document.getElementById('timeline').dataset.state));
+    if (await page.getByTestId('timeline').getAttribute('data-state') !== 'final') {
+      fail(`the timeline did not load: ${await page.getByTestId('timeline-status').textContent()}`);
+    }
+    const drawn = await page.getByTestId('timeline-chart').evaluate((canvas) => {
+      const instance = window.Chart?.getChart(canvas);
+      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      let inked = 0;
+      for (let i = 3; i < pixels.length; i += 4) {
+        if (pixels[i] !== 0) {
+          inked++;
+        }
+      }
+      return {
+        rows: instance ? [...instance.data.labels] : null,
+        datasets: instance ? instance.data.datasets.map((set) => ({ label: set.label, bars: set.data.length })) : null,
+        stages: canvas.dataset.stages ?? '',
+        inked,
+      };
+    });
+    if (drawn.datasets === null) {
+      fail('there is no Chart.js chart on the timeline\'s canvas');
+    }
+    // The stages the breakdown lists are the pipeline's, as the gateway gives them: each must have drawn work.
+    const stages = await page.locator('#timeline-body th').allTextContents();
+    if (stages.length < 3) {
+      fail(`the timeline's table lists the stages ${JSON.stringify(stages)}`);
+    }
+    for (const stage of stages) {
+      if (!(drawn.datasets.find((set) => set.label === stage)?.bars > 0)) {
+        fail(`the timeline draws no work of ${stage}: ${JSON.stringify(drawn.datasets)}`);
+      }
+    }
+    if (!drawn.rows.includes('cut') || !drawn.rows.includes('join') || !drawn.rows.some((row) => row.startsWith('segment '))) {
+      fail(`the timeline's rows are ${JSON.stringify(drawn.rows)}: no cut, join or segment`);
+    }
+    if (drawn.inked < 2000) {
+      fail(`the timeline's canvas is nearly blank: ${drawn.inked} pixels drawn`);
+    }
+    const shot = settings.screenshot.replace(/\.png$/, '') + '-timeline.png';
+    mkdirSync(dirname(shot), { recursive: true });
+    await page.getByTestId('timeline').screenshot({ path: shot });
+    return { ...drawn, stages, shot };
+  });
+  log(`timeline: rows ${timeline.rows.join(', ')}; ${timeline.datasets.map((set) => `${set.label} ${set.bars}`).join(', ')}; screenshot ${timeline.shot}`);
+
   noConsoleErrors('after the result was shown');
   await step(`keep a screenshot at ${settings.screenshot}`, async () => {
     mkdirSync(dirname(settings.screenshot), { recursive: true });
@@ -396,7 +445,7 @@ async function run() {
 let code = 0;
 try {
   await run();
-  log(`passed: ${origin} signed in, uploaded, watched to Exit, played, charted, deleted; screenshot ${settings.screenshot}`);
+  log(`passed: ${origin} signed in, uploaded, watched to Exit, played, charted, drew its timeline, deleted; screenshot ${settings.screenshot}`);
 } catch (error) {
   code = 1;
   console.error(`dashboard test FAILED: ${error instanceof Failure ? error.message : error.stack}`);

@@ -178,6 +178,7 @@ public static class JobResults
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(JobView))]
 [JsonSerializable(typeof(SegmentsView))]
+[JsonSerializable(typeof(JobTimeline))]
 [JsonSerializable(typeof(JobList))]
 [JsonSerializable(typeof(SessionRequest))]
 [JsonSerializable(typeof(SessionView))]

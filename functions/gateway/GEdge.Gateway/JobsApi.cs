@@ -32,7 +32,8 @@ public static class JobsApi
 
     /// <summary>
     /// Maps <c>POST /api/jobs</c>, <c>GET /api/jobs</c>, <c>GET /api/jobs/{id}</c>, <c>GET /api/jobs/{id}/video</c> (with
-    /// range requests), <c>/detections</c>, <c>/summary</c> and <c>DELETE /api/jobs/{id}</c>, all behind the API key policy.
+    /// range requests), <c>/detections</c>, <c>/summary</c>, <c>/timeline</c>, a segment's detections and <c>DELETE /api/jobs/{id}</c>, all
+    /// behind the API key policy.
     /// </summary>
     public static RouteGroupBuilder MapJobsApi(this IEndpointRouteBuilder endpoints)
     {
@@ -68,6 +69,12 @@ public static class JobsApi
             .WithSummary("Per-class counts, stage timings and the job record (summary.json).")
             .Produces<Stream>(StatusCodes.Status200OK, JobResults.ContentTypeOf(JobResults.Summary))
             .ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapGet("/{id:long}/timeline", GetTimelineAsync).WithName("GetJobTimeline")
+            .WithSummary("Where the job's time went: each stage's attempts at each segment (ready, claimed, ended, how, by which process), the cut and the join, and a breakdown per stage.")
+            .WithDescription(
+                "Read from the job table's own history, so it is there from the upload on and fills in as the job goes. An attempt "
+                + "that failed, was taken back by the sweeper or given back by a stopping process is Failed, and the segment's next "
+                + "attempt at that stage follows it; the time from Ready to Started is the segment's wait for the stage.");
         jobs.MapGet("/{id:long}/segments/{segment:int}/detections", GetSegmentDetectionsAsync).WithName("GetSegmentDetections")
             .WithSummary("Results as they come: one segment's detections, once Infer has done it and before the job ends.")
             .WithDescription(
@@ -128,6 +135,17 @@ public static class JobsApi
 
         var history = await jobs.GetHistoryAsync(id).ConfigureAwait(false);
         return TypedResults.Ok(JobView.Of(job, history, await jobs.GetSegmentsAsync(id).ConfigureAwait(false), JobPath(id)));
+    }
+
+    private static async Task<Results<Ok<JobTimeline>, ProblemHttpResult>> GetTimelineAsync(long id, ClaimsPrincipal caller, JobTable.JobTable jobs)
+    {
+        if (await FindAsync(id, caller, jobs).ConfigureAwait(false) is not { } job)
+        {
+            return GatewayProblems.NoSuchJob(id);
+        }
+
+        var history = await jobs.GetHistoryAsync(id).ConfigureAwait(false);
+        return TypedResults.Ok(JobTimeline.Of(job, history, await jobs.GetSegmentHistoryAsync(id).ConfigureAwait(false)));
     }
 
     private static Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetVideoAsync(

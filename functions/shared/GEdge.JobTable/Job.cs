@@ -58,6 +58,9 @@ public sealed record Job
     /// <summary>How many segments the first stage cut the job into; null until it has.</summary>
     public int? Segments { get; init; }
 
+    /// <summary>The W3C trace id of the job's trace, when its upload was traced (<see cref="JobFields.TraceId"/>).</summary>
+    public string? TraceId { get; init; }
+
     /// <summary>Reads a job from the fields of its hash.</summary>
     /// <exception cref="InvalidDataException">A contract field is missing or malformed.</exception>
     internal static Job FromHash(string key, IReadOnlyDictionary<string, string> hash)
@@ -106,6 +109,7 @@ public sealed record Job
             LastError = Optional(JobFields.LastError),
             LeaseDeadline = Time(JobFields.LeaseDeadline),
             GivenBack = Optional(JobFields.GivenBack),
+            TraceId = Optional(JobFields.TraceId),
             Segments = int.TryParse(Optional(JobFields.Segments), NumberStyles.None, CultureInfo.InvariantCulture, out var segments) ? segments : null,
             Fields = hash.Where(p => !JobFields.IsReserved(p.Key)).ToFrozenDictionary(StringComparer.Ordinal),
         };

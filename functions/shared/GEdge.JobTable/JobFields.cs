@@ -62,8 +62,11 @@ public static class JobFields
     /// <summary>The eight fields every job hash carries, in contract order.</summary>
     public static IReadOnlyList<string> Contract { get; } = [Id, User, Path, Type, Status, StartTime, EndTime, Iteration];
 
+    /// <summary>The W3C trace id of the job's trace (32 hex digits), when its upload was traced; set once, at creation.</summary>
+    public const string TraceId = "trace_id";
+
     private static readonly HashSet<string> s_reserved =
-        [.. Contract, ObjectVersion, CreatedTime, Error, LastError, LeaseDeadline, GivenBack, LastChange, Segments];
+        [.. Contract, ObjectVersion, CreatedTime, Error, LastError, LeaseDeadline, GivenBack, LastChange, Segments, TraceId];
 
     /// <summary>Whether the job table owns the field, so callers may not set it as an extra field.</summary>
     public static bool IsReserved(string name) => s_reserved.Contains(name);

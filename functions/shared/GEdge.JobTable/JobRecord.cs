@@ -30,6 +30,7 @@ public static class JobRecord
         Add(record, JobFields.CreatedTime, job.CreatedTime is { } created ? JobTime.Format(created) : null);
         Add(record, JobFields.Segments, job.Segments?.ToString(CultureInfo.InvariantCulture));
         Add(record, JobFields.LeaseDeadline, job.LeaseDeadline is { } lease ? JobTime.Format(lease) : null);
+        Add(record, JobFields.TraceId, job.TraceId);
         foreach (var (field, value) in job.Fields.OrderBy(pair => pair.Key, StringComparer.Ordinal))
         {
             record[field] = value;

@@ -158,7 +158,7 @@ internal static class JobScripts
 
     /// <summary>
     /// Creates a job unless the object already has one. KEYS: object, counter, user set, Enqueue set.
-    /// ARGV: job key prefix, user, path, type, object version, now. Returns {1 if created else 0, hash...}.
+    /// ARGV: job key prefix, user, path, type, object version, now, trace id (empty for none). Returns {1 if created else 0, hash...}.
     /// </summary>
     public static readonly string Create = $$"""
         local existing = redis.call('GET', KEYS[1])
@@ -175,6 +175,9 @@ internal static class JobScripts
           '{{JobFields.Id}}', id, '{{JobFields.User}}', ARGV[2], '{{JobFields.Path}}', ARGV[3], '{{JobFields.Type}}', ARGV[4],
           '{{JobFields.Status}}', '{{JobStatus.Enqueue}}', '{{JobFields.StartTime}}', '', '{{JobFields.EndTime}}', '',
           '{{JobFields.Iteration}}', '0', '{{JobFields.ObjectVersion}}', ARGV[5], '{{JobFields.CreatedTime}}', ARGV[6])
+        if ARGV[7] ~= '' then
+          redis.call('HSET', job, '{{JobFields.TraceId}}', ARGV[7])
+        end
         redis.call('RPUSH', job .. '{{JobKeys.HistorySuffix}}', '{{JobStatus.Enqueue}}|' .. ARGV[6])
         redis.call('SET', KEYS[1], id)
         redis.call('ZADD', KEYS[3], id, id)

@@ -97,7 +97,7 @@ public sealed partial class JobTable
 
         var objectKey = _keys.Object(job.Path, job.ObjectVersion);
         RedisKey[] keys = [objectKey, _keys.NextId, _keys.User(job.User), _keys.Status(JobStatus.Enqueue)];
-        RedisValue[] arguments = [_keys.JobPrefix, job.User, job.Path, job.Type, job.ObjectVersion, JobTime.Format(_time.GetUtcNow())];
+        RedisValue[] arguments = [_keys.JobPrefix, job.User, job.Path, job.Type, job.ObjectVersion, JobTime.Format(_time.GetUtcNow()), job.TraceId ?? string.Empty];
         // A retry after a lost reply finds the job the first attempt made (then reported as not new; the intake announces
         // a job still in Enqueue either way).
         var result = await RedisAsync(db => db.ScriptEvaluateAsync(JobScripts.Create, keys, arguments)).ConfigureAwait(false);

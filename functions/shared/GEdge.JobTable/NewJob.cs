@@ -6,4 +6,6 @@ namespace GEdge.JobTable;
 /// <param name="Type">The video's file extension (mp4, mov, ...).</param>
 /// <param name="ObjectVersion">The stored object's version (its ETag); with <paramref name="Path"/> it identifies the upload,
 /// so submitting the same upload again returns the same job.</param>
-public sealed record NewJob(string User, string Path, string Type, string ObjectVersion);
+/// <param name="TraceId">The W3C trace id of the trace the job's events carry (when one is recorded): what names the job's
+/// trace in a tracing backend.</param>
+public sealed record NewJob(string User, string Path, string Type, string ObjectVersion, string? TraceId = null);

@@ -65,7 +65,10 @@ public sealed partial class JobIntake(
         }
 
         var type = Path.GetExtension(upload.Key).TrimStart('.').ToLowerInvariant();
-        var creation = await jobs.CreateAsync(new NewJob(upload.User, $"{upload.Bucket}/{upload.Key}", type, upload.ETag)).ConfigureAwait(false);
+        // The trace the job's events will carry (EventTracing stamps them from the current span), named on its record when
+        // it is recorded, so the API and the dashboard can say where to find it.
+        var traceId = System.Diagnostics.Activity.Current is { Recorded: true } span ? span.TraceId.ToHexString() : null;
+        var creation = await jobs.CreateAsync(new NewJob(upload.User, $"{upload.Bucket}/{upload.Key}", type, upload.ETag, traceId)).ConfigureAwait(false);
         LogJob(logger, creation.Job.Id, upload.User, creation.Job.Path, creation.Created);
         if (creation.Created)
         {

@@ -53,9 +53,13 @@ internal static class BenchCommand
             Description = $"Measure start-up instead: gedge run on the video's first {StartupBenchmark.ClipFrames} frames in parts, its fixed cost beside the frames' own work, " +
                 $"the same in folders of one and of {StartupBenchmark.EarlierJobs} earlier jobs, and each function's time to /readyz in parts (2 x rounds + 1 runs each).",
         };
-        var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.") { video, rounds, serve, startup };
+        var telemetry = new Option<bool>("--telemetry")
+        {
+            Description = "Measure telemetry's cost instead: the job with traces exported over OTLP against the job without, alternately (2 x rounds + 1 runs each), and the metrics' updates.",
+        };
+        var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.") { video, rounds, serve, startup, telemetry };
         command.SetAction((parse, cancellationToken) => RunAsync(
-            parse.GetValue(video), Math.Max(1, parse.GetValue(rounds)), ParseProcessCounts(parse.GetValue(serve))!, parse.GetValue(startup), cancellationToken));
+            parse.GetValue(video), Math.Max(1, parse.GetValue(rounds)), ParseProcessCounts(parse.GetValue(serve))!, parse.GetValue(startup), parse.GetValue(telemetry), cancellationToken));
         return command;
     }
 
@@ -84,7 +88,7 @@ internal static class BenchCommand
         return counts;
     }
 
-    private static async Task<int> RunAsync(FileInfo? video, int rounds, IReadOnlyList<int> serveProcesses, bool startup, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(FileInfo? video, int rounds, IReadOnlyList<int> serveProcesses, bool startup, bool telemetry, CancellationToken cancellationToken)
     {
         var scratch = Directory.CreateTempSubdirectory("gedge-bench-");
         try
@@ -104,7 +108,9 @@ internal static class BenchCommand
                 return RunCommand.Fail("no video to measure: pass one (the default sample, tests/assets/videos/walking.mp4, is not above the working directory).");
             }
 
-            return await MeasureAsync(clip, rounds, serveProcesses, scratch.FullName, cancellationToken).ConfigureAwait(false);
+            return telemetry
+                ? await TelemetryBenchmark.RunAsync(clip, (2 * rounds) + 1, scratch.FullName, cancellationToken).ConfigureAwait(false)
+                : await MeasureAsync(clip, rounds, serveProcesses, scratch.FullName, cancellationToken).ConfigureAwait(false);
         }
         catch (ClusterStartException e)
         {
@@ -254,10 +260,12 @@ internal static class BenchCommand
 
     // One job through the embedded pipeline, as a user runs it, in its own scratch folder; timed from upload to Exit, and
     // to the first segment postprocessed (the first result a user could see).
-    // rawFrames: the frames cross from Preprocess to Infer raw rather than compact (FrameCodec.Raw).
-    private static async Task<JobRun> RunJobAsync(string clip, string folder, bool rawFrames, CancellationToken cancellationToken)
+    // rawFrames: the frames cross from Preprocess to Infer raw rather than compact (FrameCodec.Raw). extra: more settings
+    // (the telemetry benchmark's OTLP variables).
+    internal static async Task<JobRun> RunJobAsync(
+        string clip, string folder, bool rawFrames, CancellationToken cancellationToken, IReadOnlyDictionary<string, string?>? extra = null)
     {
-        var settings = new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>(extra ?? new Dictionary<string, string?>())
         {
             ["JobTable:Embedded:DataPath"] = Path.Combine(folder, "garnet"),
             ["Storage:Local:Root"] = Path.Combine(folder, "storage"),
@@ -288,7 +296,7 @@ internal static class BenchCommand
 
     // Timings: the job's as the API gives them (JobView), each stage's seconds summed over its segments and the longest
     // request. FrameBytes: what the frames took in the work bucket between Preprocess and Infer, over every segment.
-    private sealed record JobRun(Job Job, IReadOnlyList<JobSegment> Segments, double Seconds, double FirstSegmentSeconds, IReadOnlyDictionary<string, double> Timings, long FrameBytes);
+    internal sealed record JobRun(Job Job, IReadOnlyList<JobSegment> Segments, double Seconds, double FirstSegmentSeconds, IReadOnlyDictionary<string, double> Timings, long FrameBytes);
 
     // One job on a fresh `gedge serve` with `processes` processes for each CPU stage, submitted and followed through the
     // API as `gedge submit` does; the whole job and the longest request as the job's record gives them.

@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using GEdge.Contracts;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace GEdge.Cli.Commands;
@@ -24,7 +26,7 @@ internal static class JobsCommand
     {
         var id = new Argument<long>("id") { Description = "The job's number." };
         var json = new Option<bool>("--json") { Description = "Print the record as JSON." };
-        var command = new Command("job", "Show one job's record.") { id, json };
+        var command = new Command("job", "Show one job's record, then where its time went: each stage's segments, attempts, retries, work and waits.") { id, json };
         command.SetAction((parse, _) => ShowAsync(parse.GetValue(id), parse.GetValue(json)));
         return command;
     }
@@ -77,7 +79,8 @@ internal static class JobsCommand
     private static async Task<int> ShowAsync(long id, bool json)
     {
         using var host = EmbeddedHost.CreateJobTableOnly(verbose: false);
-        var job = await host.Services.GetRequiredService<JobTable.JobTable>().GetAsync(id).ConfigureAwait(false);
+        var jobs = host.Services.GetRequiredService<JobTable.JobTable>();
+        var job = await jobs.GetAsync(id).ConfigureAwait(false);
         if (job is null)
         {
             return RunCommand.Fail($"there is no job {id}.");
@@ -95,7 +98,45 @@ internal static class JobsCommand
             Console.WriteLine($"{field,-22} {value}");
         }
 
+        var timeline = JobTimeline.Of(job, await jobs.GetHistoryAsync(id).ConfigureAwait(false), await jobs.GetSegmentHistoryAsync(id).ConfigureAwait(false));
+        Console.WriteLine();
+        Console.Write(Breakdown(timeline));
         return 0;
+    }
+
+    /// <summary>
+    /// The per-stage breakdown of a job's time, after a blank line under its record: one row per stage (segments done,
+    /// attempts, retries, seconds worked and waited in all and at most), and the cut and the join, each with when it
+    /// first started and last ended, in seconds from the upload.
+    /// </summary>
+    internal static string Breakdown(JobTimeline timeline)
+    {
+        ArgumentNullException.ThrowIfNull(timeline);
+        var origin = timeline.Created ?? timeline.Attempts.Select(a => a.Ready).DefaultIfEmpty(DateTimeOffset.UtcNow).Min();
+        string At(DateTimeOffset? time) => time is { } t ? (t - origin).TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture) : "-";
+        static string S(double seconds) => seconds.ToString("0.00", CultureInfo.InvariantCulture);
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"stage",-12} {"segments",8} {"attempts",8} {"retries",7} {"worked s",9} {"longest",8} {"waited s",9} {"longest",8}   from -> to (s after upload)");
+        foreach (var step in timeline.Steps.Where(s => s.Name == JobTimeline.Cut))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"{step.Name,-12} {"",8} {"",8} {"",7} {Duration(step),9} {"",8} {"",9} {"",8}   {At(step.Start)} -> {At(step.End)}");
+        }
+
+        foreach (var stage in timeline.Stages)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"{stage.Stage,-12} {stage.Segments,8} {stage.Attempts,8} {stage.Retries,7} {S(stage.WorkSeconds),9} {S(stage.LongestWorkSeconds),8} {S(stage.WaitSeconds),9} {S(stage.LongestWaitSeconds),8}   {At(stage.FirstStart)} -> {At(stage.LastEnd)}");
+        }
+
+        foreach (var step in timeline.Steps.Where(s => s.Name == JobTimeline.Join))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"{step.Name,-12} {"",8} {"",8} {"",7} {Duration(step),9} {"",8} {"",9} {"",8}   {At(step.Start)} -> {At(step.End)}");
+        }
+
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"total",-12} {At(timeline.Ended),9} s from the upload to Exit");
+        return text.ToString();
+
+        static string Duration(JobStep step) => step.End is { } end ? S((end - step.Start).TotalSeconds) : "-";
     }
 
     private static string Time(DateTimeOffset? time) => time?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-";

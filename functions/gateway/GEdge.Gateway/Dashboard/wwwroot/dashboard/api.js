@@ -67,6 +67,9 @@ export const removeJob = (id) => call('DELETE', `/api/jobs/${encodeURIComponent(
 /** A result document (detections or summary) by the path the JobView gives. */
 export const result = (path) => call('GET', path);
 
+/** Where a job's time went: each stage's attempts at each segment, the cut, the join, a breakdown per stage. */
+export const timeline = (id) => call('GET', `/api/jobs/${encodeURIComponent(id)}/timeline`);
+
 /**
  * Uploads a video as multipart form data (field `video`) with XMLHttpRequest, since fetch reports no upload
  * progress. `onProgress` gets the fraction sent, 0..1. Resolves with the new job's JobView.

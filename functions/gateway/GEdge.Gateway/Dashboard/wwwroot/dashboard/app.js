@@ -1,8 +1,10 @@
-// The dashboard: sign-in, the job table kept live by polling, the upload form, and a finished job's result.
+// The dashboard: sign-in, the job table kept live by polling, the upload form, a finished job's result, and any job's
+// timeline.
 // Job data only ever reaches the page as text (textContent, attributes), never as markup.
 import * as api from './api.js';
 import { describeJob, keyFromFragment, pipelineModel, statusText } from './jobs.js';
 import { drawDetectionsChart } from './detections-chart.js';
+import { drawTimelineChart } from './timeline-chart.js';
 
 const POLL_MS = 1000;
 const POLL_HIDDEN_MS = 5000;
@@ -45,6 +47,14 @@ const ui = {
   resultVideo: $('result-video'),
   chartCanvas: $('detections-chart'),
   summaryBody: $('summary-body'),
+  timeline: $('timeline'),
+  timelineHeading: $('timeline-heading'),
+  timelineStatus: $('timeline-status'),
+  timelineClose: $('timeline-close'),
+  timelineCanvas: $('timeline-chart'),
+  timelineBody: $('timeline-body'),
+  timelineTrace: $('timeline-trace'),
+  timelineTraceId: $('timeline-trace-id'),
 };
 
 const state = {
@@ -58,6 +68,11 @@ const state = {
   statuses: new Map(),
   openJob: null,
   chart: null,
+  // The job whose timeline is shown, its chart, and whether it has ended (its timeline is then final).
+  timelineJob: null,
+  timelineChart: null,
+  timelineFinal: false,
+  timelineLoading: false,
 };
 
 // ---- Signing in and out ------------------------------------------------------------------------------------------
@@ -76,6 +91,7 @@ async function start() {
   ui.pageNewer.addEventListener('click', () => turnPage(-PAGE_SIZE));
   ui.pageOlder.addEventListener('click', () => turnPage(PAGE_SIZE));
   ui.resultClose.addEventListener('click', closeResult);
+  ui.timelineClose.addEventListener('click', closeTimeline);
 
   // The statuses and stages the step bars show come from the gateway, once: the page keeps no list of its own.
   try {
@@ -185,6 +201,7 @@ function showSignIn(message) {
   state.user = null;
   window.clearTimeout(state.pollTimer);
   closeResult();
+  closeTimeline();
   for (const row of state.rows.values()) {
     row.remove();
   }
@@ -283,6 +300,10 @@ function renderJobs(page) {
   ui.pagePosition.textContent = total === 0
     ? ''
     : `${state.offset + 1}–${state.offset + views.length} of ${total}`;
+  // A shown timeline follows its job until it ends.
+  if (state.timelineJob !== null && !state.timelineFinal) {
+    void refreshTimeline(state.timelineJob);
+  }
 }
 
 function createRow(id) {
@@ -413,6 +434,10 @@ async function onJobAction(event) {
     await openResult(job);
     return;
   }
+  if (button.dataset.action === 'timeline') {
+    await openTimeline(job);
+    return;
+  }
   if (button.dataset.action === 'delete' && !window.confirm(`Delete job ${job.id} and its results?`)) {
     return;
   }
@@ -422,6 +447,9 @@ async function onJobAction(event) {
     ui.jobsStatus.textContent = button.dataset.action === 'cancel' ? `Job ${job.id} was cancelled.` : `Job ${job.id} was deleted.`;
     if (button.dataset.action === 'delete' && state.openJob === job.id) {
       closeResult();
+    }
+    if (button.dataset.action === 'delete' && state.timelineJob === job.id) {
+      closeTimeline();
     }
   } catch (error) {
     if (error.status === 401) {
@@ -539,6 +567,92 @@ function closeResult() {
   ui.resultVideo.removeAttribute('src');
   ui.resultVideo.load();
   ui.summaryBody.replaceChildren();
+}
+
+// ---- A job's timeline -----------------------------------------------------------------------------------------------
+
+async function openTimeline(job) {
+  closeTimeline();
+  state.timelineJob = job.id;
+  ui.timeline.hidden = false;
+  ui.timeline.dataset.jobId = job.id;
+  ui.timeline.dataset.state = 'loading';
+  ui.timelineHeading.textContent = `Job ${job.id}: timeline`;
+  ui.timelineStatus.textContent = 'Loading the timeline…';
+  ui.timelineTrace.hidden = job.traceId === null;
+  ui.timelineTraceId.textContent = job.traceId ?? '';
+  ui.timeline.scrollIntoView({ block: 'start' });
+  ui.timelineHeading.focus();
+  await refreshTimeline(job.id);
+}
+
+// Reads the job's timeline again and redraws it; one read at a time, and none for a timeline closed meanwhile.
+async function refreshTimeline(id) {
+  if (state.timelineLoading) {
+    return;
+  }
+  state.timelineLoading = true;
+  try {
+    const timeline = await api.timeline(id);
+    if (state.timelineJob !== id) {
+      return;
+    }
+    state.timelineChart?.chart.destroy();
+    state.timelineChart = drawTimelineChart(ui.timelineCanvas, timeline, state.pipeline.stages.map((stage) => stage.name));
+    const { model } = state.timelineChart;
+    state.timelineFinal = model.ended;
+    renderBreakdown(model.breakdown);
+    const retries = model.breakdown.reduce((sum, stage) => sum + stage.retries, 0);
+    const segments = model.rows.filter((row) => row.startsWith('segment')).length;
+    ui.timelineStatus.textContent = `${segments} ${segments === 1 ? 'segment' : 'segments'}, ` +
+      `${retries} ${retries === 1 ? 'retry' : 'retries'}; ${model.ended ? `ended ${model.end.toFixed(2)} s after the upload` : 'going on'}.`;
+    ui.timeline.dataset.state = model.ended ? 'final' : 'live';
+  } catch (error) {
+    if (state.timelineJob !== id) {
+      return;
+    }
+    if (error.status === 401) {
+      showSignIn('Your session ended: sign in again.');
+      return;
+    }
+    ui.timeline.dataset.state = 'failed';
+    ui.timelineStatus.textContent = `Could not load the timeline: ${error.message}`;
+  } finally {
+    state.timelineLoading = false;
+  }
+}
+
+function renderBreakdown(breakdown) {
+  ui.timelineBody.replaceChildren(...breakdown.map((stage) => {
+    const row = document.createElement('tr');
+    row.dataset.stage = stage.stage;
+    const name = document.createElement('th');
+    name.scope = 'row';
+    name.textContent = stage.stage;
+    row.append(name);
+    for (const value of [stage.segments, stage.attempts, stage.retries, stage.worked, stage.longest, stage.waited, stage.longestWait]) {
+      const cell = document.createElement('td');
+      cell.className = 'num';
+      cell.textContent = String(value);
+      row.append(cell);
+    }
+    return row;
+  }));
+}
+
+function closeTimeline() {
+  state.timelineJob = null;
+  state.timelineFinal = false;
+  state.timelineChart?.chart.destroy();
+  state.timelineChart = null;
+  ui.timeline.hidden = true;
+  delete ui.timeline.dataset.jobId;
+  delete ui.timeline.dataset.state;
+  delete ui.timelineCanvas.dataset.stages;
+  delete ui.timelineCanvas.dataset.bars;
+  ui.timelineBody.replaceChildren();
+  ui.timelineTrace.hidden = true;
+  ui.timelineTraceId.textContent = '';
 }
 
 void start();

@@ -13,7 +13,7 @@ export function pipelineModel(pipeline) {
   return Object.freeze({
     statuses: Object.freeze(statuses),
     working: new Set(stages.map((stage) => String(stage.working))),
-    stages: Object.freeze(stages.map((stage) => Object.freeze({ working: String(stage.working), label: capitalized(String(stage.name)) }))),
+    stages: Object.freeze(stages.map((stage) => Object.freeze({ name: String(stage.name), working: String(stage.working), label: capitalized(String(stage.name)) }))),
     timingLabels: Object.freeze([
       ['queued', 'Queued'],
       ...stages.map((stage) => [String(stage.working), capitalized(String(stage.name))]),
@@ -145,6 +145,8 @@ export function describeJob(pipeline, view) {
     iteration: job.iteration ?? '',
     start: job.start_time ?? null,
     end: job.end_time ?? null,
+    // The job's trace in a tracing backend, when its upload was traced.
+    traceId: typeof job.trace_id === 'string' && job.trace_id.length > 0 ? job.trace_id : null,
     timings: timingEntries(pipeline, view?.timings),
     segments: segmentBars(pipeline, view?.segments),
     results: {
@@ -276,4 +278,70 @@ function toByte(channel) {
     return floor;
   }
   return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/**
+ * A job's timeline (GET /api/jobs/{id}/timeline) as bars, in seconds after its upload: a row for the cut, one per
+ * segment (each stage's attempts at it, each after the wait that preceded it: a `wait` bar from when the segment was
+ * ready for the stage to its claim, then a `work` bar, or a `failed` one for an attempt that went back), and one for the
+ * join. A bar still going ends at `now` (ms since the epoch), and is `open`. Also each stage's breakdown, as text.
+ */
+export function timelineBars(timeline, now = Date.now()) {
+  const attempts = Array.isArray(timeline?.attempts) ? timeline.attempts : [];
+  const steps = Array.isArray(timeline?.steps) ? timeline.steps : [];
+  const parse = (iso) => (typeof iso === 'string' ? Date.parse(iso) : Number.NaN);
+  let origin = parse(timeline?.created);
+  if (!Number.isFinite(origin)) {
+    origin = Math.min(...attempts.map((a) => parse(a.ready)).filter(Number.isFinite), now);
+  }
+  const at = (iso) => {
+    const time = parse(iso);
+    return Number.isFinite(time) ? Math.max(0, (time - origin) / 1000) : null;
+  };
+  const end = at(timeline?.ended) ?? Math.max(0, (now - origin) / 1000);
+
+  const bars = [];
+  for (const step of steps) {
+    const from = at(step.start);
+    if (from !== null) {
+      bars.push({ row: step.name, kind: 'step', stage: step.name, from, to: at(step.end) ?? end, open: at(step.end) === null });
+    }
+  }
+  for (const attempt of attempts) {
+    const row = `segment ${attempt.segment}`;
+    const ready = at(attempt.ready);
+    const claimed = at(attempt.started);
+    const finished = at(attempt.ended);
+    if (ready === null) {
+      continue;
+    }
+    bars.push({ row, kind: 'wait', stage: attempt.stage, from: ready, to: claimed ?? finished ?? end, open: claimed === null && finished === null });
+    if (claimed !== null) {
+      bars.push({
+        row,
+        kind: attempt.outcome === 'Failed' ? 'failed' : 'work',
+        stage: attempt.stage,
+        from: claimed,
+        to: finished ?? end,
+        open: finished === null,
+        outcome: attempt.outcome,
+        worker: attempt.worker ?? null,
+      });
+    }
+  }
+
+  const segments = [...new Set(attempts.map((a) => a.segment))].sort((a, b) => a - b);
+  const has = (name) => steps.some((step) => step.name === name);
+  const rows = [...(has('cut') ? ['cut'] : []), ...segments.map((segment) => `segment ${segment}`), ...(has('join') ? ['join'] : [])];
+  const breakdown = (Array.isArray(timeline?.stages) ? timeline.stages : []).map((stage) => ({
+    stage: String(stage.stage),
+    segments: Number(stage.segments ?? 0),
+    attempts: Number(stage.attempts ?? 0),
+    retries: Number(stage.retries ?? 0),
+    worked: formatSeconds(stage.workSeconds),
+    longest: formatSeconds(stage.longestWorkSeconds),
+    waited: formatSeconds(stage.waitSeconds),
+    longestWait: formatSeconds(stage.longestWaitSeconds),
+  }));
+  return { rows, bars, end, breakdown, ended: at(timeline?.ended) !== null };
 }
