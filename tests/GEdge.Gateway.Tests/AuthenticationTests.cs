@@ -18,7 +18,9 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
         { "GET", "api/jobs/1/video" },
         { "GET", "api/jobs/1/detections" },
         { "GET", "api/jobs/1/summary" },
+        { "GET", "api/jobs/1/timeline" },
         { "DELETE", "api/jobs/1" },
+        { "GET", "api/cluster" },
         { "GET", "api/session" },
     };
 
@@ -175,7 +177,10 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
         Assert.StartsWith("3.", root.GetProperty("openapi").GetString(), StringComparison.Ordinal);
         var paths = root.GetProperty("paths");
         Assert.Equal(
-            ["/api/jobs", "/api/jobs/{id}", "/api/jobs/{id}/detections", "/api/jobs/{id}/segments/{segment}/detections", "/api/jobs/{id}/summary", "/api/jobs/{id}/video", "/api/pipeline", "/api/session"],
+            [
+                "/api/cluster", "/api/jobs", "/api/jobs/{id}", "/api/jobs/{id}/detections", "/api/jobs/{id}/segments/{segment}/detections",
+                "/api/jobs/{id}/summary", "/api/jobs/{id}/timeline", "/api/jobs/{id}/video", "/api/pipeline", "/api/session",
+            ],
             paths.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         // Results as they come: the OpenAPI document says how a finished segment's detections are read.
         var segmentDetections = paths.GetProperty("/api/jobs/{id}/segments/{segment}/detections").GetProperty("get");

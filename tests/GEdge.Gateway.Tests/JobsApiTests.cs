@@ -100,7 +100,7 @@ public sealed class JobsApiTests(GatewayServer server) : IClassFixture<GatewaySe
         foreach (var (method, path) in new[]
         {
             ("GET", $"api/jobs/{id}"), ("GET", $"api/jobs/{id}/video"), ("GET", $"api/jobs/{id}/detections"),
-            ("GET", $"api/jobs/{id}/summary"), ("DELETE", $"api/jobs/{id}"),
+            ("GET", $"api/jobs/{id}/summary"), ("GET", $"api/jobs/{id}/timeline"), ("DELETE", $"api/jobs/{id}"),
         })
         {
             using var theirs = await alice.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));

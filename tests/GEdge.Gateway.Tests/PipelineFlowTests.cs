@@ -53,6 +53,14 @@ public sealed class PipelineFlowTests(PipelineGatewayServer server) : IClassFixt
             new Dictionary<string, string> { ["video"] = $"/api/jobs/{id}/video", ["detections"] = $"/api/jobs/{id}/detections", ["summary"] = $"/api/jobs/{id}/summary" },
             job.Results);
 
+        // Where its time went: every segment done by every stage, once each, between the cut and the join.
+        var timeline = (await alice.GetFromJsonAsync($"api/jobs/{id}/timeline", GatewayJsonContext.Default.JobTimeline))!;
+        Assert.Equal([GEdge.Jobs.JobTimeline.Cut, GEdge.Jobs.JobTimeline.Join], timeline.Steps.Select(s => s.Name));
+        Assert.Equal(PipelineTopology.Stages.Select(s => (s.Name, job.Segments.Total, job.Segments.Total, 0)), timeline.Stages.Select(s => (s.Stage, s.Segments, s.Attempts, s.Retries)));
+        Assert.All(timeline.Attempts, a => Assert.Equal(GEdge.Jobs.AttemptOutcome.Done, a.Outcome));
+        Assert.Equal(job.Segments.Total * PipelineTopology.Stages.Count, timeline.Attempts.Count);
+        Assert.NotNull(timeline.Ended);
+
         var list = (await alice.GetFromJsonAsync("api/jobs", GatewayJsonContext.Default.JobList))!;
         Assert.Equal(id, JobsApiTests.Id(list.Jobs[0]));
         Assert.Equal("Exit", list.Jobs[0].Job[JobFields.Status]);

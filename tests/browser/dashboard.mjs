@@ -4,7 +4,8 @@
 //
 // It signs in with the key in the link (as `gedge serve` prints it), uploads a video through the form, watches the
 // job's status on the page reach Exit, opens the result, plays the annotated video, checks the chart of detections,
-// opens the job's timeline and checks a bar is drawn for each stage, keeps screenshots (the page, and the timeline
+// checks the cluster view counts the job's segments done by every stage, opens the job's timeline and checks a bar is
+// drawn for each stage, keeps screenshots (the page, and the timeline
 // beside it: dashboard-timeline.png), deletes the job, signs out and in again with the key pasted. Any failure, or any error in the
 // page's console, ends it with exit code 1 and a message saying what was expected. GEdge.Cluster.Tests'
 // DashboardBrowserTests runs it against a `gedge serve` cluster.
@@ -209,6 +210,27 @@ async function run() {
     return statuses;
   });
   log(`statuses seen on the page: ${seen.join(' → ')}`);
+
+  const cluster = await step('the cluster view lists every stage, each having done the job\'s segments in the last minute', async () => {
+    const read = () => page.locator('#cluster-body tr').evaluateAll((rows) => rows.map((row) => ({
+      stage: row.dataset.stage,
+      waiting: Number(row.querySelector('[data-count="waiting"]')?.textContent),
+      inFlight: Number(row.querySelector('[data-count="in-flight"]')?.textContent),
+      done: Number(row.querySelector('[data-count="done"]')?.textContent),
+    })));
+    // It is read every few seconds: the reading after the job's end says so.
+    const deadline = Date.now() + 15_000;
+    let rows = await read();
+    while ((rows.length < 3 || rows.some((row) => !(row.done > 0))) && Date.now() < deadline) {
+      await page.waitForTimeout(250);
+      rows = await read();
+    }
+    if (rows.length < 3 || rows.some((row) => !(row.done > 0) || row.inFlight !== 0)) {
+      fail(`the cluster view shows ${JSON.stringify(rows)}: every stage should have done the job's segments, with none in flight`);
+    }
+    return rows;
+  });
+  log(`cluster: ${cluster.map((row) => `${row.stage} ${row.done} done`).join(', ')}`);
 
   await step('open the result', async () => {
     await row.getByTestId('job-open').click();

@@ -76,7 +76,7 @@ public static class GatewayServiceCollectionExtensions
 
     /// <summary>
     /// Maps the HTTP API under <c>/api</c>: the session (<see cref="SessionApi"/>), the jobs (<see cref="JobsApi"/>), the
-    /// pipeline (<see cref="PipelineApi"/>) and the OpenAPI document (<see cref="GatewayOpenApi.Path"/>). Endpoints need the authentication and authorization
+    /// pipeline (<see cref="PipelineApi"/>), the cluster's activity (<see cref="ClusterApi"/>) and the OpenAPI document (<see cref="GatewayOpenApi.Path"/>). Endpoints need the authentication and authorization
     /// middleware in front of them (a WebApplication adds both; <see cref="GatewayHttpPipeline"/> has them).
     /// </summary>
     public static IEndpointRouteBuilder MapGatewayApi(this IEndpointRouteBuilder endpoints)
@@ -85,6 +85,7 @@ public static class GatewayServiceCollectionExtensions
         endpoints.MapSessionApi();
         endpoints.MapJobsApi();
         endpoints.MapPipelineApi();
+        endpoints.MapClusterApi();
         endpoints.MapOpenApi(GatewayOpenApi.Path);
         return endpoints;
     }

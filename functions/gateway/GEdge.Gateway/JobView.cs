@@ -179,6 +179,7 @@ public static class JobResults
 [JsonSerializable(typeof(JobView))]
 [JsonSerializable(typeof(SegmentsView))]
 [JsonSerializable(typeof(JobTimeline))]
+[JsonSerializable(typeof(ClusterActivity))]
 [JsonSerializable(typeof(JobList))]
 [JsonSerializable(typeof(SessionRequest))]
 [JsonSerializable(typeof(SessionView))]

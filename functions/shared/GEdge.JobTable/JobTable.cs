@@ -167,12 +167,13 @@ public sealed partial class JobTable
         return new JobPage(jobs, total, offset, limit);
     }
 
-    /// <summary>Lists up to <paramref name="limit"/> jobs in a status, oldest first.</summary>
-    public async Task<IReadOnlyList<Job>> ListByStatusAsync(JobStatus status, int limit)
+    /// <summary>Lists up to <paramref name="limit"/> jobs in a status, oldest first (or, with <paramref name="newestFirst"/>, newest first).</summary>
+    public async Task<IReadOnlyList<Job>> ListByStatusAsync(JobStatus status, int limit, bool newestFirst = false)
     {
         RequireDefined(status);
         RequirePageSize(limit);
-        var ids = await RedisAsync(db => db.SortedSetRangeByRankAsync(_keys.Status(status), 0, limit - 1)).ConfigureAwait(false);
+        var order = newestFirst ? Order.Descending : Order.Ascending;
+        var ids = await RedisAsync(db => db.SortedSetRangeByRankAsync(_keys.Status(status), 0, limit - 1, order)).ConfigureAwait(false);
         // A job may move between reading the index and reading its hash; list only what is still in the status.
         return await ReadJobsAsync(ids, job => job.Status == status).ConfigureAwait(false);
     }

@@ -67,6 +67,9 @@ export const removeJob = (id) => call('DELETE', `/api/jobs/${encodeURIComponent(
 /** A result document (detections or summary) by the path the JobView gives. */
 export const result = (path) => call('GET', path);
 
+/** What the cluster is doing: per stage, segments waiting, in flight and done in the last minute. */
+export const cluster = () => call('GET', '/api/cluster');
+
 /** Where a job's time went: each stage's attempts at each segment, the cut, the join, a breakdown per stage. */
 export const timeline = (id) => call('GET', `/api/jobs/${encodeURIComponent(id)}/timeline`);
 

@@ -9,6 +9,8 @@ import { drawTimelineChart } from './timeline-chart.js';
 const POLL_MS = 1000;
 const POLL_HIDDEN_MS = 5000;
 const PAGE_SIZE = 20;
+// The cluster view is read at most this often: it reads every open job's segments.
+const CLUSTER_MS = 5000;
 
 const $ = (id) => {
   const element = document.getElementById(id);
@@ -53,6 +55,8 @@ const ui = {
   timelineClose: $('timeline-close'),
   timelineCanvas: $('timeline-chart'),
   timelineBody: $('timeline-body'),
+  clusterStatus: $('cluster-status'),
+  clusterBody: $('cluster-body'),
   timelineTrace: $('timeline-trace'),
   timelineTraceId: $('timeline-trace-id'),
 };
@@ -73,6 +77,7 @@ const state = {
   timelineChart: null,
   timelineFinal: false,
   timelineLoading: false,
+  clusterAt: 0,
 };
 
 // ---- Signing in and out ------------------------------------------------------------------------------------------
@@ -202,6 +207,9 @@ function showSignIn(message) {
   window.clearTimeout(state.pollTimer);
   closeResult();
   closeTimeline();
+  ui.clusterBody.replaceChildren();
+  ui.clusterStatus.textContent = '';
+  state.clusterAt = 0;
   for (const row of state.rows.values()) {
     row.remove();
   }
@@ -236,6 +244,10 @@ async function poll() {
       return;
     }
     renderJobs(page);
+    if (Date.now() - state.clusterAt >= CLUSTER_MS) {
+      state.clusterAt = Date.now();
+      void refreshCluster();
+    }
   } catch (error) {
     if (error.status === 401) {
       showSignIn('Your session ended: sign in again.');
@@ -567,6 +579,37 @@ function closeResult() {
   ui.resultVideo.removeAttribute('src');
   ui.resultVideo.load();
   ui.summaryBody.replaceChildren();
+}
+
+// ---- The cluster ---------------------------------------------------------------------------------------------------
+
+async function refreshCluster() {
+  try {
+    const activity = await api.cluster();
+    const stages = Array.isArray(activity?.stages) ? activity.stages : [];
+    ui.clusterBody.replaceChildren(...stages.map((stage) => {
+      const row = document.createElement('tr');
+      row.dataset.stage = String(stage.stage);
+      const name = document.createElement('th');
+      name.scope = 'row';
+      name.textContent = String(stage.stage);
+      row.append(name);
+      for (const [key, value] of [['waiting', stage.waiting], ['in-flight', stage.inFlight], ['done', stage.doneLastMinute]]) {
+        const cell = document.createElement('td');
+        cell.className = 'num';
+        cell.dataset.count = key;
+        cell.textContent = String(value ?? 0);
+        row.append(cell);
+      }
+      return row;
+    }));
+    const open = Number(activity?.openJobs ?? 0);
+    ui.clusterStatus.textContent = `${open} ${open === 1 ? 'job' : 'jobs'} open, every user's`;
+  } catch (error) {
+    if (error.status !== 401) {
+      ui.clusterStatus.textContent = `Could not read the cluster: ${error.message}`;
+    }
+  }
 }
 
 // ---- A job's timeline -----------------------------------------------------------------------------------------------
