@@ -39,6 +39,13 @@ public static class PipelineTopology
     /// </summary>
     public static PipelineStage Last => Stages[^1];
 
+    /// <summary>The stage that consumes what <paramref name="stage"/> completes; null after the last.</summary>
+    public static PipelineStage? After(PipelineStage stage)
+    {
+        ArgumentNullException.ThrowIfNull(stage);
+        return Stages.FirstOrDefault(next => next.Consumes == stage.Completes);
+    }
+
     // The table must read as the statuses do: Enqueue, then each stage's working and completed status in turn, then Exit.
     // A row out of step fails every use at once, not a job at a time.
     private static PipelineStage[] Checked(PipelineStage[] stages)

@@ -26,11 +26,18 @@ public sealed record SegmentStatusChanged(
     [property: JsonRequired] int Segment,
     [property: JsonRequired] JobStatus Status);
 
+/// <summary>
+/// The data of a <c>stage warm-up</c> event: a job is on its way to <see cref="Stage"/>, which should be ready for it. The
+/// stage also travels as the <c>stage</c> attribute, which its Trigger routes on.
+/// </summary>
+public sealed record StageWarmup([property: JsonRequired] long JobId, [property: JsonRequired] string Stage);
+
 /// <summary>Source-generated JSON for the event data (no reflection on the hot path, trimming-safe).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(VideoUploaded))]
 [JsonSerializable(typeof(JobStatusChanged))]
 [JsonSerializable(typeof(SegmentStatusChanged))]
+[JsonSerializable(typeof(StageWarmup))]
 public sealed partial class GEdgeEventJsonContext : JsonSerializerContext;
 
 /// <summary>
@@ -50,6 +57,13 @@ public static class GEdgeEvents
     /// <summary>The type of the event sent on every status change of one segment of a job.</summary>
     public const string SegmentStatusChangedType = "dev.gedge.segment.status.changed";
 
+    /// <summary>
+    /// The type of the event that tells a stage a job is on its way to it, sent when the stage before it starts on the job,
+    /// so that a stage scaled to zero (Infer, on a GPU node) starts while the job is still upstream. Answering it is the
+    /// whole work: a function answers only once its subscribers are built (Infer's model loaded).
+    /// </summary>
+    public const string StageWarmupType = "dev.gedge.stage.warmup";
+
     /// <summary>Extension attribute carrying the new status (CloudEvents names: lower-case letters and digits).</summary>
     public static readonly CloudEventAttribute JobStatusAttribute = CloudEventAttribute.CreateExtension("jobstatus", CloudEventAttributeType.String);
 
@@ -59,11 +73,14 @@ public static class GEdgeEvents
     /// <summary>Extension attribute carrying the segment's number (from 0) on a segment's event.</summary>
     public static readonly CloudEventAttribute SegmentAttribute = CloudEventAttribute.CreateExtension("segment", CloudEventAttributeType.Integer);
 
+    /// <summary>Extension attribute carrying the stage a warm-up is for (<see cref="PipelineStage.Name"/>).</summary>
+    public static readonly CloudEventAttribute StageAttribute = CloudEventAttribute.CreateExtension("stage", CloudEventAttributeType.String);
+
     /// <summary>The extension attributes a formatter must know to parse G-Edge events (the trace context's among them).</summary>
-    public static IReadOnlyList<CloudEventAttribute> ExtensionAttributes { get; } = [JobStatusAttribute, JobIdAttribute, SegmentAttribute, .. EventTracing.Attributes];
+    public static IReadOnlyList<CloudEventAttribute> ExtensionAttributes { get; } = [JobStatusAttribute, JobIdAttribute, SegmentAttribute, StageAttribute, .. EventTracing.Attributes];
 
     /// <summary>The event types G-Edge understands.</summary>
-    public static IReadOnlyList<string> Types { get; } = [VideoUploadedType, JobStatusChangedType, SegmentStatusChangedType];
+    public static IReadOnlyList<string> Types { get; } = [VideoUploadedType, JobStatusChangedType, SegmentStatusChangedType, StageWarmupType];
 
     /// <summary>
     /// A <c>video uploaded</c> event. Its id is derived from the object's identity (bucket, key, etag), so the same
@@ -129,6 +146,40 @@ public static class GEdgeEvents
         cloudEvent[JobIdAttribute] = jobId.ToString(CultureInfo.InvariantCulture);
         cloudEvent[SegmentAttribute] = segment;
         return EventTracing.Stamp(cloudEvent);
+    }
+
+    /// <summary>
+    /// A <c>stage warm-up</c> event: job <paramref name="jobId"/> is on its way to <paramref name="stage"/>. One id per job
+    /// and stage, so a repeated warm-up is the same event.
+    /// </summary>
+    public static CloudEvent CreateStageWarmup(long jobId, PipelineStage stage, Uri source)
+    {
+        ArgumentNullException.ThrowIfNull(stage);
+        var cloudEvent = new CloudEvent(CloudEventsSpecVersion.V1_0, ExtensionAttributes)
+        {
+            Id = string.Create(CultureInfo.InvariantCulture, $"job-{jobId}-warmup-{stage.Name}"),
+            Source = source,
+            Type = StageWarmupType,
+            Subject = JobSubject(jobId),
+            Time = DateTimeOffset.UtcNow,
+            DataContentType = "application/json",
+            Data = JsonSerializer.SerializeToElement(new StageWarmup(jobId, stage.Name), GEdgeEventJsonContext.Default.StageWarmup),
+        };
+        cloudEvent[StageAttribute] = stage.Name;
+        cloudEvent[JobIdAttribute] = jobId.ToString(CultureInfo.InvariantCulture);
+        return EventTracing.Stamp(cloudEvent);
+    }
+
+    /// <summary>Reads a <c>stage warm-up</c> event; the <c>stage</c> attribute and the data must agree, since the Trigger routed on the attribute.</summary>
+    public static StageWarmup ReadStageWarmup(CloudEvent cloudEvent)
+    {
+        var warmup = ReadData(cloudEvent, StageWarmupType, GEdgeEventJsonContext.Default.StageWarmup);
+        if (cloudEvent[StageAttribute] as string != warmup.Stage || PipelineTopology.Stages.All(stage => stage.Name != warmup.Stage))
+        {
+            throw new InvalidEventException($"The warm-up's 'stage' attribute ('{cloudEvent[StageAttribute]}') must name a stage of the pipeline, as its data does ('{warmup.Stage}').");
+        }
+
+        return warmup.JobId > 0 ? warmup : throw new InvalidEventException("The stage warm-up event needs a positive 'jobId'.");
     }
 
     /// <summary>The subject that names a job in events (<c>jobs/42</c>).</summary>

@@ -70,8 +70,20 @@ public static class GEdgeTriggers
     /// <summary>The last stage's function joins a job's results once every segment has completed it.</summary>
     public static EventTrigger Join { get; } = new("gedge-join", PipelineTopology.Last.Name, Filter(GEdgeEvents.JobStatusChangedType, PipelineTopology.Last.Completes));
 
-    /// <summary>Every trigger, in pipeline order: the intake, the cut, one per stage, the join.</summary>
-    public static IReadOnlyList<EventTrigger> All { get; } = [Intake, Cut, .. PipelineTopology.Stages.Select(For), Join];
+    /// <summary>
+    /// Every stage but the first is warmed when the stage before it starts on a job: <c>gedge-NAME-warmup</c>, to the
+    /// function <c>NAME</c>, for the <c>stage warm-up</c> events naming it.
+    /// </summary>
+    public static IReadOnlyList<EventTrigger> Warmups { get; } =
+    [
+        .. PipelineTopology.Stages.Skip(1).Select(stage => new EventTrigger(
+            $"gedge-{stage.Name}-warmup",
+            stage.Name,
+            new TriggerFilter(new Dictionary<string, string>(StringComparer.Ordinal) { ["type"] = GEdgeEvents.StageWarmupType, [GEdgeEvents.StageAttribute.Name] = stage.Name }))),
+    ];
+
+    /// <summary>Every trigger, in pipeline order: the intake, the cut, one per stage, the join, then the warm-ups.</summary>
+    public static IReadOnlyList<EventTrigger> All { get; } = [Intake, Cut, .. PipelineTopology.Stages.Select(For), Join, .. Warmups];
 
     /// <summary>
     /// The trigger of <paramref name="stage"/>: <c>gedge-NAME</c>, to the function <c>NAME</c>, for the segment status

@@ -1,3 +1,5 @@
+using GEdge.JobTable;
+
 namespace GEdge.Cluster.Tests;
 
 /// <summary>
@@ -75,6 +77,9 @@ public sealed class TracingTests(TracingClusterFixture cluster) : IClassFixture<
             var infer = SpanOf(stages, "infer segment", segment);
             var postprocess = SpanOf(stages, "postprocess segment", segment);
             Assert.Equal(cut.SpanId, preprocess.ParentSpanId);
+            // Each names the model and, done, the segment's frames.
+            var frames = SegmentFields.FramesOf((await cluster.Jobs.GetSegmentsAsync(id))[segment].Fields)?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Assert.All(new[] { preprocess, infer, postprocess }, span => Assert.Equal((job.Fields[JobFields.Model], frames), (span.Attribute("gedge.model"), span.Attribute("gedge.frames"))));
             Assert.Equal(preprocess.SpanId, infer.ParentSpanId);
             Assert.Equal(infer.SpanId, postprocess.ParentSpanId);
         }

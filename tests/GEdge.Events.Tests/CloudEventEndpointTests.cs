@@ -91,7 +91,7 @@ public sealed class CloudEventEndpointTests
     [InlineData("missing id, binary", "MissingAttribute", "The request has no 'ce-id' header.")]
     [InlineData("missing source, binary", "MissingAttribute", "The request has no 'ce-source' header.")]
     [InlineData("missing type, binary", "MissingAttribute", "The request has no 'ce-type' header.")]
-    [InlineData("unknown type", "UnknownEventType", "The event type 'com.example.other' is not one G-Edge handles (dev.gedge.video.uploaded, dev.gedge.job.status.changed, dev.gedge.segment.status.changed).")]
+    [InlineData("unknown type", "UnknownEventType", "The event type 'com.example.other' is not one G-Edge handles (dev.gedge.video.uploaded, dev.gedge.job.status.changed, dev.gedge.segment.status.changed, dev.gedge.stage.warmup).")]
     [InlineData("batch mode", "BatchMode", "Batch mode ('application/cloudevents-batch+json') is not accepted: send one event per request.")]
     [InlineData("structured, not JSON", "UnsupportedContentType", "The structured format 'application/cloudevents+avro' is not accepted; G-Edge speaks application/cloudevents+json.")]
     public async Task AMalformedEvent_Gets400WithTheReason_AndNeverReachesTheSubscriber(string malformation, string reason, string detail)

@@ -62,11 +62,31 @@ public sealed class TriggerTests
     }
 
     [Fact]
-    public void EachStagesFunction_TakesItsSegments_AndTheFirstCutsAndTheLastJoins()
+    public void EachStagesFunction_TakesItsSegments_AndTheFirstCutsAndTheLastJoins_AndEveryOtherItsWarmUp()
     {
         Assert.Equal(["gedge-cut", "gedge-preprocess"], GEdgeTriggers.Of(PipelineTopology.Preprocess).Select(t => t.Name));
-        Assert.Equal(["gedge-infer"], GEdgeTriggers.Of(PipelineTopology.Infer).Select(t => t.Name));
-        Assert.Equal(["gedge-postprocess", "gedge-join"], GEdgeTriggers.Of(PipelineTopology.Postprocess).Select(t => t.Name));
+        Assert.Equal(["gedge-infer", "gedge-infer-warmup"], GEdgeTriggers.Of(PipelineTopology.Infer).Select(t => t.Name));
+        Assert.Equal(["gedge-postprocess", "gedge-join", "gedge-postprocess-warmup"], GEdgeTriggers.Of(PipelineTopology.Postprocess).Select(t => t.Name));
+    }
+
+    [Fact]
+    public void AWarmUp_GoesToTheStageItNames_AndNowhereElse()
+    {
+        foreach (var stage in PipelineTopology.Stages.Skip(1))
+        {
+            var warmup = GEdgeEvents.CreateStageWarmup(42, stage, s_source);
+
+            Assert.Equal([$"gedge-{stage.Name}-warmup"], GEdgeTriggers.All.Where(t => t.Filter.Matches(warmup)).Select(t => t.Name));
+            Assert.Equal(new StageWarmup(42, stage.Name), GEdgeEvents.ReadStageWarmup(warmup));
+            Assert.Equal("job-42-warmup-" + stage.Name, warmup.Id);
+        }
+
+        // The first stage has no stage before it to warm it.
+        var first = GEdgeEvents.CreateStageWarmup(42, PipelineTopology.First, s_source);
+        Assert.DoesNotContain(GEdgeTriggers.All, t => t.Filter.Matches(first));
+        var forged = GEdgeEvents.CreateStageWarmup(42, PipelineTopology.Infer, s_source);
+        forged[GEdgeEvents.StageAttribute] = "postprocess";
+        Assert.Throws<InvalidEventException>(() => GEdgeEvents.ReadStageWarmup(forged));
     }
 
     [Fact]

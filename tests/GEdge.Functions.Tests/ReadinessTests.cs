@@ -42,7 +42,7 @@ public sealed partial class ReadinessTests : IDisposable
         Assert.Equal(
             "Healthy\n" +
             "job-table: Healthy: answers in N ms\n" +
-            "subscribers: Healthy: built for 'gedge-infer'\n" +
+            "subscribers: Healthy: built for 'gedge-infer', 'gedge-infer-warmup'\n" +
             "model: Healthy: yolox_nano loaded on the Cpu provider\n",
             Milliseconds().Replace(ready, "N ms"));
 

@@ -59,6 +59,9 @@ public class GatewayServer : IAsyncLifetime
 
     public IObjectStore Store => _app!.Services.GetRequiredService<IObjectStore>();
 
+    /// <summary>Where the host publishes events (the in-process router when the stages run here).</summary>
+    public IEventPublisher Publisher => _app!.Services.GetRequiredService<IEventPublisher>();
+
     /// <summary>What the gateway counts (its /metrics).</summary>
     public GEdge.Metrics.GEdgeMetrics Metrics => _app!.Services.GetRequiredService<GEdge.Metrics.GEdgeMetrics>();
 

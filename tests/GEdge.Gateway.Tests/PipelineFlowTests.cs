@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using GEdge.Contracts;
+using GEdge.Events;
 using GEdge.Gateway;
 using GEdge.JobTable;
 using GEdge.Jobs;
@@ -60,6 +61,19 @@ public sealed class PipelineFlowTests(PipelineGatewayServer server) : IClassFixt
         Assert.All(timeline.Attempts, a => Assert.Equal(GEdge.Jobs.AttemptOutcome.Done, a.Outcome));
         Assert.Equal(job.Segments.Total * PipelineTopology.Stages.Count, timeline.Attempts.Count);
         Assert.NotNull(timeline.Ended);
+
+        // Warm-ups: the cut told Infer the job was coming, Infer's first segment told Postprocess, once each. Sent again,
+        // late and twice, they change nothing.
+        string[] warmed = [$"{id} warm-up: infer is ready", $"{id} warm-up: postprocess is ready"];
+        Assert.Equal(warmed, await WarmUpLinesAsync(id, 2));
+        var before = (await server.Jobs.GetAsync(id))!.ToRecord();
+        foreach (var stage in new[] { PipelineTopology.Infer, PipelineTopology.Infer, PipelineTopology.Postprocess })
+        {
+            await server.Publisher.PublishAsync(GEdgeEvents.CreateStageWarmup(id, stage, new Uri("urn:gedge:test")));
+        }
+
+        Assert.Equal([warmed[0], warmed[0], warmed[0], warmed[1], warmed[1]], await WarmUpLinesAsync(id, 5));
+        Assert.Equal(before, (await server.Jobs.GetAsync(id))!.ToRecord());
 
         var list = (await alice.GetFromJsonAsync("api/jobs", GatewayJsonContext.Default.JobList))!;
         Assert.Equal(id, JobsApiTests.Id(list.Jobs[0]));
@@ -208,5 +222,22 @@ public sealed class PipelineFlowTests(PipelineGatewayServer server) : IClassFixt
         var job = (await server.Jobs.GetAsync(id))!;
         Assert.Equal((JobStatus.Exit, JobEnding.CancelledReason), (job.Status, job.Error));
         Assert.Equal(history, (await server.Jobs.GetHistoryAsync(id)).Select(t => t.Status));
+    }
+
+    // The warm-up lines the stages logged for the job, sorted, once there are count of them (5 s at most: warm-ups are
+    // sent without waiting).
+    private async Task<List<string>> WarmUpLinesAsync(long id, int count)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            var lines = server.Logs.Collector.GetSnapshot().Select(r => r.Message).Where(m => m.StartsWith($"{id} warm-up: ", StringComparison.Ordinal)).ToList();
+            if (lines.Count >= count || DateTime.UtcNow > deadline)
+            {
+                return [.. lines.Order(StringComparer.Ordinal)];
+            }
+
+            await Task.Delay(50);
+        }
     }
 }

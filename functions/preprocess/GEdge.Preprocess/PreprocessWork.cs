@@ -164,7 +164,7 @@ public sealed class PreprocessWork(
                 ["width"] = media.Width.ToString(CultureInfo.InvariantCulture),
                 ["height"] = media.Height.ToString(CultureInfo.InvariantCulture),
                 ["fps"] = video.FrameRate,
-                ["model"] = model.Name,
+                [JobFields.Model] = model.Name,
             });
         }
         finally

@@ -59,6 +59,9 @@ public static class JobFields
     /// <summary>How many segments the job was cut into; absent until the first stage has cut it.</summary>
     public const string Segments = "segments";
 
+    /// <summary>The model the job's frames are prepared for: an extra field the first stage records as it cuts the job.</summary>
+    public const string Model = "model";
+
     /// <summary>The eight fields every job hash carries, in contract order.</summary>
     public static IReadOnlyList<string> Contract { get; } = [Id, User, Path, Type, Status, StartTime, EndTime, Iteration];
 

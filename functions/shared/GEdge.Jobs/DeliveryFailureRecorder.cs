@@ -26,7 +26,7 @@ public enum DeliveryFailureOutcome
     /// <summary>The job had already moved past the announced status, or ended: a late copy of an event that was delivered after all.</summary>
     AlreadyMovedOn,
 
-    /// <summary>No job to record on: an upload that never became a job, or a job that does not exist.</summary>
+    /// <summary>No job to record on: an upload that never became a job, a job that does not exist, or a warm-up (a lost one changes nothing).</summary>
     NoJob,
 }
 
@@ -65,6 +65,14 @@ public sealed partial class DeliveryFailureRecorder(
         ArgumentNullException.ThrowIfNull(deadLetter);
         metrics.DeadLettered(Enum.TryParse<JobStatus>(deadLetter[GEdgeEvents.JobStatusAttribute] as string, out var announced) ? announced : null);
         var failure = DescribeFailure(deadLetter);
+        if (deadLetter.Type == GEdgeEvents.StageWarmupType)
+        {
+            // A warm-up that never arrived costs a cold start, nothing more: the job's own events carry on.
+            var warmup = GEdgeEvents.ReadStageWarmup(deadLetter);
+            LogWarmupLost(logger, warmup.JobId, warmup.Stage, failure);
+            return DeliveryFailureOutcome.NoJob;
+        }
+
         if (deadLetter.Type == GEdgeEvents.VideoUploadedType)
         {
             var upload = GEdgeEvents.ReadVideoUploaded(deadLetter);
@@ -209,6 +217,9 @@ public sealed partial class DeliveryFailureRecorder(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Bucket}/{Key} uploaded by {User} never became a job: {Failure}")]
     private static partial void LogUploadLost(ILogger logger, string bucket, string key, string user, string failure);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} the warm-up of {Stage} was not delivered; nothing to record: {Failure}")]
+    private static partial void LogWarmupLost(ILogger logger, long jobId, string stage, string failure);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} has no record; its dead letter is dropped: {Failure}")]
     private static partial void LogNoSuchJob(ILogger logger, long jobId, string failure);

@@ -60,7 +60,8 @@ public sealed partial class JobStage(
     /// <c>postprocess join</c>, ...), a child of the span that published the event (<see cref="EventTracing"/>), so a
     /// job is one trace across processes; the events it sends on carry it in turn. Tagged as OpenTelemetry's semantic
     /// conventions tag CloudEvents (<c>cloudevents.event_id</c>, <c>cloudevents.event_type</c>) and with the job, the
-    /// segment and the stage (<c>gedge.*</c>); an attempt that fails is marked as an error with its reason.
+    /// segment, the stage, the model and, once done, the segment's frames (<c>gedge.*</c>); an attempt that fails is marked
+    /// as an error with its reason.
     /// </summary>
     public static readonly ActivitySource Activities = new("GEdge.Stages");
 
@@ -68,6 +69,16 @@ public sealed partial class JobStage(
     public async Task<CloudEvent?> HandleAsync(CloudEvent cloudEvent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cloudEvent);
+        if (cloudEvent.Type == GEdgeEvents.StageWarmupType)
+        {
+            // The delivery reached a process whose subscribers are built (this stage among them; Infer's model loaded):
+            // answering it is the warm-up. It reads and writes nothing, so a duplicate, a late one or one for a job
+            // cancelled meanwhile changes nothing.
+            var warmup = GEdgeEvents.ReadStageWarmup(cloudEvent);
+            LogWarm(logger, warmup.JobId, _stage.Name);
+            return null;
+        }
+
         if (cloudEvent.Type == GEdgeEvents.SegmentStatusChangedType)
         {
             var change = GEdgeEvents.ReadSegmentStatusChanged(cloudEvent);
@@ -125,6 +136,15 @@ public sealed partial class JobStage(
         {
             span.SetStatus(ActivityStatusCode.Error, reason);
             span.SetTag("gedge.failure", permanent ? "input" : "attempt");
+        }
+    }
+
+    // Tags the stage's own span, whatever else is current.
+    private static void TagSpan(string key, object? value)
+    {
+        if (Activity.Current is { } span && span.Source == Activities)
+        {
+            span.SetTag(key, value);
         }
     }
 
@@ -194,6 +214,13 @@ public sealed partial class JobStage(
         var segment = (await jobs.GetSegmentsAsync(jobId).ConfigureAwait(false)).ElementAtOrDefault(index)
             ?? throw new InvalidOperationException($"Segment {index} of job {jobId} vanished right after it was claimed.");
         attempt.Job = job;
+        TagSpan("gedge.model", job.Fields.GetValueOrDefault(JobFields.Model));
+        if (_cut is null && index == 0 && segment.Iteration == 0)
+        {
+            // A stage's first work on a job (the first stage's is the cut) tells the next stage the job is coming.
+            WarmNextStage(jobId);
+        }
+
         LogMoved(logger, jobId, index, _stage.Working);
         var artifacts = Artifacts(job).Segment(index);
         return await RunAttemptAsync(
@@ -209,7 +236,9 @@ public sealed partial class JobStage(
                 }
 
                 LogCompleted(logger, jobId, index, _stage.Completes, elapsed.TotalSeconds);
-                _counts.Completed(elapsed, SegmentFields.FramesOf(recorded) ?? SegmentFields.FramesOf(segment.Fields));
+                var frames = SegmentFields.FramesOf(recorded) ?? SegmentFields.FramesOf(segment.Fields);
+                _counts.Completed(elapsed, frames);
+                TagSpan("gedge.frames", frames);
                 if (_stage != PipelineTopology.Last)
                 {
                     return (true, GEdgeEvents.CreateSegmentStatusChanged(jobId, index, _stage.Completes, segment.Iteration, _options.EventSource));
@@ -238,6 +267,8 @@ public sealed partial class JobStage(
             await attempt.GiveBackAsync($"{_stage.Working} was not started: its process was stopping").ConfigureAwait(false);
             return null;
         }
+
+        WarmNextStage(jobId);
 
         var job = await jobs.GetAsync(jobId).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Job {jobId} vanished right after it was claimed.");
@@ -467,6 +498,30 @@ public sealed partial class JobStage(
 
     private JobArtifacts Artifacts(Job job) => new(buckets.Value, job.User, job.Id);
 
+    // Tells the stage after this one that the job is on its way (a stage warm-up event, made here so that it is a child
+    // of this span), without waiting for the broker's answer: the warm-up must not delay the work, and one that is lost
+    // costs only the cold start it would have hidden.
+    private void WarmNextStage(long jobId)
+    {
+        if (PipelineTopology.After(_stage) is not { } next)
+        {
+            return;
+        }
+
+        var warmup = GEdgeEvents.CreateStageWarmup(jobId, next, _options.EventSource);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await publisher.Value.PublishAsync(warmup, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogWarmupFailed(logger, e, jobId, next.Name);
+            }
+        });
+    }
+
     private static string Seconds(TimeSpan elapsed) => elapsed.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
 
     // Waits StageOptions.RetryDelay, doubled for each restart after the first, before the retry is announced; a process
@@ -613,6 +668,12 @@ public sealed partial class JobStage(
             return (outcome.Result == FailureResult.Retried, outcome.SegmentIteration, announcement);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{JobId} warm-up: {Stage} is ready")]
+    private static partial void LogWarm(ILogger logger, long jobId, string stage);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} the warm-up of {Stage} could not be sent; it starts when the job's first event reaches it")]
+    private static partial void LogWarmupFailed(ILogger logger, Exception exception, long jobId, string stage);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} event for {Status} ignored: this stage takes {Consumes}")]
     private static partial void LogWrongStatus(ILogger logger, long jobId, JobStatus status, JobStatus consumes);
