@@ -158,6 +158,43 @@ public sealed class ObjectDetectorTests(YoloxNanoFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task ASessionCache_KeepsTheOptimizedModel_TheNextSessionLoadsIt_AndADamagedOneIsMadeAgain_AllDetectingTheSame()
+    {
+        using var cache = new GEdge.Testing.TempFolder();
+        var manifest = TestAssets.Manifest("yolox_nano");
+        var options = new ObjectDetectorOptions { SessionCache = cache.Path };
+        var cached = OnnxSessionFactory.CachedModelPath(cache.Path, manifest.Sha256, ExecutionProvider.Cpu);
+        var expected = await DetectInImageAsync(fixture.Detector, "dog.jpg");
+
+        using (var first = new ObjectDetector(manifest, options))
+        {
+            Assert.Equal(expected, await DetectInImageAsync(first, "dog.jpg"));
+        }
+
+        // The first session wrote the model as ONNX Runtime optimized it, and nothing else; the next loads it.
+        Assert.Equal([cached], Directory.GetFiles(cache.Path));
+        var written = File.GetLastWriteTimeUtc(cached);
+        using (var second = new ObjectDetector(manifest, options))
+        {
+            Assert.Equal(expected, await DetectInImageAsync(second, "dog.jpg"));
+        }
+
+        Assert.Equal(written, File.GetLastWriteTimeUtc(cached));
+
+        // A file cut short is not used: the model is optimized again, and the file replaced.
+        await File.WriteAllBytesAsync(cached, (await File.ReadAllBytesAsync(cached))[..1000]);
+        var logger = new FakeLogger<ObjectDetector>();
+        using (var third = new ObjectDetector(manifest, options, logger))
+        {
+            Assert.Equal(expected, await DetectInImageAsync(third, "dog.jpg"));
+        }
+
+        Assert.StartsWith($"The optimized model {cached} could not be loaded (", Assert.Single(logger.Collector.GetSnapshot(), e => e.Level == LogLevel.Warning).Message, StringComparison.Ordinal);
+        Assert.True(new FileInfo(cached).Length > 1000);
+        Assert.Equal([cached], Directory.GetFiles(cache.Path));
+    }
+
+    [Fact]
     public void Detect_ForFrameOfWrongSize_SaysFramesMustBeLetterboxed()
     {
         var error = Assert.Throws<ArgumentException>(

@@ -46,7 +46,7 @@ public sealed partial class ObjectDetector : IDisposable
 
         var stopwatch = Stopwatch.StartNew();
         using var loading = Activities.StartActivity("model session");
-        _session = OnnxSessionFactory.Create(manifest.ModelPath, options, _logger, out var provider);
+        _session = OnnxSessionFactory.Create(manifest.ModelPath, options, _logger, out var provider, manifest.Sha256);
         try
         {
             ExecutionProvider = provider;

@@ -36,4 +36,11 @@ public sealed record ObjectDetectorOptions
 
     /// <summary>Most frames run together when the model has a dynamic batch dimension; models with a fixed batch run one at a time.</summary>
     public int MaxBatchSize { get; init; } = 8;
+
+    /// <summary>
+    /// A folder where a session keeps the model as ONNX Runtime optimized it, for the next session on this machine to load
+    /// as it is, with nothing to optimize again (<see cref="OnnxSessionFactory"/>); null: every session optimizes the
+    /// model afresh. In a cluster, a volume that outlives Infer's pods.
+    /// </summary>
+    public string? SessionCache { get; init; }
 }
