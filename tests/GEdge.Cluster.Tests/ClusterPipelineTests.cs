@@ -152,7 +152,7 @@ public sealed class ClusterPipelineTests(ClusterFixture cluster) : IClassFixture
         [
             "runtime", "host build", "job table server", "job table connection", "model session", "host start", "earlier runs", "job",
             "ffprobe", "ffmpeg decode check", "ffmpeg cutter", "ffmpeg band encoder", "ffmpeg band decoder", "inference",
-            "ffmpeg decoder", "ffmpeg encoder", "ffmpeg joiner", "results", "shutdown", "job table checkpoint",
+            "ffmpeg decoder", "ffmpeg encoder", "ffmpeg joiner", "results", "shutdown", "job table checkpoint", "first inference",
         ];
         Assert.Empty(expected.Except(parts.Keys));
         Assert.Equal(0, parts["runtime"].AtMs);
@@ -161,6 +161,9 @@ public sealed class ClusterPipelineTests(ClusterFixture cluster) : IClassFixture
         // Order, not speed: what waits for what begins after it ends (a millisecond's slack for the clocks' rounding).
         Assert.True(parts["job table connection"].AtMs >= End("job table server") - 1, "the connection began before its server had started");
         Assert.True(parts["job"].AtMs >= End("host start") - 1, "the job began before the host had started");
+        // The session's first run is the start-up's: after the session loads, before any job.
+        Assert.True(parts["first inference"].AtMs >= End("model session") - 1, "the first inference ran before the session had loaded");
+        Assert.True(parts["job"].AtMs >= End("first inference") - 1, "the job began before the session's first run had ended");
         foreach (var stagePart in expected[8..17])
         {
             Assert.InRange(parts[stagePart].AtMs, parts["job"].AtMs, End("job"));

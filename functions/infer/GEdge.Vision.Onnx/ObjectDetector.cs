@@ -13,7 +13,10 @@ namespace GEdge.Vision.Onnx;
 /// </summary>
 public sealed partial class ObjectDetector : IDisposable
 {
-    /// <summary>The detector's activity <c>model session</c> (loading the model into ONNX Runtime), for whoever listens.</summary>
+    /// <summary>
+    /// The detector's activities, <c>model session</c> (loading the model into ONNX Runtime) and <c>first inference</c> (the
+    /// run on a blank frame that takes a session's first-run cost at start-up), for whoever listens.
+    /// </summary>
     public static readonly ActivitySource Activities = new("GEdge.Vision.Onnx");
 
     /// <summary>
@@ -64,6 +67,23 @@ public sealed partial class ObjectDetector : IDisposable
         {
             _session.Dispose();
             throw;
+        }
+
+        loading?.Dispose();
+        // One run on a blank frame before any real one: a session's first run is its slowest (ONNX Runtime sets up its
+        // arena and kernels; on CUDA, cuDNN picks its convolution algorithms), and it would otherwise fall on a job's
+        // first frame rather than on the start-up that /readyz waits for.
+        using (Activities.StartActivity("first inference"))
+        {
+            try
+            {
+                WarmUp();
+            }
+            catch
+            {
+                _session.Dispose();
+                throw;
+            }
         }
 
         LogLoaded(manifest.Name, ExecutionProvider, MaxBatchSize, stopwatch.ElapsedMilliseconds);
@@ -173,9 +193,31 @@ public sealed partial class ObjectDetector : IDisposable
 
     private void Run(InferenceWorkspace workspace, int batch)
     {
-        var (inputs, outputs) = workspace.ValuesFor(batch);
         using var running = InferenceActivities.StartActivity("inference");
+        RunSession(workspace, batch);
+    }
+
+    private void RunSession(InferenceWorkspace workspace, int batch)
+    {
+        var (inputs, outputs) = workspace.ValuesFor(batch);
         _session.Run(workspace.RunOptions, _inputNames, inputs, _outputNames, outputs);
+    }
+
+    // The first run, on a frame of nothing but padding, its result dropped; its workspace is the first a frame gets.
+    private void WarmUp()
+    {
+        var workspace = Rent();
+        try
+        {
+            var blank = new byte[Input.FrameByteCount];
+            Array.Fill(blank, Input.PadValue);
+            InputTensorWriter.Write(blank, workspace.ImageInput(0), Input);
+            RunSession(workspace, 1);
+        }
+        finally
+        {
+            _workspaces.Add(workspace);
+        }
     }
 
     private InferenceWorkspace Rent()

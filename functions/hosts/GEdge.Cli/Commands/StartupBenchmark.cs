@@ -42,7 +42,7 @@ internal static class StartupBenchmark
     private const double GoalMs = 1000;
 
     // The parts of a function's start-up the table shows (gedge function --timings), as they come.
-    private static readonly string[] FunctionParts = ["runtime", "host build", "host start", "readiness check", "job table connection", "model session"];
+    private static readonly string[] FunctionParts = ["runtime", "host build", "host start", "readiness check", "job table connection", "model session", "first inference"];
 
     public static async Task<int> RunAsync(string source, int runs, string scratch, CancellationToken cancellationToken)
     {
