@@ -86,6 +86,8 @@ public sealed class TracingTests(TracingClusterFixture cluster) : IClassFixture<
 
         var join = Assert.Single(stages, s => s.Span.Name == "postprocess join");
         Assert.Equal("postprocess segment", all[join.ParentSpanId].Span.Name);
+        // The broker's requests are in the same trace: the events passed through it.
+        Assert.Contains(all.Values, s => s.Service == "gedge-broker" && s.Span.Kind == OpenTelemetry.Proto.Trace.V1.Span.Types.SpanKind.Server);
     }
 
     [Fact]

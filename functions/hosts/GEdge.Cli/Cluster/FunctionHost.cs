@@ -42,6 +42,9 @@ internal static class FunctionHost
         builder.Services.AddHealthChecks();
         // The broker counts nothing of its own yet: its /metrics has the process's figures, so it is scraped as the others are.
         builder.Services.AddGEdgeMetrics();
+        // Its requests in a job's trace too (each event's ingress, as a child of the request that published it), as a
+        // Knative Broker's are when Eventing's tracing is on; the events' own trace context passes through it untouched.
+        builder.Services.AddGEdgeTelemetry(builder.Configuration, "gedge-broker");
         var app = builder.Build();
         app.MapFunctionProbes();
         app.MapFunctionMetrics();
