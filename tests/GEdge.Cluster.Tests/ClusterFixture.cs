@@ -276,6 +276,10 @@ public partial class ClusterFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>The last <paramref name="lines"/> lines of <paramref name="process"/>'s log, for a failing assertion to show.</summary>
+    public string LogTail(string process, int lines = 60) =>
+        string.Join(Environment.NewLine, ReadShared(Path.Combine(Logs, process + ".log")).TakeLast(lines));
+
     /// <summary>Whether a line of a process's log that <paramref name="matches"/> appears within <paramref name="timeout"/>.</summary>
     private async Task<bool> LogHasLineAsync(string process, Func<string, bool> matches, TimeSpan timeout)
     {

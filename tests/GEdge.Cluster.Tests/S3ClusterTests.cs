@@ -91,7 +91,10 @@ public sealed class S3ClusterTests(S3ClusterFixture cluster, ITestOutputHelper o
 
         using var deleted = await cluster.Api.DeleteAsync($"api/jobs/{id}");
 
-        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        // A 500 here was seen once in CI and never again (s3rver's delete race, most likely): the gateway's log says why.
+        Assert.True(
+            deleted.StatusCode == HttpStatusCode.NoContent,
+            $"DELETE answered {(int)deleted.StatusCode}: {await deleted.Content.ReadAsStringAsync()}{Environment.NewLine}the gateway's log:{Environment.NewLine}{cluster.LogTail("gateway")}");
         Assert.Empty(cluster.S3.KeysOnDisk(cluster.Buckets.Results, artifacts.ResultPrefix));
         Assert.Empty(cluster.S3.KeysOnDisk(uploadBucket, uploadKey));
         Assert.Null(await cluster.Jobs.GetAsync(id));
