@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using CloudNative.CloudEvents;
 using GEdge.Contracts;
 
@@ -90,16 +91,9 @@ public static class GEdgeEvents
     public static CloudEvent CreateVideoUploaded(VideoUploaded upload, Uri source)
     {
         ArgumentNullException.ThrowIfNull(upload);
-        return EventTracing.Stamp(new CloudEvent(CloudEventsSpecVersion.V1_0, ExtensionAttributes)
-        {
-            Id = $"{upload.Bucket}/{upload.Key}@{upload.ETag}",
-            Source = source,
-            Type = VideoUploadedType,
-            Subject = $"{upload.Bucket}/{upload.Key}",
-            Time = DateTimeOffset.UtcNow,
-            DataContentType = "application/json",
-            Data = JsonSerializer.SerializeToElement(upload, GEdgeEventJsonContext.Default.VideoUploaded),
-        });
+        return NewEvent(
+            $"{upload.Bucket}/{upload.Key}@{upload.ETag}", source, VideoUploadedType, $"{upload.Bucket}/{upload.Key}",
+            upload, GEdgeEventJsonContext.Default.VideoUploaded, jobId: null);
     }
 
     /// <summary>
@@ -108,20 +102,12 @@ public static class GEdgeEvents
     /// </summary>
     public static CloudEvent CreateJobStatusChanged(long jobId, JobStatus status, int iteration, Uri source)
     {
-        var cloudEvent = new CloudEvent(CloudEventsSpecVersion.V1_0, ExtensionAttributes)
-        {
-            // One id per job, status and attempt: a duplicated reply carries the same id, a retry a new one.
-            Id = string.Create(CultureInfo.InvariantCulture, $"job-{jobId}-{status}-{iteration}"),
-            Source = source,
-            Type = JobStatusChangedType,
-            Subject = JobSubject(jobId),
-            Time = DateTimeOffset.UtcNow,
-            DataContentType = "application/json",
-            Data = JsonSerializer.SerializeToElement(new JobStatusChanged(jobId, status), GEdgeEventJsonContext.Default.JobStatusChanged),
-        };
+        // One id per job, status and attempt: a duplicated reply carries the same id, a retry a new one.
+        var cloudEvent = NewEvent(
+            string.Create(CultureInfo.InvariantCulture, $"job-{jobId}-{status}-{iteration}"), source, JobStatusChangedType, JobSubject(jobId),
+            new JobStatusChanged(jobId, status), GEdgeEventJsonContext.Default.JobStatusChanged, jobId);
         cloudEvent[JobStatusAttribute] = status.ToString();
-        cloudEvent[JobIdAttribute] = jobId.ToString(CultureInfo.InvariantCulture);
-        return EventTracing.Stamp(cloudEvent);
+        return cloudEvent;
     }
 
     /// <summary>
@@ -131,21 +117,14 @@ public static class GEdgeEvents
     public static CloudEvent CreateSegmentStatusChanged(long jobId, int segment, JobStatus status, int iteration, Uri source)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(segment);
-        var cloudEvent = new CloudEvent(CloudEventsSpecVersion.V1_0, ExtensionAttributes)
-        {
-            // One id per segment, status and attempt, as for a job's events.
-            Id = string.Create(CultureInfo.InvariantCulture, $"job-{jobId}-segment-{segment}-{status}-{iteration}"),
-            Source = source,
-            Type = SegmentStatusChangedType,
-            Subject = string.Create(CultureInfo.InvariantCulture, $"{JobSubject(jobId)}/segments/{segment}"),
-            Time = DateTimeOffset.UtcNow,
-            DataContentType = "application/json",
-            Data = JsonSerializer.SerializeToElement(new SegmentStatusChanged(jobId, segment, status), GEdgeEventJsonContext.Default.SegmentStatusChanged),
-        };
+        // One id per segment, status and attempt, as for a job's events.
+        var cloudEvent = NewEvent(
+            string.Create(CultureInfo.InvariantCulture, $"job-{jobId}-segment-{segment}-{status}-{iteration}"), source, SegmentStatusChangedType,
+            string.Create(CultureInfo.InvariantCulture, $"{JobSubject(jobId)}/segments/{segment}"),
+            new SegmentStatusChanged(jobId, segment, status), GEdgeEventJsonContext.Default.SegmentStatusChanged, jobId);
         cloudEvent[JobStatusAttribute] = status.ToString();
-        cloudEvent[JobIdAttribute] = jobId.ToString(CultureInfo.InvariantCulture);
         cloudEvent[SegmentAttribute] = segment;
-        return EventTracing.Stamp(cloudEvent);
+        return cloudEvent;
     }
 
     /// <summary>
@@ -155,18 +134,32 @@ public static class GEdgeEvents
     public static CloudEvent CreateStageWarmup(long jobId, PipelineStage stage, Uri source)
     {
         ArgumentNullException.ThrowIfNull(stage);
+        var cloudEvent = NewEvent(
+            string.Create(CultureInfo.InvariantCulture, $"job-{jobId}-warmup-{stage.Name}"), source, StageWarmupType, JobSubject(jobId),
+            new StageWarmup(jobId, stage.Name), GEdgeEventJsonContext.Default.StageWarmup, jobId);
+        cloudEvent[StageAttribute] = stage.Name;
+        return cloudEvent;
+    }
+
+    // What every G-Edge event has: its id, source, type and subject, the time it is made, its JSON data, the job it is
+    // about (the jobid attribute, when there is one), and the trace context of the span that made it.
+    private static CloudEvent NewEvent<T>(string id, Uri source, string type, string subject, T data, JsonTypeInfo<T> typeInfo, long? jobId)
+    {
         var cloudEvent = new CloudEvent(CloudEventsSpecVersion.V1_0, ExtensionAttributes)
         {
-            Id = string.Create(CultureInfo.InvariantCulture, $"job-{jobId}-warmup-{stage.Name}"),
+            Id = id,
             Source = source,
-            Type = StageWarmupType,
-            Subject = JobSubject(jobId),
+            Type = type,
+            Subject = subject,
             Time = DateTimeOffset.UtcNow,
             DataContentType = "application/json",
-            Data = JsonSerializer.SerializeToElement(new StageWarmup(jobId, stage.Name), GEdgeEventJsonContext.Default.StageWarmup),
+            Data = JsonSerializer.SerializeToElement(data, typeInfo),
         };
-        cloudEvent[StageAttribute] = stage.Name;
-        cloudEvent[JobIdAttribute] = jobId.ToString(CultureInfo.InvariantCulture);
+        if (jobId is { } job)
+        {
+            cloudEvent[JobIdAttribute] = job.ToString(CultureInfo.InvariantCulture);
+        }
+
         return EventTracing.Stamp(cloudEvent);
     }
 
@@ -233,7 +226,7 @@ public static class GEdgeEvents
             : throw new InvalidEventException("The segment status changed event needs a positive 'jobId' and a 'segment' from 0.");
     }
 
-    private static T ReadData<T>(CloudEvent cloudEvent, string expectedType, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+    private static T ReadData<T>(CloudEvent cloudEvent, string expectedType, JsonTypeInfo<T> typeInfo)
     {
         ArgumentNullException.ThrowIfNull(cloudEvent);
         if (cloudEvent.Type != expectedType)

@@ -33,6 +33,31 @@ const settings = {
 
 class Failure extends Error {}
 
+// What a Chart.js chart drew on a canvas, read in the page (page.evaluate sends this function's source there): its
+// category labels, each dataset's label, points and highest numeric y, the canvas's size, and how many pixels hold ink.
+function chartOnCanvas(canvas) {
+  const instance = window.Chart?.getChart(canvas);
+  const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let inked = 0;
+  for (let i = 3; i < pixels.length; i += 4) {
+    if (pixels[i] !== 0) {
+      inked++;
+    }
+  }
+  return {
+    labels: instance ? [...(instance.data.labels ?? [])] : null,
+    datasets: instance
+      ? instance.data.datasets.map((set) => ({
+        label: set.label,
+        points: set.data.length,
+        peak: Math.max(...set.data.map((point) => (typeof point.y === 'number' ? point.y : -Infinity))),
+      }))
+      : null,
+    size: [canvas.width, canvas.height],
+    inked,
+  };
+}
+
 function fail(message) {
   throw new Failure(message);
 }
@@ -304,22 +329,7 @@ async function run() {
     `video responses ${videoResponses.map((response) => response.status).join(',')}`);
 
   const chart = await step(`check the chart of detections shows ${settings.expectClass}`, async () => {
-    const drawn = await page.getByTestId('detections-chart').evaluate((canvas) => {
-      const instance = window.Chart?.getChart(canvas);
-      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-      let inked = 0;
-      for (let i = 3; i < pixels.length; i += 4) {
-        if (pixels[i] !== 0) {
-          inked++;
-        }
-      }
-      return {
-        classes: canvas.dataset.classes ?? '',
-        datasets: instance ? instance.data.datasets.map((set) => ({ label: set.label, points: set.data.length, peak: Math.max(...set.data.map((point) => point.y)) })) : null,
-        size: [canvas.width, canvas.height],
-        inked,
-      };
-    });
+    const drawn = await page.getByTestId('detections-chart').evaluate(chartOnCanvas);
     if (drawn.datasets === null) {
       fail('there is no Chart.js chart on the canvas');
     }
@@ -344,22 +354,7 @@ async function run() {
     if (await page.getByTestId('timeline').getAttribute('data-state') !== 'final') {
       fail(`the timeline did not load: ${await page.getByTestId('timeline-status').textContent()}`);
     }
-    const drawn = await page.getByTestId('timeline-chart').evaluate((canvas) => {
-      const instance = window.Chart?.getChart(canvas);
-      const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-      let inked = 0;
-      for (let i = 3; i < pixels.length; i += 4) {
-        if (pixels[i] !== 0) {
-          inked++;
-        }
-      }
-      return {
-        rows: instance ? [...instance.data.labels] : null,
-        datasets: instance ? instance.data.datasets.map((set) => ({ label: set.label, bars: set.data.length })) : null,
-        stages: canvas.dataset.stages ?? '',
-        inked,
-      };
-    });
+    const drawn = await page.getByTestId('timeline-chart').evaluate(chartOnCanvas);
     if (drawn.datasets === null) {
       fail('there is no Chart.js chart on the timeline\'s canvas');
     }
@@ -369,12 +364,12 @@ async function run() {
       fail(`the timeline's table lists the stages ${JSON.stringify(stages)}`);
     }
     for (const stage of stages) {
-      if (!(drawn.datasets.find((set) => set.label === stage)?.bars > 0)) {
+      if (!(drawn.datasets.find((set) => set.label === stage)?.points > 0)) {
         fail(`the timeline draws no work of ${stage}: ${JSON.stringify(drawn.datasets)}`);
       }
     }
-    if (!drawn.rows.includes('cut') || !drawn.rows.includes('join') || !drawn.rows.some((row) => row.startsWith('segment '))) {
-      fail(`the timeline's rows are ${JSON.stringify(drawn.rows)}: no cut, join or segment`);
+    if (!drawn.labels.includes('cut') || !drawn.labels.includes('join') || !drawn.labels.some((label) => label.startsWith('segment '))) {
+      fail(`the timeline's rows are ${JSON.stringify(drawn.labels)}: no cut, join or segment`);
     }
     if (drawn.inked < 2000) {
       fail(`the timeline's canvas is nearly blank: ${drawn.inked} pixels drawn`);
@@ -384,7 +379,7 @@ async function run() {
     await page.getByTestId('timeline').screenshot({ path: shot });
     return { ...drawn, stages, shot };
   });
-  log(`timeline: rows ${timeline.rows.join(', ')}; ${timeline.datasets.map((set) => `${set.label} ${set.bars}`).join(', ')}; screenshot ${timeline.shot}`);
+  log(`timeline: rows ${timeline.labels.join(', ')}; ${timeline.datasets.map((set) => `${set.label} ${set.points}`).join(', ')}; screenshot ${timeline.shot}`);
 
   noConsoleErrors('after the result was shown');
   await step(`keep a screenshot at ${settings.screenshot}`, async () => {

@@ -48,8 +48,12 @@ public sealed partial class ObjectDetector : IDisposable
         Decoder = DetectionDecoder.FromManifest(manifest);
 
         var stopwatch = Stopwatch.StartNew();
-        using var loading = Activities.StartActivity("model session");
-        _session = OnnxSessionFactory.Create(manifest.ModelPath, options, _logger, out var provider, manifest.Sha256);
+        ExecutionProvider provider;
+        using (Activities.StartActivity("model session"))
+        {
+            _session = OnnxSessionFactory.Create(manifest.ModelPath, options, _logger, out provider, manifest.Sha256);
+        }
+
         try
         {
             ExecutionProvider = provider;
@@ -62,28 +66,19 @@ public sealed partial class ObjectDetector : IDisposable
             {
                 (_outputNames[i], _outputShapes[i], _outputLengths[i]) = ReadOutputShape(i);
             }
+
+            // One run on a blank frame before any real one: a session's first run is its slowest (ONNX Runtime sets up
+            // its arena and kernels; on CUDA, cuDNN picks its convolution algorithms), and it would otherwise fall on a
+            // job's first frame rather than on the start-up that /readyz waits for.
+            using (Activities.StartActivity("first inference"))
+            {
+                WarmUp();
+            }
         }
         catch
         {
             _session.Dispose();
             throw;
-        }
-
-        loading?.Dispose();
-        // One run on a blank frame before any real one: a session's first run is its slowest (ONNX Runtime sets up its
-        // arena and kernels; on CUDA, cuDNN picks its convolution algorithms), and it would otherwise fall on a job's
-        // first frame rather than on the start-up that /readyz waits for.
-        using (Activities.StartActivity("first inference"))
-        {
-            try
-            {
-                WarmUp();
-            }
-            catch
-            {
-                _session.Dispose();
-                throw;
-            }
         }
 
         LogLoaded(manifest.Name, ExecutionProvider, MaxBatchSize, stopwatch.ElapsedMilliseconds);

@@ -117,26 +117,25 @@ internal static class JobsCommand
         static string S(double seconds) => seconds.ToString("0.00", CultureInfo.InvariantCulture);
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"{"stage",-12} {"segments",8} {"attempts",8} {"retries",7} {"worked s",9} {"longest",8} {"waited s",9} {"longest",8}   from -> to (s after upload)");
-        foreach (var step in timeline.Steps.Where(s => s.Name == JobTimeline.Cut))
+        void AppendSteps(string name)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"{step.Name,-12} {"",8} {"",8} {"",7} {Duration(step),9} {"",8} {"",9} {"",8}   {At(step.Start)} -> {At(step.End)}");
+            foreach (var step in timeline.Steps.Where(s => s.Name == name))
+            {
+                var took = step.End is { } end ? S((end - step.Start).TotalSeconds) : "-";
+                text.AppendLine(CultureInfo.InvariantCulture, $"{step.Name,-12} {"",8} {"",8} {"",7} {took,9} {"",8} {"",9} {"",8}   {At(step.Start)} -> {At(step.End)}");
+            }
         }
 
+        AppendSteps(JobTimeline.Cut);
         foreach (var stage in timeline.Stages)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"{stage.Stage,-12} {stage.Segments,8} {stage.Attempts,8} {stage.Retries,7} {S(stage.WorkSeconds),9} {S(stage.LongestWorkSeconds),8} {S(stage.WaitSeconds),9} {S(stage.LongestWaitSeconds),8}   {At(stage.FirstStart)} -> {At(stage.LastEnd)}");
         }
 
-        foreach (var step in timeline.Steps.Where(s => s.Name == JobTimeline.Join))
-        {
-            text.AppendLine(CultureInfo.InvariantCulture, $"{step.Name,-12} {"",8} {"",8} {"",7} {Duration(step),9} {"",8} {"",9} {"",8}   {At(step.Start)} -> {At(step.End)}");
-        }
-
+        AppendSteps(JobTimeline.Join);
         text.AppendLine(CultureInfo.InvariantCulture, $"{"total",-12} {At(timeline.Ended),9} s from the upload to Exit");
         return text.ToString();
-
-        static string Duration(JobStep step) => step.End is { } end ? S((end - step.Start).TotalSeconds) : "-";
     }
 
     private static string Time(DateTimeOffset? time) => time?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-";

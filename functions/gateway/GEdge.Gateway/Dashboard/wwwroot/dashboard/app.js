@@ -551,20 +551,27 @@ async function openResult(job) {
 function renderSummary(summary) {
   const classes = Array.isArray(summary?.classes) ? [...summary.classes] : [];
   classes.sort((a, b) => (b.detections ?? 0) - (a.detections ?? 0));
-  ui.summaryBody.replaceChildren(...classes.map((entry) => {
-    const row = document.createElement('tr');
-    const name = document.createElement('th');
-    name.scope = 'row';
-    name.textContent = String(entry.label);
-    row.append(name);
-    for (const value of [entry.detections, entry.framesPresent, entry.peakInOneFrame]) {
-      const cell = document.createElement('td');
-      cell.className = 'num';
-      cell.textContent = String(value ?? '');
-      row.append(cell);
+  ui.summaryBody.replaceChildren(...classes.map((entry) => figuresRow(entry.label, [entry.detections, entry.framesPresent, entry.peakInOneFrame])));
+}
+
+// A table row of figures: its name as the row's header, then each figure in a number cell, named by keys[i] (its
+// data-count) where one is given. Text only, as all job data on the page.
+function figuresRow(name, figures, keys = []) {
+  const row = document.createElement('tr');
+  const header = document.createElement('th');
+  header.scope = 'row';
+  header.textContent = String(name);
+  row.append(header);
+  figures.forEach((value, i) => {
+    const cell = document.createElement('td');
+    cell.className = 'num';
+    if (keys[i]) {
+      cell.dataset.count = keys[i];
     }
-    return row;
-  }));
+    cell.textContent = String(value ?? '');
+    row.append(cell);
+  });
+  return row;
 }
 
 function closeResult() {
@@ -588,19 +595,8 @@ async function refreshCluster() {
     const activity = await api.cluster();
     const stages = Array.isArray(activity?.stages) ? activity.stages : [];
     ui.clusterBody.replaceChildren(...stages.map((stage) => {
-      const row = document.createElement('tr');
+      const row = figuresRow(stage.stage, [stage.waiting ?? 0, stage.inFlight ?? 0, stage.doneLastMinute ?? 0], ['waiting', 'in-flight', 'done']);
       row.dataset.stage = String(stage.stage);
-      const name = document.createElement('th');
-      name.scope = 'row';
-      name.textContent = String(stage.stage);
-      row.append(name);
-      for (const [key, value] of [['waiting', stage.waiting], ['in-flight', stage.inFlight], ['done', stage.doneLastMinute]]) {
-        const cell = document.createElement('td');
-        cell.className = 'num';
-        cell.dataset.count = key;
-        cell.textContent = String(value ?? 0);
-        row.append(cell);
-      }
       return row;
     }));
     const open = Number(activity?.openJobs ?? 0);
@@ -667,18 +663,8 @@ async function refreshTimeline(id) {
 
 function renderBreakdown(breakdown) {
   ui.timelineBody.replaceChildren(...breakdown.map((stage) => {
-    const row = document.createElement('tr');
+    const row = figuresRow(stage.stage, [stage.segments, stage.attempts, stage.retries, stage.worked, stage.longest, stage.waited, stage.longestWait]);
     row.dataset.stage = stage.stage;
-    const name = document.createElement('th');
-    name.scope = 'row';
-    name.textContent = stage.stage;
-    row.append(name);
-    for (const value of [stage.segments, stage.attempts, stage.retries, stage.worked, stage.longest, stage.waited, stage.longestWait]) {
-      const cell = document.createElement('td');
-      cell.className = 'num';
-      cell.textContent = String(value);
-      row.append(cell);
-    }
     return row;
   }));
 }
