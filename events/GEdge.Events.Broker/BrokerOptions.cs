@@ -22,6 +22,14 @@ public sealed record BrokerOptions
     /// </summary>
     public Dictionary<string, List<Uri>> Replicas { get; init; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Services an autoscaler scales (<c>gedge serve --scale-to-zero</c>; <c>Broker__Autoscaled__0=infer</c>): they start
+    /// with no pod, and the autoscaler announces the ready ones (<c>PUT /endpoints/NAME</c>) as Knative's activator learns
+    /// a revision's from its Endpoints; a delivery to one with none waits up to <see cref="ActivatorTimeout"/> for one.
+    /// Their addresses in <see cref="Services"/> and <see cref="Replicas"/> are not used for delivery.
+    /// </summary>
+    public List<string> Autoscaled { get; init; } = [];
+
     /// <summary>Deliver every event twice, as an at-least-once broker may: the local cluster's test of idempotency.</summary>
     public bool DuplicateDeliveries { get; init; }
 
@@ -39,7 +47,8 @@ public sealed record BrokerOptions
 
     /// <summary>
     /// How long a delivery waits for a subscriber that refuses connections (its process is starting, or being started
-    /// again after it died) before the attempt counts as failed. In a cluster Knative's activator holds such a request
+    /// again after it died), or for an autoscaled Service's first pod (<see cref="Autoscaled"/>), before the attempt
+    /// counts as failed. In a cluster Knative's activator holds such a request
     /// until the Service has a ready pod; without this, an event sent while a process restarts would spend its retries in
     /// a second and be dead-lettered. Zero counts a refused connection as a failed attempt at once.
     /// </summary>
@@ -66,5 +75,6 @@ public sealed record BrokerOptions
         : Services.FirstOrDefault(s => !s.Value.IsAbsoluteUri) is { Key: { } name } ? $"{SectionName}:{nameof(Services)}:{name} must be an absolute URL."
         : Replicas.FirstOrDefault(r => r.Value.Any(uri => !uri.IsAbsoluteUri)) is { Key: { } replicated } ? $"{SectionName}:{nameof(Replicas)}:{replicated} must hold absolute URLs."
         : Replicas.Keys.FirstOrDefault(service => !Services.ContainsKey(service)) is { } lone ? $"{SectionName}:{nameof(Replicas)}:{lone} names a Service with no {nameof(Services)} address."
+        : Autoscaled.FirstOrDefault(service => !Services.ContainsKey(service)) is { } unknown ? $"{SectionName}:{nameof(Autoscaled)} names {unknown}, a Service with no {nameof(Services)} address."
         : null;
 }

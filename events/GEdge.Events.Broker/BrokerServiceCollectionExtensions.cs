@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using CloudNative.CloudEvents;
 using GEdge.Events.AspNetCore;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -56,7 +57,33 @@ public static class BrokerServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         var broker = endpoints.ServiceProvider.GetService<HttpEventBroker>()
             ?? throw new InvalidOperationException("Call services.AddEventBroker() before MapEventBroker.");
+        MapEndpointsApi(endpoints, broker);
         return endpoints.MapCloudEvents(pattern, new BrokerIngress(broker));
+    }
+
+    /// <summary>The path of the broker's Services' load and pods (<c>GET</c>) and of one autoscaled Service's pods (<c>PUT .../NAME</c>).</summary>
+    public const string EndpointsPath = "/endpoints";
+
+    // What an autoscaler reads and writes, as Knative's autoscaler scrapes the activator and a revision's Endpoints tell the
+    // activator where its pods are: GET the load of every Service, PUT the ready pods of an autoscaled one (a JSON array of
+    // addresses). Only for the cluster's own senders, as the ingress is.
+    private static void MapEndpointsApi(IEndpointRouteBuilder endpoints, HttpEventBroker broker)
+    {
+        endpoints.MapGet(EndpointsPath, () => Results.Ok(broker.Load()))
+            .RequireEventSender(endpoints.ServiceProvider);
+        endpoints.MapPut(EndpointsPath + "/{service}", (string service, Uri[] pods) =>
+            {
+                try
+                {
+                    broker.SetPods(service, pods);
+                    return Results.NoContent();
+                }
+                catch (ArgumentException e)
+                {
+                    return Results.Problem(e.Message, statusCode: StatusCodes.Status400BadRequest);
+                }
+            })
+            .RequireEventSender(endpoints.ServiceProvider);
     }
 
     /// <summary>The ingress as a subscriber: every event it is handed goes into the broker, and nothing is replied (202).</summary>

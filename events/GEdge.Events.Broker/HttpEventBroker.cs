@@ -68,7 +68,11 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
     private readonly ILogger<HttpEventBroker> _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _workers = [];
+    // Keyed by the URL a delivery went to; a pod's load (LoadOf) is the sum over its address, whichever Trigger's path.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Uri, int> _inFlight = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _requests = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ServiceEndpoints> _endpoints;
+    private readonly TimeSpan _activatorTimeout;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _podSlots = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim? _nodeCores;
     private int _turn;
@@ -87,8 +91,19 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         _httpClients = httpClients ?? throw new ArgumentNullException(nameof(httpClients));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _activator = CreateActivator(options.ActivatorTimeout);
+        _activatorTimeout = options.ActivatorTimeout;
         _nodeCores = options.NodeCores > 0 ? new SemaphoreSlim(options.NodeCores) : null;
-        _routes = routes.Select(r => new Route(r, Channel.CreateUnbounded<CloudEvent>(), CreateRetry(r))).ToList();
+        // One set of pods per Service, whichever Triggers deliver to it: the Service's address and its further pods', or
+        // none yet for one an autoscaler scales.
+        _endpoints = routes
+            .GroupBy(r => r.Trigger.Subscriber, StringComparer.Ordinal)
+            .ToDictionary(
+                g => g.Key,
+                g => options.Autoscaled.Contains(g.Key)
+                    ? new ServiceEndpoints(g.Key, [], autoscaled: true)
+                    : new ServiceEndpoints(g.Key, g.First().Pods, autoscaled: false),
+                StringComparer.Ordinal);
+        _routes = routes.Select(r => new Route(r, Channel.CreateUnbounded<CloudEvent>(), CreateRetry(r), _endpoints[r.Trigger.Subscriber])).ToList();
         foreach (var route in _routes)
         {
             // At least one delivery per pod at once, so a Service with more pods than that keeps them all busy.
@@ -99,7 +114,34 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         }
     }
 
-    // The least loaded pod, ties taken in turn.
+    // The least loaded of the Service's ready pods, ties taken in turn, as the URL the route delivers to on it; waits for a
+    // first pod of a Service scaled to zero, as Knative's activator holds the request, up to BrokerOptions.ActivatorTimeout.
+    private async Task<Uri> PickPodAsync(Route route, CancellationToken cancellationToken)
+    {
+        if (!route.Endpoints.Autoscaled)
+        {
+            return PickPod(route.Definition.Pods);
+        }
+
+        var pods = route.Endpoints.Pods;
+        if (pods.Count == 0)
+        {
+            LogWaitingForPod(route.Endpoints.Service);
+            pods = await route.Endpoints.WaitForPodsAsync(_activatorTimeout, cancellationToken).ConfigureAwait(false);
+            if (pods.Count == 0)
+            {
+                throw new HttpRequestException($"No pod of {route.Endpoints.Service} became ready within {_activatorTimeout.TotalSeconds} s.");
+            }
+        }
+
+        // The Trigger's path on each ready pod.
+        var subscriber = route.Definition.Subscriber;
+        return PickPod([.. pods.Select(pod => new UriBuilder(subscriber) { Scheme = pod.Scheme, Host = pod.Host, Port = pod.Port }.Uri)]);
+    }
+
+    // The deliveries in hand at the pod at `address`, from every Trigger.
+    private int LoadOf(Uri address) => _inFlight.Where(entry => PodLoad.AddressOf(entry.Key) == address).Sum(entry => entry.Value);
+
     private Uri PickPod(IReadOnlyList<Uri> pods)
     {
         if (pods.Count == 1)
@@ -112,7 +154,7 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         for (var i = 1; i < pods.Count; i++)
         {
             var pod = pods[(turn + i) % pods.Count];
-            if (_inFlight.GetValueOrDefault(pod) < _inFlight.GetValueOrDefault(best))
+            if (LoadOf(PodLoad.AddressOf(pod)) < LoadOf(PodLoad.AddressOf(best)))
             {
                 best = pod;
             }
@@ -181,6 +223,43 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
     /// <summary>The routes, one per Trigger.</summary>
     public IReadOnlyList<BrokerRoute> Routes => _routes.Select(r => r.Definition).ToList();
 
+    /// <summary>What each Service the Triggers deliver to has waiting and in flight, pod by pod: what an autoscaler reads.</summary>
+    public IReadOnlyList<ServiceLoad> Load() =>
+    [
+        .. _endpoints.Values.Select(service => new ServiceLoad(
+            service.Service,
+            _requests.GetValueOrDefault(service.Service),
+            [
+                .. service.Pods.Select(pod => new PodLoad(pod, LoadOf(pod), Ready: true)),
+                .. service.Known.Except(service.Pods)
+                    .Select(pod => new PodLoad(pod, LoadOf(pod), Ready: false))
+                    .Where(pod => pod.InFlight > 0),
+            ],
+            service.Autoscaled)),
+    ];
+
+    /// <summary>
+    /// Announces the ready pods of the autoscaled Service <paramref name="service"/> (<see cref="BrokerOptions.Autoscaled"/>):
+    /// new deliveries go to these only; one already sent to a pod left out finishes there.
+    /// </summary>
+    /// <exception cref="ArgumentException">The Service is not one the broker delivers to, or is not autoscaled.</exception>
+    public void SetPods(string service, IReadOnlyList<Uri> pods)
+    {
+        ArgumentNullException.ThrowIfNull(pods);
+        if (!_endpoints.TryGetValue(service, out var endpoints) || !endpoints.Autoscaled)
+        {
+            throw new ArgumentException($"{service} is not a Service whose pods are announced: the autoscaled ones are {string.Join(", ", _endpoints.Values.Where(e => e.Autoscaled).Select(e => e.Service))}.", nameof(service));
+        }
+
+        if (pods.FirstOrDefault(pod => !pod.IsAbsoluteUri || pod.Scheme is not ("http" or "https")) is { } wrong)
+        {
+            throw new ArgumentException($"{wrong} is not an http(s) address.", nameof(pods));
+        }
+
+        endpoints.Set(pods);
+        LogPods(service, pods.Count);
+    }
+
     /// <summary>Queues <paramref name="cloudEvent"/> for every route whose filter matches it (twice each with duplicate deliveries).</summary>
     public void Publish(CloudEvent cloudEvent)
     {
@@ -192,15 +271,25 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
             if (route.Definition.Trigger.Filter.Matches(cloudEvent))
             {
                 subscribers.Add(route.Definition.Trigger.Subscriber);
-                route.Queue.Writer.TryWrite(cloudEvent);
+                Enqueue(route, cloudEvent);
                 if (route.Definition.Delivery.DuplicateDeliveries)
                 {
-                    route.Queue.Writer.TryWrite(cloudEvent);
+                    Enqueue(route, cloudEvent);
                 }
             }
         }
 
         LogAccepted(cloudEvent.Id, cloudEvent.Type, cloudEvent[GEdgeEvents.JobStatusAttribute.Name] as string, subscribers.Count == 0 ? "no trigger" : string.Join(", ", subscribers));
+    }
+
+    // A request for the route's Service from the moment it is queued until its delivery ends, answered or dead-lettered.
+    private void Enqueue(Route route, CloudEvent cloudEvent)
+    {
+        _requests.AddOrUpdate(route.Endpoints.Service, 1, (_, count) => count + 1);
+        if (!route.Queue.Writer.TryWrite(cloudEvent))
+        {
+            _requests.AddOrUpdate(route.Endpoints.Service, 0, (_, count) => count - 1);
+        }
     }
 
     /// <inheritdoc />
@@ -308,6 +397,10 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
                     // One event's unexpected failure must not stop this Trigger's deliveries.
                     LogDeliveryBroken(e, cloudEvent.Id, route.Definition.Trigger.Name);
                 }
+                finally
+                {
+                    _requests.AddOrUpdate(route.Endpoints.Service, 0, (_, count) => count - 1);
+                }
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -323,14 +416,19 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         try
         {
             response = await route.Retry.ExecuteAsync(
-                async ct =>
-                {
-                    // Each attempt goes to the pod with the fewest deliveries in flight, as Knative's activator balances by
-                    // load: a stage answers when its work is done, so in-flight deliveries are its work in hand.
-                    subscriber = PickPod(route.Definition.Pods);
-                    using var pod = await HoldPodAsync(subscriber, route.Definition, ct).ConfigureAwait(false);
-                    return await SendAsync(subscriber, cloudEvent, ct).ConfigureAwait(false);
-                },
+                ct => ActivateAsync(
+                    route.Endpoints.Service,
+                    async held =>
+                    {
+                        // Each attempt goes to the pod with the fewest deliveries in flight, as Knative's activator balances
+                        // by load: a stage answers when its work is done, so in-flight deliveries are its work in hand. A
+                        // pod that refuses the connection (started again, or stopped by the autoscaler since) is left for
+                        // the pods ready when the activator tries again.
+                        subscriber = await PickPodAsync(route, held).ConfigureAwait(false);
+                        using var pod = await HoldPodAsync(subscriber, route.Definition, held).ConfigureAwait(false);
+                        return await PostAsync(subscriber, cloudEvent, held).ConfigureAwait(false);
+                    },
+                    ct),
                 stopping).ConfigureAwait(false);
         }
         catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !stopping.IsCancellationRequested))
@@ -370,25 +468,29 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         }
     }
 
-    private async ValueTask<HttpResponseMessage> SendAsync(Uri target, CloudEvent cloudEvent, CancellationToken cancellationToken)
+    // One attempt through the activator: `attempt` is tried again while it finds the connection refused, named by `held`
+    // in the log.
+    private async ValueTask<HttpResponseMessage> ActivateAsync(string held, Func<CancellationToken, Task<HttpResponseMessage>> attempt, CancellationToken cancellationToken)
     {
-        var context = ResilienceContextPool.Shared.Get(target.ToString(), cancellationToken);
+        var context = ResilienceContextPool.Shared.Get(held, cancellationToken);
         try
         {
             return await _activator.ExecuteAsync(
-                static async (context, state) =>
-                {
-                    using var content = state.cloudEvent.ToHttpContent(ContentMode.Binary, s_formatter);
-                    var client = state.Broker._httpClients.CreateClient(HttpClientName);
-                    return await client.PostAsync(state.target, content, context.CancellationToken).ConfigureAwait(false);
-                },
+                static async (context, attempt) => await attempt(context.CancellationToken).ConfigureAwait(false),
                 context,
-                (Broker: this, target, cloudEvent)).ConfigureAwait(false);
+                attempt).ConfigureAwait(false);
         }
         finally
         {
             ResilienceContextPool.Shared.Return(context);
         }
+    }
+
+    private async Task<HttpResponseMessage> PostAsync(Uri target, CloudEvent cloudEvent, CancellationToken cancellationToken)
+    {
+        using var content = cloudEvent.ToHttpContent(ContentMode.Binary, s_formatter);
+        var client = _httpClients.CreateClient(HttpClientName);
+        return await client.PostAsync(target, content, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task DeadLetterAsync(Route route, CloudEvent cloudEvent, int? statusCode, ReadOnlyMemory<byte> errorData, CancellationToken stopping)
@@ -407,7 +509,7 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
         DeadLetterAttributes.Set(letter, subscriber, statusCode, errorData.Span);
         try
         {
-            using var response = await route.Retry.ExecuteAsync(ct => SendAsync(sink, letter, ct), stopping).ConfigureAwait(false);
+            using var response = await route.Retry.ExecuteAsync(ct => ActivateAsync(sink.ToString(), held => PostAsync(sink, letter, held), ct), stopping).ConfigureAwait(false);
             if (response.IsSuccessStatusCode)
             {
                 LogDeadLettered(cloudEvent.Id, sink);
@@ -437,6 +539,12 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "{Subscriber} is not listening (starting or started again); the delivery waits for it, as Knative's activator would")]
     private partial void LogHeld(string? subscriber);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Service} has no ready pod (scaled to zero); the delivery waits for one, as Knative's activator would")]
+    private partial void LogWaitingForPod(string service);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Service} has {Pods} ready pod(s)")]
+    private partial void LogPods(string service, int pods);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Delivered {EventId} to {Subscriber}: {StatusCode}")]
     private partial void LogDelivered(string? eventId, Uri subscriber, int statusCode);
 
@@ -458,5 +566,5 @@ public sealed partial class HttpEventBroker : IEventPublisher, IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "{EventId} is dropped: the Trigger {Trigger} has no dead-letter sink")]
     private partial void LogDropped(string? eventId, string trigger);
 
-    private sealed record Route(BrokerRoute Definition, Channel<CloudEvent> Queue, ResiliencePipeline<HttpResponseMessage> Retry);
+    private sealed record Route(BrokerRoute Definition, Channel<CloudEvent> Queue, ResiliencePipeline<HttpResponseMessage> Retry, ServiceEndpoints Endpoints);
 }

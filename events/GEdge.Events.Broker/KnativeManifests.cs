@@ -58,6 +58,18 @@ public sealed record ServiceManifest(int ContainerConcurrency, double CpuRequest
     /// mostly wait on I/O.
     /// </summary>
     public bool HoldsACore => CpuRequest >= 1;
+
+    /// <summary>
+    /// The requests in flight per pod its autoscaler aims at (<c>autoscaling.knative.dev/target</c>); without it, its
+    /// <see cref="ContainerConcurrency"/>, else Knative's default of 100 (config-autoscaler's container-concurrency-target-default).
+    /// </summary>
+    public double Target { get; init; } = KnativeDefaultTarget;
+
+    /// <summary>The most pods it scales to (<c>autoscaling.knative.dev/max-scale</c>); 0 is no limit, Knative's default.</summary>
+    public int MaxScale { get; init; }
+
+    /// <summary>Knative's default concurrency target per pod.</summary>
+    public const double KnativeDefaultTarget = 100;
 }
 
 /// <summary>A Knative Broker: its name and the delivery defaults its Triggers inherit.</summary>
@@ -165,7 +177,8 @@ public static class KnativeManifestReader
 
     /// <summary>
     /// Reads each Knative Service in <paramref name="yaml"/>, by name: its <c>spec.template.spec.containerConcurrency</c>
-    /// (0 when it sets none) and its first container's <c>resources.requests.cpu</c> (0 when it sets none).
+    /// (0 when it sets none), its first container's <c>resources.requests.cpu</c> (0 when it sets none) and its revision
+    /// template's autoscaling target and max-scale.
     /// </summary>
     public static IReadOnlyDictionary<string, ServiceManifest> ReadServices(TextReader yaml, string source)
     {
@@ -182,11 +195,23 @@ public static class KnativeManifestReader
             var cpu = spec?.Containers?.FirstOrDefault()?.Resources?.Requests?.GetValueOrDefault("cpu");
             var cores = cpu is null ? 0 : CpuCores(cpu) ?? throw new KnativeManifestException(
                 $"{Where(source, service)} requests cpu '{cpu}'; a CPU quantity is a number of cores (\"2\", \"0.5\") or of millicores (\"250m\").");
-            services[service.Metadata!.Name!] = new ServiceManifest(limit, cores);
+            var annotations = service.Spec?.Template?.Metadata?.Annotations ?? [];
+            services[service.Metadata!.Name!] = new ServiceManifest(limit, cores)
+            {
+                Target = Annotation(annotations, "autoscaling.knative.dev/target", source, service) is { } target && target > 0 ? target
+                    : limit > 0 ? limit : ServiceManifest.KnativeDefaultTarget,
+                MaxScale = (int)(Annotation(annotations, "autoscaling.knative.dev/max-scale", source, service) ?? 0),
+            };
         }
 
         return services;
     }
+
+    // A numeric autoscaling annotation of a revision template, null when it is not set.
+    private static double? Annotation(Dictionary<string, string> annotations, string name, string source, KnativeResource service) =>
+        !annotations.TryGetValue(name, out var text) ? null
+        : double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) ? value
+        : throw new KnativeManifestException($"{Where(source, service)} has {name} '{text}'; it must be a number.");
 
     // A Kubernetes CPU quantity in the two forms CPU is written in: cores ("2", "0.5") or millicores ("250m"). Written by
     // hand: the quantity parser lives in the Kubernetes client, which nothing else here needs.
@@ -391,6 +416,8 @@ internal sealed class KnativeResource
 internal sealed class ResourceMetadata
 {
     public string? Name { get; set; }
+
+    public Dictionary<string, string>? Annotations { get; set; }
 }
 
 // The union of the Broker's, the Trigger's and the Service's spec fields the broker reads.
@@ -412,6 +439,8 @@ internal sealed class ResourceSpec
 
 internal sealed class RevisionTemplateSpec
 {
+    public ResourceMetadata? Metadata { get; set; }
+
     public RevisionSpec? Spec { get; set; }
 }
 

@@ -113,6 +113,43 @@ public sealed partial class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task BenchScaleToZero_ReportsTheFirstSegmentsWaitForInfer_WithAndWithoutWarmups_BesideItsColdStartInParts_AndTheWayBackToZero()
+    {
+        var (exitCode, output, error) = await ClusterFixture.RunGedgeAsync(["bench", TestClips.Road, "--scale-to-zero"], _folder);
+
+        Assert.True(exitCode == 0, $"{output}\n{error}");
+        Assert.Matches(@"^scale to zero: road\.mp4 on gedge serve --scale-to-zero \(idle window 3 s\), stage warm-ups on and off; \d+ cores$", output.Split('\n')[0].Trim());
+        double[] Row(string name)
+        {
+            var row = Regex.Match(output, $@"(?m)^{Regex.Escape(name)}\s+(?<on>[\d.]+)( %)?\s+(?<off>[\d.]+)");
+            Assert.True(row.Success, $"no row '{name}':\n{output}");
+            return [Number(row, "on"), Number(row, "off")];
+        }
+
+        var wait = Row("first segment waited for Infer");
+        var forReady = Row("  of which for Infer to be ready");
+        var forCore = Row("  of which for a core (Infer ready)");
+        var coldStart = Row("Infer's cold start (start to ready)");
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.InRange(forReady[i] + forCore[i], wait[i] - 0.011, wait[i] + 0.011);
+            Assert.InRange(coldStart[i], 0.01, 120);
+        }
+
+        // Whatever the timing, each cluster went back to no stage process, and Infer started twice on each.
+        Assert.Equal([0.0, 0.0], Row("stage processes after the idle window"));
+        Assert.All(Row("second job's Infer cold start (cache)"), seconds => Assert.InRange(seconds, 0.01, 120));
+        Assert.All(Row("stage processes' peak memory"), mib => Assert.InRange(mib, 10, 100_000));
+        var lines = output.Split('\n').Select(line => line.TrimEnd()).ToList();
+        foreach (var part in new[] { "runtime", "host build", "model session", "first inference", "readiness check" })
+        {
+            Assert.True(lines.Any(line => Regex.IsMatch(line, $@"^  {part}\s+\d+\s+\d+$")), $"no figures for the {part} of both cold starts:\n{output}");
+        }
+
+        Assert.Matches("goal (not )?met$", output.TrimEnd());
+    }
+
+    [Fact]
     public async Task Bench_RefusesACountOfProcessesOutOfRange()
     {
         var (exitCode, _, error) = await ClusterFixture.RunGedgeAsync(["bench", TestClips.Road, "--serve", "1,0"], _folder);

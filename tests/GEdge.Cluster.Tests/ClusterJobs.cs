@@ -132,9 +132,18 @@ public partial class ClusterFixture
     /// The pid of the running <c>gedge function NAME</c> process of this cluster, or of its <c>gedge broker</c> (found by
     /// its command line and port).
     /// </summary>
-    public int FunctionPid(string name)
+    public int FunctionPid(string name) =>
+        FunctionPids(name) is [var pid, ..] ? pid
+        : throw new InvalidOperationException($"no running {name} process of this cluster.{Environment.NewLine}{Output()}");
+
+    /// <summary>
+    /// The pids of the running processes named <paramref name="name"/> (a function's first process, <c>infer</c>, or a
+    /// further one, <c>infer-2</c>, or the <c>broker</c>), found by command line and port: none while it is scaled to zero.
+    /// </summary>
+    public IReadOnlyList<int> FunctionPids(string name)
     {
-        string[] wanted = name == "broker" ? ["broker", "--urls", Services[name].ToString()] : ["function", name, "--urls", Services[name].ToString()];
+        string[] wanted = name == "broker" ? ["broker", "--urls", Services[name].ToString()] : ["function", FunctionOf(name), "--urls", Services[name].ToString()];
+        var pids = new List<int>();
         foreach (var folder in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
@@ -160,13 +169,18 @@ public partial class ClusterFixture
             {
                 if (arguments.AsSpan(i, wanted.Length).SequenceEqual(wanted))
                 {
-                    return pid;
+                    pids.Add(pid);
+                    break;
                 }
             }
         }
 
-        throw new InvalidOperationException($"no running {name} process of this cluster.{Environment.NewLine}{Output()}");
+        return pids;
     }
+
+    // postprocess-2 is a process of postprocess.
+    private static string FunctionOf(string name) =>
+        name.LastIndexOf('-') is var dash and > 0 && name[(dash + 1)..].All(char.IsAsciiDigit) ? name[..dash] : name;
 
     /// <summary>The pid of the cluster's redis-server, from its pid file.</summary>
     public int JobTableServerPid() =>

@@ -286,6 +286,84 @@ public sealed class HttpEventBrokerTests : IAsyncLifetime
         Assert.Equal("job-41-segment-1-Preprocessing_complete-0", (await _stubs.NextAsync("infer")).CloudEventHeaders["ce-id"]);
     }
 
+    [Fact]
+    public async Task AnAutoscaledServiceWithNoPod_HoldsTheDelivery_AsARequest_UntilAPodIsAnnounced_ThenListsItDrainingOnceTakenOut()
+    {
+        // As a Service scaled to zero: the broker holds the event (Knative's activator) and reports it as a request, which
+        // is what starts a pod; the announced pod gets it; taken out while it works, the pod is listed, not ready, until
+        // its delivery is answered, so whoever stops it waits for that.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _stubs.Respond("preprocess", async (_, context) =>
+        {
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            context.Response.StatusCode = 202;
+        });
+        await using var broker = NewBroker(
+            s_quickRetries,
+            new BrokerOptions { Autoscaled = ["preprocess"], Services = new(StringComparer.Ordinal) { ["preprocess"] = _stubs.BaseAddress } },
+            (GEdgeTriggers.Cut, "preprocess"));
+
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(51, JobStatus.Enqueue, 0, s_source));
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(0, _stubs.Pending("preprocess"));
+        var held = Assert.Single(broker.Load(), s => s.Service == "preprocess");
+        Assert.Equal((1, true), (held.Requests, held.Autoscaled));
+        Assert.Empty(held.Pods);
+
+        broker.SetPods("preprocess", [_stubs.BaseAddress]);
+        Assert.Equal("job-51-Enqueue-0", (await _stubs.NextAsync("preprocess")).CloudEventHeaders["ce-id"]);
+        Assert.Equal([new PodLoad(_stubs.BaseAddress, 1, Ready: true)], broker.Load().Single(s => s.Service == "preprocess").Pods);
+
+        broker.SetPods("preprocess", []);
+        Assert.Equal([new PodLoad(_stubs.BaseAddress, 1, Ready: false)], broker.Load().Single(s => s.Service == "preprocess").Pods);
+        release.SetResult();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (broker.Load().Single(s => s.Service == "preprocess") is { Requests: > 0 } or { Pods.Count: > 0 } && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        var drained = broker.Load().Single(s => s.Service == "preprocess");
+        Assert.Equal(0, drained.Requests);
+        Assert.Empty(drained.Pods);
+        Assert.Equal(0, _stubs.Pending("dead-letter"));
+    }
+
+    [Fact]
+    public async Task AnAutoscaledServiceWhosePodNeverComes_IsDeadLetteredAfterTheActivatorTimeoutAndItsRetries_SayingSo()
+    {
+        await using var broker = NewBroker(
+            s_quickRetries,
+            new BrokerOptions
+            {
+                Autoscaled = ["preprocess"],
+                Services = new(StringComparer.Ordinal) { ["preprocess"] = _stubs.BaseAddress },
+                ActivatorTimeout = TimeSpan.FromMilliseconds(200),
+            },
+            (GEdgeTriggers.Cut, "preprocess"));
+
+        broker.Publish(GEdgeEvents.CreateJobStatusChanged(52, JobStatus.Enqueue, 0, s_source));
+
+        var letter = await _stubs.NextAsync("dead-letter");
+        Assert.Contains("No pod of preprocess became ready", Encoding.UTF8.GetString(Convert.FromBase64String(letter.CloudEventHeaders["ce-knativeerrordata"])), StringComparison.Ordinal);
+        Assert.Equal(0, _stubs.Pending("preprocess"));
+    }
+
+    [Fact]
+    public async Task SetPods_TakesOnlyAnAutoscaledService_AndHttpAddresses()
+    {
+        await using var broker = NewBroker(
+            s_quickRetries,
+            new BrokerOptions { Autoscaled = ["infer"], Services = new(StringComparer.Ordinal) { ["infer"] = _stubs.BaseAddress } },
+            (GEdgeTriggers.Cut, "preprocess"),
+            (GEdgeTriggers.Infer, "infer"));
+
+        Assert.Contains("the autoscaled ones are infer", Assert.Throws<ArgumentException>(() => broker.SetPods("preprocess", [_stubs.BaseAddress])).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => broker.SetPods("infer", [new Uri("ftp://127.0.0.1:21/")]));
+        Assert.False(broker.Load().Single(s => s.Service == "preprocess").Autoscaled);
+        Assert.Equal([new PodLoad(_stubs.BaseAddress, 0, Ready: true)], broker.Load().Single(s => s.Service == "preprocess").Pods);
+    }
+
     // A port that was free a moment ago: nothing listens there.
     private static int ClosedPort()
     {

@@ -51,7 +51,12 @@ public sealed class KnativeManifestTests
         Assert.Equal(
             new Dictionary<string, ServiceManifest>
             {
-                ["gateway"] = new(50, 0.25), ["gateway-events"] = new(50, 0.1), ["preprocess"] = new(2, 1), ["infer"] = new(1, 2), ["postprocess"] = new(2, 1),
+                // With each one's autoscaling target and max-scale, which `gedge serve --scale-to-zero` scales by.
+                ["gateway"] = new(50, 0.25) { Target = 40, MaxScale = 10 },
+                ["gateway-events"] = new(50, 0.1) { Target = 40, MaxScale = 5 },
+                ["preprocess"] = new(2, 1) { Target = 2, MaxScale = 20 },
+                ["infer"] = new(1, 2) { Target = 1, MaxScale = 4 },
+                ["postprocess"] = new(2, 1) { Target = 2, MaxScale = 20 },
             },
             s_eventing.Services);
         var routes = BrokerRoute.Resolve(s_eventing, new BrokerOptions
@@ -70,6 +75,29 @@ public sealed class KnativeManifestTests
             new StringReader("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: infer\nspec:\n  template:\n    spec:\n      containerConcurrency: -1\n"),
             "services.yaml"));
         Assert.Contains("Service 'infer' in services.yaml has spec.template.spec.containerConcurrency -1", negative.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("", 0, 100.0, 0)]
+    [InlineData("", 3, 3.0, 0)]
+    [InlineData("autoscaling.knative.dev/target: \"1.5\"\n        autoscaling.knative.dev/max-scale: \"4\"", 3, 1.5, 4)]
+    public void AutoscalingTarget_IsTheAnnotation_ElseTheContainerConcurrency_ElseKnativesDefault(string annotations, int containerConcurrency, double target, int maxScale)
+    {
+        var services = KnativeManifestReader.ReadServices(
+            new StringReader($"apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: infer\nspec:\n  template:\n    metadata:\n      annotations:\n        {(annotations.Length == 0 ? "other: x" : annotations)}\n    spec:\n      containerConcurrency: {containerConcurrency}\n"),
+            "services.yaml");
+
+        Assert.Equal((target, maxScale), (services["infer"].Target, services["infer"].MaxScale));
+    }
+
+    [Fact]
+    public void AutoscalingAnnotation_ThatIsNoNumber_IsRefusedNamingTheService()
+    {
+        var refused = Assert.Throws<KnativeManifestException>(() => KnativeManifestReader.ReadServices(
+            new StringReader("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: infer\nspec:\n  template:\n    metadata:\n      annotations:\n        autoscaling.knative.dev/max-scale: many\n"),
+            "services.yaml"));
+
+        Assert.Equal("Service 'infer' in services.yaml has autoscaling.knative.dev/max-scale 'many'; it must be a number.", refused.Message);
     }
 
     [Theory]

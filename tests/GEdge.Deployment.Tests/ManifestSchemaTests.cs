@@ -18,6 +18,7 @@ public sealed class ManifestSchemaTests
         [("apps/v1", "Deployment")] = yaml => KubernetesYaml.Deserialize<V1Deployment>(yaml, strict: true),
         [("apps/v1", "StatefulSet")] = yaml => KubernetesYaml.Deserialize<V1StatefulSet>(yaml, strict: true),
         [("batch/v1", "Job")] = yaml => KubernetesYaml.Deserialize<V1Job>(yaml, strict: true),
+        [("v1", "PersistentVolumeClaim")] = yaml => KubernetesYaml.Deserialize<V1PersistentVolumeClaim>(yaml, strict: true),
     };
 
     public static TheoryData<string> Documents()

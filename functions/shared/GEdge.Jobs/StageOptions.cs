@@ -3,6 +3,13 @@ namespace GEdge.Jobs;
 /// <summary>Options every stage shares, bound from configuration section <c>Stages</c>.</summary>
 public sealed record StageOptions
 {
+    /// <summary>
+    /// Whether a stage tells the next one that a job is coming when it starts on the job (a stage warm-up event), so the
+    /// next stage's cold start is paid while this one works. On by default; off only to measure what it hides
+    /// (<c>gedge bench --scale-to-zero</c>).
+    /// </summary>
+    public bool WarmNextStage { get; init; } = true;
+
     /// <summary>How long a claim holds the job before the sweeper may take it back.</summary>
     public TimeSpan Lease { get; init; } = TimeSpan.FromMinutes(2);
 

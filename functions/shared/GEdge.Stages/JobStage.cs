@@ -503,7 +503,7 @@ public sealed partial class JobStage(
     // costs only the cold start it would have hidden.
     private void WarmNextStage(long jobId)
     {
-        if (PipelineTopology.After(_stage) is not { } next)
+        if (!_options.WarmNextStage || PipelineTopology.After(_stage) is not { } next)
         {
             return;
         }

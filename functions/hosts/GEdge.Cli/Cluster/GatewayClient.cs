@@ -5,6 +5,7 @@ using System.Text.Json;
 using GEdge.Contracts;
 using GEdge.Gateway;
 using GEdge.JobTable;
+using GEdge.Jobs;
 using Polly;
 using Polly.Retry;
 
@@ -97,6 +98,16 @@ internal sealed class GatewayClient(HttpClient http, string apiKey)
         return job.Segments is not { } segments || status == nameof(JobStatus.Exit)
             ? status
             : $"{status,-23} segments done: {string.Join(", ", segments.Done.Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Key} {d.Value}/{segments.Total}")))}";
+    }
+
+    /// <summary>Reads job <paramref name="id"/>'s timeline: each stage's attempt at each segment, the cut and the join.</summary>
+    public async Task<JobTimeline> GetTimelineAsync(long id, CancellationToken cancellationToken)
+    {
+        using var request = Request(HttpMethod.Get, JobPath(id) + "/timeline");
+        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync(GatewayJsonContext.Default.JobTimeline, cancellationToken).ConfigureAwait(false)
+            ?? throw new GatewayException($"The gateway answered {response.RequestMessage?.RequestUri} with no timeline.");
     }
 
     /// <summary>Downloads every result of a finished job into <paramref name="folder"/> (as annotated.mp4, detections.json, summary.json), streamed to disk.</summary>

@@ -25,8 +25,22 @@ internal sealed record LocalClusterOptions(int Port, bool DuplicateDeliveries, s
     /// </summary>
     public IReadOnlyDictionary<string, int> Scale { get; init; } = new Dictionary<string, int>(StringComparer.Ordinal);
 
-    /// <summary>How many processes <paramref name="function"/> runs.</summary>
+    /// <summary>How many processes <paramref name="function"/> runs (with <see cref="ScaleToZero"/>, at most).</summary>
     public int ProcessesOf(string function) => Scale.TryGetValue(function, out var count) ? count : 1;
+
+    /// <summary>
+    /// Scale the stages to zero (<c>--scale-to-zero</c>): no stage process runs until the broker holds a request for it;
+    /// then <see cref="LocalAutoscaler"/> starts as many as the requests want, up to the function's <see cref="Scale"/>
+    /// when given, else its Knative Service's max-scale within <see cref="Cores"/>, and stops them after
+    /// <see cref="IdleWindow"/> without requests.
+    /// </summary>
+    public bool ScaleToZero { get; init; }
+
+    /// <summary>How long a scaled stage goes without wanting a process before that process stops (<c>--idle-window</c>).</summary>
+    public TimeSpan IdleWindow { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Settings for every process the cluster starts, beside those it inherits from serve's environment.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>
     /// The cores the cluster's one node offers its CPU-bound requests (<c>--cores</c>, <see cref="BrokerOptions.NodeCores"/>):
@@ -35,7 +49,7 @@ internal sealed record LocalClusterOptions(int Port, bool DuplicateDeliveries, s
     public int Cores { get; init; } = MachineCores;
 
     /// <summary>The cores of this machine (as .NET counts them, within the process's CPU limit): <see cref="Cores"/> by default.</summary>
-    public static int MachineCores => Environment.ProcessorCount;
+    public static int MachineCores => System.Environment.ProcessorCount;
 
     /// <summary>How often serve asks the gateway to sweep stuck jobs, as the cluster's PingSource does (<c>Sweeper:Interval</c>).</summary>
     public TimeSpan SweepInterval { get; init; } = new SweeperOptions().Interval;
@@ -138,6 +152,11 @@ internal sealed class LocalCluster : IAsyncDisposable
         var token = cluster._supervision.Token;
         cluster._supervisors.AddRange(Enumerable.Range(0, running.Count).Select(i => cluster.SuperviseAsync(i, output, token)));
         cluster._supervisors.Add(cluster.SuperviseJobTableAsync(output, token));
+        if (cluster.Autoscaler is { } autoscaler)
+        {
+            cluster._supervisors.Add(autoscaler.Completion);
+        }
+
         cluster._supervisors.Add(SweepEveryAsync(gateway, cluster.SenderToken, options.SweepInterval, output, token));
 
         var stopped = Task.Delay(Timeout.Infinite, stopping);
@@ -175,7 +194,10 @@ internal sealed class LocalCluster : IAsyncDisposable
         // its reply, and the job table still records the give-back; then the gateway and the broker; the job table last.
         // Stopped all at once, the broker's exit called off every stage's request and the jobs kept their leases.
         var stages = _processes.Where(p => IsStage(p.Name)).ToList();
-        await Task.WhenAll(stages.Select(p => p.StopAsync(s_stageStopGrace).AsTask())).ConfigureAwait(false);
+        await Task.WhenAll([
+            .. stages.Select(p => p.StopAsync(s_stageStopGrace).AsTask()),
+            Autoscaler?.DisposeAsync().AsTask() ?? Task.CompletedTask,
+        ]).ConfigureAwait(false);
         await Task.WhenAll(_processes.Except(stages).Select(p => p.StopAsync(s_serviceStopGrace).AsTask())).ConfigureAwait(false);
         if (_jobTable is not null)
         {
@@ -303,7 +325,18 @@ internal sealed class LocalCluster : IAsyncDisposable
     private async Task<IReadOnlyList<ClusterProcess>> StartProcessesAsync(LocalClusterOptions options, TextWriter output, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Logs);
-        var ports = AllocatePorts(options);
+        IReadOnlyDictionary<string, ServiceManifest>? services;
+        try
+        {
+            services = options.ScaleToZero ? KnativeEventing.Load(KnativeEventing.FindDirectory()).Services : null;
+        }
+        catch (KnativeManifestException e)
+        {
+            throw new ClusterStartException($"the autoscaler cannot read knative/: {e.Message}");
+        }
+
+        var processesOf = ProcessCounts(options, services ?? new Dictionary<string, ServiceManifest>());
+        var ports = AllocatePorts(options.Port, processesOf);
         var urls = ports.ToDictionary(p => p.Key, p => new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{p.Value}/")));
         Urls = urls;
         await output.WriteLineAsync($"gedge: starting the local cluster in {Root}; each process logs to {Logs}{Path.DirectorySeparatorChar}NAME.log").ConfigureAwait(false);
@@ -321,25 +354,42 @@ internal sealed class LocalCluster : IAsyncDisposable
             [$"{EventSinkOptions.SectionName}__{nameof(EventSinkOptions.Sink)}"] = urls[BrokerName].ToString(),
             [$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.NodeCores)}"] = options.Cores.ToString(CultureInfo.InvariantCulture),
         };
+        // The node's volume for ONNX Runtime's optimized model (knative/services.yaml mounts one on Infer), so the
+        // second cold start of Infer on this machine loads what the first one optimized. A setting of serve's own wins.
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(SessionCacheVariable)))
+        {
+            environment[SessionCacheVariable] = Path.Combine(Root, "session-cache");
+        }
+
         foreach (var function in ClusterFunction.All)
         {
             environment[$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Services)}__{function.Name}"] = urls[function.Name].ToString();
-            for (var replica = 2; replica <= options.ProcessesOf(function.Name); replica++)
+            for (var replica = 2; replica <= processesOf(function.Name); replica++)
             {
                 environment[string.Create(CultureInfo.InvariantCulture, $"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Replicas)}__{function.Name}__{replica - 2}")] =
                     urls[ReplicaName(function.Name, replica)].ToString();
             }
         }
 
+        var scaled = options.ScaleToZero ? PipelineTopology.Stages.Select(stage => stage.Name).ToList() : [];
+        for (var i = 0; i < scaled.Count; i++)
+        {
+            environment[string.Create(CultureInfo.InvariantCulture, $"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Autoscaled)}__{i}")] = scaled[i];
+        }
+
         // The gateway's cluster-local events Service is the gateway process itself here: its own port is loopback only,
         // and its event endpoints refuse anyone without the cluster's sender token.
         environment[$"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Services)}__{GEdgeTriggers.GatewayEventsService}"] = urls[ClusterFunction.Gateway.Name].ToString();
+        foreach (var (variable, value) in options.Environment)
+        {
+            environment[variable] = value;
+        }
 
         WriteSenderToken();
         var apiKey = LocalApiKey.Resolve(Root);
         ApiKey = apiKey.Key;
-        var starting = new List<(ClusterProcess Process, Uri Url)>();
-        foreach (var (name, url) in urls)
+
+        ClusterProcess Start(string name, Uri url, IReadOnlyList<string> extra)
         {
             var arguments = name == BrokerName
                 ? new List<string> { "broker", "--urls", url.ToString() }
@@ -349,7 +399,7 @@ internal sealed class LocalCluster : IAsyncDisposable
                 arguments.Add("--duplicate-deliveries");
             }
 
-            arguments.AddRange(["--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)]);
+            arguments.AddRange(["--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), .. extra]);
             var processEnvironment = new Dictionary<string, string>(environment, StringComparer.Ordinal)
             {
                 // The source of the events a function sends is its own address, as a Knative Service's would be.
@@ -365,7 +415,13 @@ internal sealed class LocalCluster : IAsyncDisposable
                 }
             }
 
-            var process = ClusterProcess.Start(name, GedgeCommand.FileName, GedgeCommand.Arguments(arguments), processEnvironment, Path.Combine(Logs, name + ".log"));
+            return ClusterProcess.Start(name, GedgeCommand.FileName, GedgeCommand.Arguments(arguments), processEnvironment, Path.Combine(Logs, name + ".log"));
+        }
+
+        var starting = new List<(ClusterProcess Process, Uri Url)>();
+        foreach (var (name, url) in urls.Where(u => !scaled.Contains(FunctionOf(u.Key))))
+        {
+            var process = Start(name, url, []);
             _processes.Add(process);
             starting.Add((process, url));
         }
@@ -380,11 +436,40 @@ internal sealed class LocalCluster : IAsyncDisposable
             await done.ConfigureAwait(false);
         }
 
+        if (scaled.Count > 0)
+        {
+            var coldStarts = Directory.CreateDirectory(Path.Combine(Root, "cold-starts")).FullName;
+            Autoscaler = new LocalAutoscaler(
+                [.. scaled.Select(f => new ScaledFunction(
+                    f,
+                    [.. Enumerable.Range(1, processesOf(f)).Select(replica => KeyValuePair.Create(ReplicaName(f, replica), urls[ReplicaName(f, replica)]))],
+                    services?.GetValueOrDefault(f)?.Target ?? ServiceManifest.KnativeDefaultTarget))],
+                urls[BrokerName],
+                SenderToken,
+                Start,
+                async (process, url, token) =>
+                {
+                    using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+                    await WaitUntilReadyAsync(process, url, probe, token).ConfigureAwait(false);
+                },
+                options.IdleWindow,
+                s_stageStopGrace,
+                coldStarts,
+                output);
+            Autoscaler.Start();
+        }
+
         var scrapeConfig = PrometheusScrapeConfig.Write(Root, urls, FunctionOf);
         await output.WriteLineAsync("gedge: local cluster ready").ConfigureAwait(false);
         foreach (var (name, url) in urls)
         {
             await output.WriteLineAsync($"  {name,-12} {url}").ConfigureAwait(false);
+        }
+
+        if (scaled.Count > 0)
+        {
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"  {"scaling",-12} to zero: {string.Join(", ", scaled.Select(f => $"{f} up to {processesOf(f)}"))} process(es), started on their first request and stopped after {options.IdleWindow.TotalSeconds} s without one")).ConfigureAwait(false);
         }
 
         await output.WriteLineAsync($"  {"job table",-12} {_jobTable.Description}").ConfigureAwait(false);
@@ -401,6 +486,29 @@ internal sealed class LocalCluster : IAsyncDisposable
         return _processes;
     }
 
+    private const string SessionCacheVariable = "Detector__SessionCache";
+
+    /// <summary>The stages' autoscaler, with <see cref="LocalClusterOptions.ScaleToZero"/>; null without.</summary>
+    public LocalAutoscaler? Autoscaler { get; private set; }
+
+    // How many processes each function may run: the --scale counts (one where none is given); scaled to zero, a stage's
+    // --scale count is its maximum, and without one its Knative Service's max-scale, no more than the node's cores (a
+    // node runs only the pods it has cores for) and at least one.
+    private static Func<string, int> ProcessCounts(LocalClusterOptions options, IReadOnlyDictionary<string, ServiceManifest> services)
+    {
+        if (!options.ScaleToZero)
+        {
+            return options.ProcessesOf;
+        }
+
+        var cores = options.Cores > 0 ? options.Cores : MaxProcessesWithoutCores;
+        return function => options.Scale.TryGetValue(function, out var count) ? count
+            : !IsStage(function) ? 1
+            : Math.Max(1, Math.Min(cores, services.GetValueOrDefault(function) is { MaxScale: > 0 } service ? service.MaxScale : cores));
+    }
+
+    // The most processes a stage scaled to zero gets with no limit on cores and no --scale count.
+    private const int MaxProcessesWithoutCores = 4;
     // A function's second and later processes: postprocess-2, postprocess-3, ...
     private static string ReplicaName(string function, int replica) =>
         replica == 1 ? function : string.Create(CultureInfo.InvariantCulture, $"{function}-{replica}");
@@ -415,13 +523,12 @@ internal sealed class LocalCluster : IAsyncDisposable
     /// The gateway on the options' port, the broker and the stages' processes on the next ports (all free ones for 0);
     /// a stage scaled to several processes takes a port for each.
     /// </summary>
-    private static Dictionary<string, int> AllocatePorts(LocalClusterOptions options)
+    private static Dictionary<string, int> AllocatePorts(int port, Func<string, int> processesOf)
     {
-        var port = options.Port;
         string[] names =
         [
             ClusterFunction.Gateway.Name, BrokerName,
-            .. ClusterFunction.All.Skip(1).SelectMany(f => Enumerable.Range(1, options.ProcessesOf(f.Name)).Select(replica => ReplicaName(f.Name, replica))),
+            .. ClusterFunction.All.Skip(1).SelectMany(f => Enumerable.Range(1, processesOf(f.Name)).Select(replica => ReplicaName(f.Name, replica))),
         ];
         var ports = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < names.Length; i++)

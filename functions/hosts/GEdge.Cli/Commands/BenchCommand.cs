@@ -57,9 +57,15 @@ internal static class BenchCommand
         {
             Description = "Measure telemetry's cost instead: the job with traces exported over OTLP against the job without, alternately (2 x rounds + 1 runs each), and the metrics' updates.",
         };
-        var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.") { video, rounds, serve, startup, telemetry };
+        var scaleToZero = new Option<bool>("--scale-to-zero")
+        {
+            Description = "Measure cold starts instead: the video (default: 20 s of walking.mp4 at 1080p) on gedge serve --scale-to-zero with the stage warm-ups and without: " +
+                "the upload to the first inference, the first segment's wait for Infer against Infer's cold start (in parts), memory, the time back to zero processes, and a second cold start from the session cache.",
+        };
+        var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.") { video, rounds, serve, startup, telemetry, scaleToZero };
         command.SetAction((parse, cancellationToken) => RunAsync(
-            parse.GetValue(video), Math.Max(1, parse.GetValue(rounds)), ParseProcessCounts(parse.GetValue(serve))!, parse.GetValue(startup), parse.GetValue(telemetry), cancellationToken));
+            parse.GetValue(video), Math.Max(1, parse.GetValue(rounds)), ParseProcessCounts(parse.GetValue(serve))!, parse.GetValue(startup), parse.GetValue(telemetry),
+            parse.GetValue(scaleToZero), cancellationToken));
         return command;
     }
 
@@ -88,11 +94,17 @@ internal static class BenchCommand
         return counts;
     }
 
-    private static async Task<int> RunAsync(FileInfo? video, int rounds, IReadOnlyList<int> serveProcesses, bool startup, bool telemetry, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(
+        FileInfo? video, int rounds, IReadOnlyList<int> serveProcesses, bool startup, bool telemetry, bool scaleToZero, CancellationToken cancellationToken)
     {
         var scratch = Directory.CreateTempSubdirectory("gedge-bench-");
         try
         {
+            if (scaleToZero)
+            {
+                return await ScaleToZeroBenchmark.RunAsync(video?.FullName, scratch.FullName, cancellationToken).ConfigureAwait(false);
+            }
+
             if (startup)
             {
                 // A few frames of it is all the start-up view needs, so the sample is not looped.

@@ -28,7 +28,7 @@ internal static class ServeCommand
         var duplicate = new Option<bool>("--duplicate-deliveries") { Description = "The broker delivers every event twice, as an at-least-once broker may." };
         var scale = new Option<string?>("--scale")
         {
-            Description = "Processes per stage, as Knative runs pods: e.g. preprocess=2,infer=1,postprocess=3 (each 1 to 16; 1 by default). The broker spreads a stage's segments over its processes.",
+            Description = "Processes per stage, as Knative runs pods: e.g. preprocess=2,infer=1,postprocess=3 (each 1 to 16; 1 by default; with --scale-to-zero, the most). The broker spreads a stage's segments over its processes.",
         };
         scale.Validators.Add(result =>
         {
@@ -49,11 +49,28 @@ internal static class ServeCommand
                 result.AddError("--cores must be 0 (no limit) or more.");
             }
         });
+        var scaleToZero = new Option<bool>("--scale-to-zero")
+        {
+            Description = "Run no stage process until a request needs it, as Knative scales a Service from zero: the broker holds the request, a process starts; " +
+                "more start while requests exceed a process's target (knative/services.yaml), up to --scale's count or the Service's max-scale within --cores; each stops after --idle-window without requests.",
+        };
+        var idleWindow = new Option<double>("--idle-window")
+        {
+            Description = "With --scale-to-zero: the seconds a stage goes without wanting a process before it stops (Knative's stable window).",
+            DefaultValueFactory = _ => new LocalClusterOptions(0, false, "").IdleWindow.TotalSeconds,
+        };
+        idleWindow.Validators.Add(result =>
+        {
+            if (result.GetValue(idleWindow) is <= 0 or > 86_400)
+            {
+                result.AddError("--idle-window takes seconds, more than 0 and at most a day.");
+            }
+        });
         var command = new Command(
             "serve",
             "Run G-Edge as a local cluster: the job table server, a broker that routes by knative/triggers.yaml, and each function in its own process.")
         {
-            port, duplicate, scale, cores,
+            port, duplicate, scale, cores, scaleToZero, idleWindow,
         };
         command.SetAction((parse, cancellationToken) => LocalCluster.RunAsync(
             new LocalClusterOptions(parse.GetValue(port), parse.GetValue(duplicate), LocalClusterOptions.DefaultRoot)
@@ -61,6 +78,8 @@ internal static class ServeCommand
                 SweepInterval = SweepInterval(),
                 Scale = ParseScale(parse.GetValue(scale)).Scale,
                 Cores = parse.GetValue(cores),
+                ScaleToZero = parse.GetValue(scaleToZero),
+                IdleWindow = TimeSpan.FromSeconds(parse.GetValue(idleWindow)),
             },
             Console.Out,
             Console.Error,
