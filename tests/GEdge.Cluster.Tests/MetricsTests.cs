@@ -109,6 +109,12 @@ public sealed class MetricsTests(MetricsClusterFixture cluster) : IClassFixture<
         Assert.Equal(1, refusals.Single(s => s.Labels["reason"] == GEdge.Metrics.UploadRefusal.NotAVideo).Value);
         Assert.All(refusals.Where(s => s.Labels["reason"] != GEdge.Metrics.UploadRefusal.NotAVideo), s => Assert.Equal(0, s.Value));
         Assert.Equal(0, Single(await cluster.Prometheus.QueryAsync("sum(gedge_stage_retries_total) + sum(gedge_dead_letters_total) + sum(gedge_sweeper_take_backs_total)")));
+
+        // The broker's own: each Service it delivers to has its one pod here (none is scaled to zero), and nothing is
+        // left unanswered once the jobs are done.
+        var pods = await WaitForAsync("gedge_broker_ready_pods", result => result.Count == 4 && result.All(s => s.Value == 1));
+        Assert.Equal(["gateway-events", .. s_stages.Order(StringComparer.Ordinal)], pods.Select(s => s.Labels["service"]).Order(StringComparer.Ordinal));
+        await WaitForAsync("sum(gedge_broker_requests)", result => Single(result) == 0);
     }
 
     // Polls an instant query (every 250 ms, 30 s at most) until what it answers satisfies until: Prometheus sees a count

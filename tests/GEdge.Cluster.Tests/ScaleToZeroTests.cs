@@ -42,6 +42,9 @@ public sealed class ScaleToZeroTests(ScaleToZeroClusterFixture cluster) : IClass
         // Every stage process stops once nothing has wanted it for the idle window, and its memory goes with it.
         await WaitUntilNoStageRunsAsync();
         await cluster.WaitForServeLinesAsync("process(es), none of its requests wanted more for", s_stages.Length, TimeSpan.FromSeconds(5));
+        // The broker says so too: no stage has a ready pod or a request.
+        var broker = MetricSamples.Parse(await cluster.Http.GetStringAsync(new Uri(cluster.Services["broker"], "metrics")));
+        Assert.All(s_stages, stage => Assert.Equal((0, 0), (broker[$"gedge_broker_ready_pods{{service=\"{stage}\"}}"], broker[$"gedge_broker_requests{{service=\"{stage}\"}}"])));
 
         // Each process stopped cleanly wrote where its cold start went; Infer's has the model session and first inference.
         var coldStarts = Path.Combine(cluster.Root, ".gedge", "cluster", "cold-starts");

@@ -113,6 +113,28 @@ public sealed class GEdgeMetrics
         }
     }
 
+    /// <summary>
+    /// Counts what a broker holds, read from <paramref name="read"/> each time the series are collected (a scrape):
+    /// <c>gedge_broker_requests{service}</c>, the Service's requests not yet answered (queued, held for a pod, in flight,
+    /// between retries: what the autoscaler scales on), and <c>gedge_broker_ready_pods{service}</c>, the pods deliveries
+    /// go to (0 for a Service scaled to zero).
+    /// </summary>
+    public void ObserveBroker(Func<IEnumerable<(string Service, int Requests, int ReadyPods)>> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        var metrics = Prometheus.Metrics.WithCustomRegistry(_registry);
+        var requests = metrics.CreateGauge("gedge_broker_requests", "Requests for a Service the broker has not had answered: queued, held for a pod, in flight, between retries.", "service");
+        var pods = metrics.CreateGauge("gedge_broker_ready_pods", "Pods of a Service the broker delivers to; 0 while it is scaled to zero.", "service");
+        _registry.AddBeforeCollectCallback(() =>
+        {
+            foreach (var (service, held, ready) in read())
+            {
+                requests.WithLabels(service).Set(held);
+                pods.WithLabels(service).Set(ready);
+            }
+        });
+    }
+
     /// <summary>Writes every series in Prometheus' text format (<see cref="ContentType"/>).</summary>
     public Task WriteAsync(Stream destination, CancellationToken cancellationToken) =>
         _registry.CollectAndExportAsTextAsync(destination, cancellationToken);

@@ -40,12 +40,15 @@ internal static class FunctionHost
 
         builder.Services.AddEventBroker();
         builder.Services.AddHealthChecks();
-        // The broker counts nothing of its own yet: its /metrics has the process's figures, so it is scraped as the others are.
         builder.Services.AddGEdgeMetrics();
         // Its requests in a job's trace too (each event's ingress, as a child of the request that published it), as a
         // Knative Broker's are when Eventing's tracing is on; the events' own trace context passes through it untouched.
         builder.Services.AddGEdgeTelemetry(builder.Configuration, "gedge-broker");
         var app = builder.Build();
+        // Its own series: each Service's requests and ready pods, as the autoscaler reads them.
+        var broker = app.Services.GetRequiredService<HttpEventBroker>();
+        app.Services.GetRequiredService<GEdgeMetrics>().ObserveBroker(
+            () => broker.Load().Select(service => (service.Service, service.Requests, service.Pods.Count(pod => pod.Ready))));
         app.MapFunctionProbes();
         app.MapFunctionMetrics();
         app.MapEventBroker();
