@@ -146,6 +146,9 @@ public sealed partial class BenchCommandTests : IDisposable
             Assert.True(lines.Any(line => Regex.IsMatch(line, $@"^  {part}\s+\d+\s+\d+$")), $"no figures for the {part} of both cold starts:\n{output}");
         }
 
+        // On an idle node: Infer's cold start without and with the session cache, each part of it.
+        Assert.Contains(lines, line => Regex.IsMatch(line, @"^  start to ready\s+[1-9]\d*\s+[1-9]\d*$"));
+        Assert.Equal(2, lines.Count(line => Regex.IsMatch(line, @"^  model session\s+\d+\s+\d+$")));
         Assert.Matches("goal (not )?met$", output.TrimEnd());
     }
 

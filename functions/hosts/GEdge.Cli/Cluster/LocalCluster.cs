@@ -358,7 +358,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         // second cold start of Infer on this machine loads what the first one optimized. A setting of serve's own wins.
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(SessionCacheVariable)))
         {
-            environment[SessionCacheVariable] = Path.Combine(Root, "session-cache");
+            environment[SessionCacheVariable] = SessionCache;
         }
 
         foreach (var function in ClusterFunction.All)
@@ -449,8 +449,10 @@ internal sealed class LocalCluster : IAsyncDisposable
                 Start,
                 async (process, url, token) =>
                 {
+                    // Probed every 50 ms, as Knative's queue-proxy probes a starting container whose readiness probe sets no
+                    // period: a growing interval (as at serve's start) added up to half a second to a cold start.
                     using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-                    await WaitUntilReadyAsync(process, url, probe, token).ConfigureAwait(false);
+                    await WaitUntilReadyAsync(process, url, probe, token, s_coldStartProbe).ConfigureAwait(false);
                 },
                 options.IdleWindow,
                 s_stageStopGrace,
@@ -487,6 +489,22 @@ internal sealed class LocalCluster : IAsyncDisposable
     }
 
     private const string SessionCacheVariable = "Detector__SessionCache";
+
+    /// <summary>The session cache folder serve gives its processes (unless serve's own environment names one).</summary>
+    public string SessionCache => Environment.GetEnvironmentVariable(SessionCacheVariable) is { Length: > 0 } own ? own : Path.Combine(Root, "session-cache");
+
+    /// <summary>
+    /// Tells <paramref name="stage"/> to get ready, as the stage before it does when it starts on a job: a stage warm-up
+    /// event into the broker, for no job (a warm-up reads nothing of its job). Scaled to zero, this alone starts it.
+    /// </summary>
+    public async Task WarmUpAsync(PipelineStage stage, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", SenderToken);
+        using var content = GEdgeEvents.CreateStageWarmup(0, stage, new Uri("urn:gedge:serve")).ToHttpContent(ContentMode.Binary, s_formatter);
+        using var response = await http.PostAsync(Urls[BrokerName], content, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+    }
 
     /// <summary>The stages' autoscaler, with <see cref="LocalClusterOptions.ScaleToZero"/>; null without.</summary>
     public LocalAutoscaler? Autoscaler { get; private set; }
@@ -547,8 +565,11 @@ internal sealed class LocalCluster : IAsyncDisposable
         return ports;
     }
 
-    // Polls the probe with a growing interval (50 ms doubling to 1 s); the process's exit ends the wait at once, with its log.
-    private static async Task WaitUntilReadyAsync(ClusterProcess process, Uri url, HttpClient http, CancellationToken cancellationToken)
+    private static readonly TimeSpan s_coldStartProbe = TimeSpan.FromMilliseconds(50);
+
+    // Polls the probe with a growing interval (50 ms doubling to `longest`, 1 s unless given); the process's exit ends the
+    // wait at once, with its log.
+    private static async Task WaitUntilReadyAsync(ClusterProcess process, Uri url, HttpClient http, CancellationToken cancellationToken, TimeSpan? longest = null)
     {
         var probe = new Uri(url, FunctionRoutes.Readiness);
         var last = "no answer yet";
@@ -576,7 +597,7 @@ internal sealed class LocalCluster : IAsyncDisposable
             return false;
         }
 
-        if (!await process.WaitUntilReadyAsync(IsReadyAsync, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(1), s_readyTimeout, cancellationToken).ConfigureAwait(false))
+        if (!await process.WaitUntilReadyAsync(IsReadyAsync, TimeSpan.FromMilliseconds(50), longest ?? TimeSpan.FromSeconds(1), s_readyTimeout, cancellationToken).ConfigureAwait(false))
         {
             throw new ClusterStartException(
                 $"{process.Name} was not ready within {s_readyTimeout.TotalSeconds} s ({probe}: {last}). The end of {process.LogPath}:{Environment.NewLine}{process.LogTail()}");

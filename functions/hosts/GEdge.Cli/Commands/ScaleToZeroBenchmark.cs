@@ -17,6 +17,8 @@ namespace GEdge.Cli.Commands;
 /// <c>--cores</c> limit: on a small machine preprocessing may hold every core); Infer's cold start (the process's start to its readiness probe's 200, the model loaded) and its parts. Then,
 /// on each cluster: the stage processes' peak memory, the time from the job's end until no stage process runs (the idle
 /// window and the stop), and a second job on it, whose Infer cold start loads the optimized model the first one cached.
+/// Beforehand, on an idle node, Infer started by a warm-up event alone, with its session cache emptied and filled, five
+/// times each: what the cache saves with no job's work competing for the cores.
 /// </summary>
 internal static class ScaleToZeroBenchmark
 {
@@ -37,6 +39,7 @@ internal static class ScaleToZeroBenchmark
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"scale to zero: {Path.GetFileName(clip)} on gedge serve --scale-to-zero (idle window {s_idleWindow.TotalSeconds} s), stage warm-ups on and off; {Environment.ProcessorCount} cores"));
+        var quiet = await MeasureQuietColdStartsAsync(Path.Combine(scratch, "quiet"), cancellationToken).ConfigureAwait(false);
         var on = await MeasureAsync(clip, warmups: true, Path.Combine(scratch, "warm-ups-on"), cancellationToken).ConfigureAwait(false);
         var off = await MeasureAsync(clip, warmups: false, Path.Combine(scratch, "warm-ups-off"), cancellationToken).ConfigureAwait(false);
 
@@ -65,6 +68,16 @@ internal static class ScaleToZeroBenchmark
 
         // The goal is on the part of the wait that is Infer's cold start; a wait for one of the node's cores once Infer is
         // ready (the broker's --cores limit, preprocessing holding both cores of a small machine) is no cold start.
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Infer's cold start on an idle node (a warm-up alone starts it; median of {QuietRuns}), ms: without the session cache, then with it"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {"start to ready",-24} {quiet.Uncached.ReadyMs,8:0} {quiet.Cached.ReadyMs,8:0}"));
+        foreach (var part in s_parts)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {part,-24} {quiet.Uncached.Parts.GetValueOrDefault(part),8:0} {quiet.Cached.Parts.GetValueOrDefault(part),8:0}"));
+        }
+
         var ratio = on.WaitForReady / on.InferColdStart.ToReady.TotalSeconds;
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -82,6 +95,60 @@ internal static class ScaleToZeroBenchmark
 
     private static string Part(IReadOnlyList<StartupPart> parts, string name) =>
         parts.FirstOrDefault(p => p.Name == name) is { } part ? part.TookMs.ToString("0", CultureInfo.InvariantCulture) : "-";
+
+    private const int QuietRuns = 5;
+
+    private sealed record QuietColdStart(double ReadyMs, IReadOnlyDictionary<string, double> Parts);
+
+    // Infer started from zero by a warm-up event alone, nothing else running, QuietRuns times with its session cache
+    // emptied first and QuietRuns times with it filled: what the cache saves, without a job's work beside it.
+    private static async Task<(QuietColdStart Uncached, QuietColdStart Cached)> MeasureQuietColdStartsAsync(string folder, CancellationToken cancellationToken)
+    {
+        var options = new LocalClusterOptions(0, DuplicateDeliveries: false, folder) { ScaleToZero = true, IdleWindow = TimeSpan.FromSeconds(1) };
+        Console.WriteLine("idle node: Infer started by a warm-up alone, without and with its session cache");
+        var uncached = new List<ColdStart>();
+        var cached = new List<ColdStart>();
+        await using (var cluster = await LocalCluster.StartAsync(options, TextWriter.Null, cancellationToken).ConfigureAwait(false))
+        {
+            var autoscaler = cluster.Autoscaler!;
+            for (var run = 0; run < 2 * QuietRuns; run++)
+            {
+                var withCache = run % 2 == 1;
+                if (!withCache && Directory.Exists(cluster.SessionCache))
+                {
+                    Directory.Delete(cluster.SessionCache, recursive: true);
+                }
+
+                var before = autoscaler.ColdStarts.Count;
+                await cluster.WarmUpAsync(PipelineTopology.Infer, cancellationToken).ConfigureAwait(false);
+                while (autoscaler.ColdStarts.Count == before || Running(autoscaler) > 0)
+                {
+                    // Started, ready, then stopped after the idle window: its parts are written as it stops.
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+                }
+
+                (withCache ? cached : uncached).Add(autoscaler.ColdStarts[^1]);
+            }
+        }
+
+        async Task<QuietColdStart> MedianAsync(List<ColdStart> starts)
+        {
+            var parts = new List<IReadOnlyList<StartupPart>>();
+            foreach (var start in starts)
+            {
+                parts.Add(await ReadPartsAsync(start.Timings, cancellationToken).ConfigureAwait(false));
+            }
+
+            return new QuietColdStart(
+                BenchStatistics.Median([.. starts.Select(s => s.ToReady.TotalMilliseconds)]),
+                s_parts.ToDictionary(
+                    part => part,
+                    part => BenchStatistics.Median([.. parts.Select(p => p.FirstOrDefault(x => x.Name == part)?.TookMs ?? 0)]),
+                    StringComparer.Ordinal));
+        }
+
+        return (await MedianAsync(uncached).ConfigureAwait(false), await MedianAsync(cached).ConfigureAwait(false));
+    }
 
     private sealed record Measured(
         double ToFirstInference, double FirstPreprocess, double FirstWait, double WaitForReady, double JobSeconds, ColdStart InferColdStart, double PeakStageMiB,
