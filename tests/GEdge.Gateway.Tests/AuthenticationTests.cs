@@ -21,6 +21,7 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
         { "GET", "api/jobs/1/timeline" },
         { "DELETE", "api/jobs/1" },
         { "GET", "api/cluster" },
+        { "GET", "api/capacity" },
         { "GET", "api/session" },
     };
 
@@ -178,7 +179,7 @@ public sealed class AuthenticationTests(GatewayServer server) : IClassFixture<Ga
         var paths = root.GetProperty("paths");
         Assert.Equal(
             [
-                "/api/cluster", "/api/jobs", "/api/jobs/{id}", "/api/jobs/{id}/detections", "/api/jobs/{id}/segments/{segment}/detections",
+                "/api/capacity", "/api/cluster", "/api/jobs", "/api/jobs/{id}", "/api/jobs/{id}/detections", "/api/jobs/{id}/segments/{segment}/detections",
                 "/api/jobs/{id}/summary", "/api/jobs/{id}/timeline", "/api/jobs/{id}/video", "/api/pipeline", "/api/session",
             ],
             paths.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));

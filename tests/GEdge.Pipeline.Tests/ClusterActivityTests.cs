@@ -52,5 +52,20 @@ public sealed class ClusterActivityTests
         Assert.Equal(
             [new StageActivity("preprocess", 2, 2, 1), new StageActivity("infer", 0, 1, 1), new StageActivity("postprocess", 0, 0, 1)],
             activity.Stages);
+
+        // What a peer reads of it: a segment sent now waits what waits and runs over the last minute's throughput.
+        var capacity = EdgeCapacity.Of(activity);
+        Assert.Equal(
+            [new StageCapacity("preprocess", 2, 2, 1, 240), new StageCapacity("infer", 0, 1, 1, 60), new StageCapacity("postprocess", 0, 0, 1, 0)],
+            capacity.Stages);
+        Assert.Equal(60, capacity.For(PipelineTopology.Infer).WaitEstimateSeconds);
+    }
+
+    [Fact]
+    public void WaitEstimate_IsUnknown_ForAStageWithWorkThatFinishedNothingInTheLastMinute()
+    {
+        var capacity = EdgeCapacity.Of(new ClusterActivity(DateTimeOffset.UnixEpoch, 1, [new StageActivity("preprocess", 0, 0, 0), new StageActivity("infer", 3, 0, 0), new StageActivity("postprocess", 0, 0, 0)]));
+
+        Assert.Equal([0, null, 0], capacity.Stages.Select(s => s.WaitEstimateSeconds));
     }
 }

@@ -45,7 +45,25 @@ public static class GatewayServiceCollectionExtensions
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         services.AddOpenApi(GatewayOpenApi.Configure);
+        services.AddPeers();
         return services;
+    }
+
+    // Spill-over to peer edges (Peers section): the worker runs in every gateway and does nothing without peers.
+    private static void AddPeers(this IServiceCollection services)
+    {
+        services.AddOptions<Peers.PeerOptions>().BindConfiguration(Peers.PeerOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Peers.PeerOptions>, PeerOptionsValidation>());
+        // An upload of a segment and the polls that follow it each have their own bounds (GatewayClient); this one only
+        // stops a peer that takes a connection and never answers.
+        services.AddHttpClient(Peers.SegmentSpiller.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(10));
+        services.AddHostedService<Peers.SegmentSpiller>();
+    }
+
+    private sealed class PeerOptionsValidation : IValidateOptions<Peers.PeerOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, Peers.PeerOptions options) =>
+            options.Problem() is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
     }
 
     /// <summary>
@@ -86,6 +104,7 @@ public static class GatewayServiceCollectionExtensions
         endpoints.MapJobsApi();
         endpoints.MapPipelineApi();
         endpoints.MapClusterApi();
+        endpoints.MapCapacityApi();
         endpoints.MapOpenApi(GatewayOpenApi.Path);
         return endpoints;
     }

@@ -180,6 +180,7 @@ public static class JobResults
 [JsonSerializable(typeof(SegmentsView))]
 [JsonSerializable(typeof(JobTimeline))]
 [JsonSerializable(typeof(ClusterActivity))]
+[JsonSerializable(typeof(EdgeCapacity))]
 [JsonSerializable(typeof(JobList))]
 [JsonSerializable(typeof(SessionRequest))]
 [JsonSerializable(typeof(SessionView))]

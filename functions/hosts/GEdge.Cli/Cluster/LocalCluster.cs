@@ -371,10 +371,14 @@ internal sealed class LocalCluster : IAsyncDisposable
             }
         }
 
-        var scaled = options.ScaleToZero ? PipelineTopology.Stages.Select(stage => stage.Name).ToList() : [];
-        for (var i = 0; i < scaled.Count; i++)
+        // Stages that run no process at all (--scale infer=0: no node for them), and those the autoscaler starts on demand:
+        // the broker holds their requests until a pod is announced, which for the first never happens here.
+        var absent = PipelineTopology.Stages.Select(stage => stage.Name).Where(f => processesOf(f) == 0).ToList();
+        var scaled = options.ScaleToZero ? PipelineTopology.Stages.Select(stage => stage.Name).Except(absent).ToList() : [];
+        string[] held = [.. absent, .. scaled];
+        for (var i = 0; i < held.Length; i++)
         {
-            environment[string.Create(CultureInfo.InvariantCulture, $"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Autoscaled)}__{i}")] = scaled[i];
+            environment[string.Create(CultureInfo.InvariantCulture, $"{BrokerOptions.SectionName}__{nameof(BrokerOptions.Autoscaled)}__{i}")] = held[i];
         }
 
         // The gateway's cluster-local events Service is the gateway process itself here: its own port is loopback only,
@@ -419,7 +423,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         }
 
         var starting = new List<(ClusterProcess Process, Uri Url)>();
-        foreach (var (name, url) in urls.Where(u => !scaled.Contains(FunctionOf(u.Key))))
+        foreach (var (name, url) in urls.Where(u => !held.Contains(FunctionOf(u.Key))))
         {
             var process = Start(name, url, []);
             _processes.Add(process);
@@ -466,6 +470,11 @@ internal sealed class LocalCluster : IAsyncDisposable
         foreach (var (name, url) in urls)
         {
             await output.WriteLineAsync($"  {name,-12} {url}").ConfigureAwait(false);
+        }
+
+        foreach (var function in absent)
+        {
+            await output.WriteLineAsync($"  {"no process",-12} {function} (--scale {function}=0): its requests wait in the broker").ConfigureAwait(false);
         }
 
         if (scaled.Count > 0)
@@ -546,7 +555,8 @@ internal sealed class LocalCluster : IAsyncDisposable
         string[] names =
         [
             ClusterFunction.Gateway.Name, BrokerName,
-            .. ClusterFunction.All.Skip(1).SelectMany(f => Enumerable.Range(1, processesOf(f.Name)).Select(replica => ReplicaName(f.Name, replica))),
+            // A function with no process still has its Service's address, which the broker's Triggers resolve.
+            .. ClusterFunction.All.Skip(1).SelectMany(f => Enumerable.Range(1, Math.Max(1, processesOf(f.Name))).Select(replica => ReplicaName(f.Name, replica))),
         ];
         var ports = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < names.Length; i++)

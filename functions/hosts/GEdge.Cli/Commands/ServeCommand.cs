@@ -28,7 +28,7 @@ internal static class ServeCommand
         var duplicate = new Option<bool>("--duplicate-deliveries") { Description = "The broker delivers every event twice, as an at-least-once broker may." };
         var scale = new Option<string?>("--scale")
         {
-            Description = "Processes per stage, as Knative runs pods: e.g. preprocess=2,infer=1,postprocess=3 (each 1 to 16; 1 by default; with --scale-to-zero, the most). The broker spreads a stage's segments over its processes.",
+            Description = "Processes per stage, as Knative runs pods: e.g. preprocess=2,infer=1,postprocess=3 (each 0 to 16; 1 by default; with --scale-to-zero, the most). The broker spreads a stage's segments over its processes. 0 runs none, as a cluster without a node for it (no GPU): its requests wait in the broker, and peers (Peers__Edges__N__*) may take its segments.",
         };
         scale.Validators.Add(result =>
         {
@@ -106,9 +106,9 @@ internal static class ServeCommand
                 return (scale, $"--scale: '{name}' is not a stage; the stages are {string.Join(", ", stages)}.");
             }
 
-            if (equals < 0 || !int.TryParse(pair.AsSpan(equals + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var count) || count is < 1 or > 16)
+            if (equals < 0 || !int.TryParse(pair.AsSpan(equals + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var count) || count is < 0 or > 16)
             {
-                return (scale, $"--scale: '{pair}' needs a count of processes from 1 to 16, as {name}=2.");
+                return (scale, $"--scale: '{pair}' needs a count of processes from 0 to 16, as {name}=2.");
             }
 
             if (!scale.TryAdd(name, count))

@@ -3,22 +3,22 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using GEdge.Contracts;
-using GEdge.Gateway;
 using GEdge.JobTable;
 using GEdge.Jobs;
 using Polly;
 using Polly.Retry;
 
-namespace GEdge.Cli.Cluster;
+namespace GEdge.Gateway;
 
 /// <summary>The gateway answered with an error; the message is its problem detail.</summary>
-internal sealed class GatewayException(string message) : Exception(message);
+public sealed class GatewayException(string message) : Exception(message);
 
 /// <summary>
-/// The jobs API of a gateway, as <c>gedge submit</c> uses it: upload (streamed), read a job, download a result (streamed).
-/// Every request carries the API key as <c>Authorization: Bearer KEY</c>; the key decides whose jobs these are.
+/// The jobs API of a gateway, as <c>gedge submit</c> uses it and as one edge uses a peer's: upload (streamed), read a job
+/// and its capacity, download a result (streamed), delete a job. Every request carries the API key as
+/// <c>Authorization: Bearer KEY</c>; the key decides whose jobs these are.
 /// </summary>
-internal sealed class GatewayClient(HttpClient http, string apiKey)
+public sealed class GatewayClient(HttpClient http, string apiKey)
 {
     private static readonly TimeSpan s_firstPoll = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan s_longestPoll = TimeSpan.FromSeconds(2);
@@ -39,14 +39,69 @@ internal sealed class GatewayClient(HttpClient http, string apiKey)
     /// <summary>Uploads <paramref name="video"/> as the request body, streamed from disk, and returns the new job.</summary>
     public async Task<JobView> SubmitAsync(FileInfo video, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(video);
         await using var file = video.OpenRead();
-        using var content = new StreamContent(file, 1 << 16);
+        return await SubmitAsync(file, file.Length, video.Name, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Uploads <paramref name="length"/> bytes of <paramref name="video"/>, streamed, as a video named <paramref name="name"/>; returns the new job.</summary>
+    public async Task<JobView> SubmitAsync(Stream video, long length, string name, CancellationToken cancellationToken)
+    {
+        using var content = new StreamContent(video, 1 << 16);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        content.Headers.ContentLength = file.Length;
-        using var request = Request(HttpMethod.Post, $"{GEdge.Gateway.JobsApi.Prefix.TrimStart('/')}?name={Uri.EscapeDataString(video.Name)}");
+        content.Headers.ContentLength = length;
+        using var request = Request(HttpMethod.Post, $"{JobsApi.Prefix.TrimStart('/')}?name={Uri.EscapeDataString(name)}");
         request.Content = content;
         using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         return await ReadJobAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads what the gateway's cluster is doing and how long a segment would wait for each stage (<c>GET /api/capacity</c>).</summary>
+    public async Task<EdgeCapacity> GetCapacityAsync(CancellationToken cancellationToken)
+    {
+        using var request = Request(HttpMethod.Get, CapacityApi.Path.TrimStart('/'));
+        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync(GatewayJsonContext.Default.EdgeCapacity, cancellationToken).ConfigureAwait(false)
+            ?? throw new GatewayException($"The gateway answered {response.RequestMessage?.RequestUri} with no capacity.");
+    }
+
+    /// <summary>Writes the finished job's result <paramref name="name"/> (<c>video</c>, <c>detections</c>, <c>summary</c>) to <paramref name="target"/>, streamed.</summary>
+    public async Task CopyResultAsync(JobView job, string name, Stream target, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        if (!job.Results.TryGetValue(name, out var path))
+        {
+            throw new GatewayException($"Job {job.Job[JobFields.Id]} has no result '{name}'; it has {string.Join(", ", job.Results.Keys)}.");
+        }
+
+        using var request = Request(HttpMethod.Get, path.TrimStart('/'));
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
+        await response.Content.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes job <paramref name="id"/> and everything it had, cancelling it first if it has not ended (the API's cancel, then its delete).</summary>
+    public async Task DeleteAsync(long id, CancellationToken cancellationToken)
+    {
+        // A job not yet ended is cancelled by the first DELETE (200) and deleted by a later one once it has ended (204).
+        for (var attempt = 0; ; attempt++)
+        {
+            using var request = Request(HttpMethod.Delete, JobPath(id));
+            using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode is System.Net.HttpStatusCode.NoContent or System.Net.HttpStatusCode.NotFound)
+            {
+                return;
+            }
+
+            if (attempt >= 50)
+            {
+                await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
+                throw new GatewayException(string.Create(CultureInfo.InvariantCulture, $"Job {id} was not deleted: the gateway answered {(int)response.StatusCode} fifty times."));
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Reads job <paramref name="id"/>.</summary>
@@ -132,7 +187,7 @@ internal sealed class GatewayClient(HttpClient http, string apiKey)
         return request;
     }
 
-    private static string JobPath(long id) => string.Create(CultureInfo.InvariantCulture, $"{GEdge.Gateway.JobsApi.Prefix.TrimStart('/')}/{id}");
+    private static string JobPath(long id) => string.Create(CultureInfo.InvariantCulture, $"{JobsApi.Prefix.TrimStart('/')}/{id}");
 
     private static async Task<JobView> ReadJobAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
