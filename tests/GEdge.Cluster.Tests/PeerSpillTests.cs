@@ -18,11 +18,29 @@ public sealed class EdgeWithoutInferFixture(ClusterFixture peer) : ClusterFixtur
         ["Peers__Edges__0__Gateway"] = peer.Gateway.ToString(),
         ["Peers__Edges__0__Keys__local"] = peer.ApiKey,
         ["Peers__SpillAfter"] = "00:00:01",
+        // A peer that fails is asked again two seconds later, and the peer's restarted gateway answers by then.
+        ["Peers__PeerBackoff"] = "00:00:02",
     };
 }
 
-/// <summary>Two edges on one machine, each its own <c>gedge serve</c> (own job table, storage and ports): B, then A.</summary>
-public sealed class TwoEdgesFixture : IAsyncLifetime
+/// <summary>
+/// Edge C: a plain cluster, with B as its peer under a key B never issued; segments of about two seconds, due there as
+/// soon as they wait for Infer (and they do: one Infer process takes one at a time).
+/// </summary>
+public sealed class EdgeWithAWrongKeyFixture(ClusterFixture peer) : ClusterFixture
+{
+    protected override IReadOnlyDictionary<string, string> ServeEnvironment => new Dictionary<string, string>
+    {
+        ["Segments__Seconds"] = "2",
+        ["Peers__Edges__0__Name"] = "b",
+        ["Peers__Edges__0__Gateway"] = peer.Gateway.ToString(),
+        ["Peers__Edges__0__Keys__local"] = "gedge_" + new string('x', 43),
+        ["Peers__SpillAfter"] = "00:00:00",
+    };
+}
+
+/// <summary>Three edges on one machine, each its own <c>gedge serve</c> (own job table, storage and ports): B, then A and C.</summary>
+public sealed class EdgesFixture : IAsyncLifetime
 {
     /// <summary>The peer: a plain cluster.</summary>
     public ClusterFixture B { get; } = new();
@@ -30,18 +48,25 @@ public sealed class TwoEdgesFixture : IAsyncLifetime
     /// <summary>The edge without Infer, B its peer; made once B runs.</summary>
     public ClusterFixture A { get; private set; } = null!;
 
+    /// <summary>An edge with Infer and a wrong key for B.</summary>
+    public ClusterFixture C { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         await B.InitializeAsync();
         A = new EdgeWithoutInferFixture(B);
-        await A.InitializeAsync();
+        C = new EdgeWithAWrongKeyFixture(B);
+        await Task.WhenAll(A.InitializeAsync(), C.InitializeAsync());
     }
 
     public async Task DisposeAsync()
     {
-        if (A is not null)
+        foreach (var edge in new[] { A, C })
         {
-            await A.DisposeAsync();
+            if (edge is not null)
+            {
+                await edge.DisposeAsync();
+            }
         }
 
         await B.DisposeAsync();
@@ -49,12 +74,12 @@ public sealed class TwoEdgesFixture : IAsyncLifetime
 }
 
 /// <summary>Spill-over: an edge's segments inferred on a peer edge, and the job finishing at home as if they had stayed.</summary>
-public sealed class PeerSpillTests(TwoEdgesFixture edges) : IClassFixture<TwoEdgesFixture>
+public sealed class PeerSpillTests(EdgesFixture edges) : IClassFixture<EdgesFixture>
 {
     private static readonly TimeSpan s_jobTimeout = TimeSpan.FromMinutes(4);
 
     [Fact]
-    public async Task AJobOnAnEdgeWithoutInfer_HasEverySegmentInferredOnItsPeer_EndsWithThePeersOwnResults_AndThePeerKeepsNothing()
+    public async Task AJobOnAnEdgeWithoutInfer_HasEverySegmentInferredOnItsPeer_EvenWhenThePeersGatewayIsKilled_AndThePeerKeepsNothing()
     {
         var clip = await TestClips.FiveTimesAsync();
         // What B makes of the clip on its own, in one job.
@@ -65,22 +90,35 @@ public sealed class PeerSpillTests(TwoEdgesFixture edges) : IClassFixture<TwoEdg
         Assert.Null(job.Error);
         Assert.Equal(0, job.Iteration);
 
-        // Every segment was inferred and annotated by the spill worker for B, and says so; none failed.
-        var segments = await edges.A.Jobs.GetSegmentsAsync(job.Id);
-        Assert.True(segments.Count >= 3, $"the clip was cut into {segments.Count} segments");
-        Assert.All(segments, s => Assert.StartsWith("b (job ", s.Fields["peer"], StringComparison.Ordinal));
-        Assert.All(segments, s => Assert.Equal(0, s.Iteration));
-        var history = await edges.A.Jobs.GetSegmentHistoryAsync(job.Id);
-        Assert.All(
-            history.Where(t => t.Status is JobStatus.Inferencing or JobStatus.Postprocessing),
-            t => Assert.StartsWith("spill:b@", t.Worker, StringComparison.Ordinal));
-        Assert.Equal(segments.Count, history.Count(t => t.Status == JobStatus.Inferencing));
+        await AssertAllSpilledAsync(job);
 
         // The results are those of B alone: per-frame detections, frame count, size, rate and audio.
         Assert.Equal(await JobResultsFacts.ReadAsync(edges.B.ResultsFolder(alone)), await JobResultsFacts.ReadAsync(edges.A.ResultsFolder(job)));
         Assert.True(await edges.A.WorkFolderRemovedAsync(job.Id));
 
-        // B kept nothing of A's: with its own job deleted too, its storage holds no file at all.
+        // Again, with B's gateway killed outright while one of the segments runs there as B's job: A loses sight of it,
+        // takes it back, sends it again once B's gateway is up, and the job ends the same, no segment's attempt counted
+        // (none failed at A).
+        var second = await edges.A.SubmitAsync(clip);
+        var away = DateTime.UtcNow + s_jobTimeout;
+        var segmentName = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"job-{second}-segment-");
+        while (!(await edges.B.Jobs.ListByStatusAsync(JobStatus.Preprocessing, 100)).Concat(await edges.B.Jobs.ListByStatusAsync(JobStatus.Preprocessing_complete, 100))
+            .Any(j => j.Path.Contains(segmentName, StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < away, "no segment of the second job ran on B");
+            await Task.Delay(20);
+        }
+
+        await ClusterFixture.SignalAsync(edges.B.FunctionPid("gateway"), "KILL");
+        var disturbed = await edges.A.WaitForJobExitAsync(second, s_jobTimeout);
+        Assert.Null(disturbed.Error);
+        Assert.Equal(0, disturbed.Iteration);
+        await AssertAllSpilledAsync(disturbed);
+        Assert.Equal(await JobResultsFacts.ReadAsync(edges.B.ResultsFolder(alone)), await JobResultsFacts.ReadAsync(edges.A.ResultsFolder(disturbed)));
+
+        // B kept nothing of A's, the job its gateway lost included: with its own job deleted too, its storage holds no
+        // file at all.
+        await edges.B.WaitForServeLinesAsync("gedge: gateway started again", 1, TimeSpan.FromSeconds(30));
         using (var deleted = await edges.B.Api.DeleteAsync($"api/jobs/{alone.Id}"))
         {
             Assert.Equal(System.Net.HttpStatusCode.NoContent, deleted.StatusCode);
@@ -92,5 +130,32 @@ public sealed class PeerSpillTests(TwoEdgesFixture edges) : IClassFixture<TwoEdg
             Assert.True(DateTime.UtcNow < deadline, $"B still holds: {string.Join(", ", left)}");
             await Task.Delay(200);
         }
+    }
+
+    [Fact]
+    public async Task APeerThatRefusesTheKey_IsLeftOut_AndTheSegmentsStayLocal()
+    {
+        var job = await edges.C.WaitForJobExitAsync(await edges.C.SubmitAsync(await TestClips.LongAsync()), s_jobTimeout);
+
+        Assert.Null(job.Error);
+        var history = await edges.C.Jobs.GetSegmentHistoryAsync(job.Id);
+        Assert.DoesNotContain(history, t => t.Worker?.StartsWith("spill:", StringComparison.Ordinal) == true);
+        Assert.All(await edges.C.Jobs.GetSegmentsAsync(job.Id), s => Assert.False(s.Fields.ContainsKey("peer")));
+        Assert.Contains("The peer b is left out", File.ReadAllText(Path.Combine(edges.C.Logs, "gateway.log")), StringComparison.Ordinal);
+        Assert.Contains("401", File.ReadAllText(Path.Combine(edges.C.Logs, "gateway.log")), StringComparison.Ordinal);
+    }
+
+    // Every segment was inferred and annotated by the spill worker for B, and says so; none failed.
+    private async Task AssertAllSpilledAsync(GEdge.JobTable.Job job)
+    {
+        var segments = await edges.A.Jobs.GetSegmentsAsync(job.Id);
+        Assert.True(segments.Count >= 3, $"the clip was cut into {segments.Count} segments");
+        Assert.All(segments, s => Assert.StartsWith("b (job ", s.Fields["peer"], StringComparison.Ordinal));
+        Assert.All(segments, s => Assert.Equal(0, s.Iteration));
+        var history = await edges.A.Jobs.GetSegmentHistoryAsync(job.Id);
+        Assert.All(
+            history.Where(t => t.Status is JobStatus.Inferencing or JobStatus.Postprocessing),
+            t => Assert.StartsWith("spill:b@", t.Worker, StringComparison.Ordinal));
+        Assert.Equal(segments.Count, history.Count(t => t.Status == JobStatus.Postprocessing));
     }
 }
