@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using GEdge.Contracts;
 
 namespace GEdge.Cluster.Tests;
@@ -81,6 +82,13 @@ public sealed class PeerSpillTests(EdgesFixture edges) : IClassFixture<EdgesFixt
     [Fact]
     public async Task AJobOnAnEdgeWithoutInfer_HasEverySegmentInferredOnItsPeer_EvenWhenThePeersGatewayIsKilled_AndThePeerKeepsNothing()
     {
+        // What each edge tells a peer: A runs no Infer process, B one, on its CPU; each runs one of the other stages.
+        var capacityOfA = (await edges.A.Api.GetFromJsonAsync("api/capacity", GEdge.Gateway.GatewayJsonContext.Default.EdgeCapacity))!;
+        var capacityOfB = (await edges.B.Api.GetFromJsonAsync("api/capacity", GEdge.Gateway.GatewayJsonContext.Default.EdgeCapacity))!;
+        Assert.Equal([1, 0, 1], capacityOfA.Stages.Select(s => s.Processes));
+        Assert.Equal([1, 1, 1], capacityOfB.Stages.Select(s => s.Processes));
+        Assert.All(capacityOfB.Stages, s => Assert.False(s.Gpu));
+
         var clip = await TestClips.FiveTimesAsync();
         // What B makes of the clip on its own, in one job.
         var alone = await edges.B.WaitForJobExitAsync(await edges.B.SubmitAsync(clip), s_jobTimeout);

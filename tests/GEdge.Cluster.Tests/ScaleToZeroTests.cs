@@ -68,6 +68,10 @@ public sealed class ScaleToZeroTests(ScaleToZeroClusterFixture cluster) : IClass
         Assert.Equal(0, first.Iteration);
         Assert.Equal(0, second.Iteration);
         await WaitUntilNoStageRunsAsync();
+
+        // serve stops by itself when told to, the autoscaler with it (it once waited for the autoscaler, which stops only
+        // once serve does, until it was killed).
+        Assert.Equal(0, await cluster.StopServeAsync());
     }
 
     // The stage processes of the cluster that run now, by name and pid.

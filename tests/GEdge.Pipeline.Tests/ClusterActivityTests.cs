@@ -54,9 +54,17 @@ public sealed class ClusterActivityTests
             activity.Stages);
 
         // What a peer reads of it: a segment sent now waits what waits and runs over the last minute's throughput.
-        var capacity = EdgeCapacity.Of(activity);
+        // Its processes, as they say it: one preprocess, two infer (one on a GPU), no postprocess (scaled to zero).
+        await jobs.AnnounceProcessAsync(new StageProcess("preprocess", "h/1", "cpu"), TimeSpan.FromSeconds(15));
+        await jobs.AnnounceProcessAsync(new StageProcess("infer", "h/2", "cpu"), TimeSpan.FromSeconds(15));
+        await jobs.AnnounceProcessAsync(new StageProcess("infer", "g/2", "cuda"), TimeSpan.FromSeconds(15));
+        await jobs.AnnounceProcessAsync(new StageProcess("postprocess", "h/3", "cpu"), TimeSpan.FromSeconds(15));
+        await jobs.WithdrawProcessAsync(new StageProcess("postprocess", "h/3", "cpu"));
+        // One that stopped saying it long ago has lapsed.
+        await jobs.AnnounceProcessAsync(new StageProcess("postprocess", "old/9", "cpu"), TimeSpan.FromSeconds(-1));
+        var capacity = await EdgeCapacity.ReadAsync(jobs, time);
         Assert.Equal(
-            [new StageCapacity("preprocess", 2, 2, 1, 240), new StageCapacity("infer", 0, 1, 1, 60), new StageCapacity("postprocess", 0, 0, 1, 0)],
+            [new StageCapacity("preprocess", 2, 2, 1, 240, 1, false), new StageCapacity("infer", 0, 1, 1, 60, 2, true), new StageCapacity("postprocess", 0, 0, 1, 0, 0, false)],
             capacity.Stages);
         Assert.Equal(60, capacity.For(PipelineTopology.Infer).WaitEstimateSeconds);
     }
@@ -64,7 +72,7 @@ public sealed class ClusterActivityTests
     [Fact]
     public void WaitEstimate_IsUnknown_ForAStageWithWorkThatFinishedNothingInTheLastMinute()
     {
-        var capacity = EdgeCapacity.Of(new ClusterActivity(DateTimeOffset.UnixEpoch, 1, [new StageActivity("preprocess", 0, 0, 0), new StageActivity("infer", 3, 0, 0), new StageActivity("postprocess", 0, 0, 0)]));
+        var capacity = EdgeCapacity.Of(new ClusterActivity(DateTimeOffset.UnixEpoch, 1, [new StageActivity("preprocess", 0, 0, 0), new StageActivity("infer", 3, 0, 0), new StageActivity("postprocess", 0, 0, 0)]), []);
 
         Assert.Equal([0, null, 0], capacity.Stages.Select(s => s.WaitEstimateSeconds));
     }

@@ -18,11 +18,10 @@ public static class CapacityApi
     public static RouteHandlerBuilder MapCapacityApi(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        return endpoints.MapGet(Path, async (JobTable.JobTable jobs, TimeProvider time) =>
-                TypedResults.Ok(EdgeCapacity.Of(await ClusterActivity.ReadAsync(jobs, time).ConfigureAwait(false))))
+        return endpoints.MapGet(Path, async (JobTable.JobTable jobs, TimeProvider time) => TypedResults.Ok(await EdgeCapacity.ReadAsync(jobs, time).ConfigureAwait(false)))
             .WithName("GetCapacity").WithTags("Cluster")
             .RequireAuthorization(ApiKeyAuthentication.Policy)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .WithSummary("This edge's capacity for a peer: per stage, the segments waiting, in flight and done in the last minute, and how long a segment sent now would wait (seconds; null when unknown).");
+            .WithSummary("This edge's capacity for a peer: per stage, the segments waiting, in flight and done in the last minute, how long a segment sent now would wait (seconds; null when unknown), its processes running now and whether one computes on a GPU.");
     }
 }

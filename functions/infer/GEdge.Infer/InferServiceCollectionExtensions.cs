@@ -21,6 +21,15 @@ public static class InferServiceCollectionExtensions
         services.AddHealthChecks().AddCheck<ModelLoadedCheck>("model", tags: [StageServiceCollectionExtensions.ReadinessTag]);
         // The pipeline's model is the detector's, so Preprocess and Infer in one process cannot disagree.
         services.AddSingleton(provider => provider.GetRequiredService<ObjectDetector>().Manifest);
+        services.AddSingleton<IStageDevice, InferDevice>();
         return services.AddStage<InferWork>(PipelineTopology.Infer);
     }
+}
+
+/// <summary>Infer computes on its detector's execution provider (<c>cpu</c>, or <c>cuda</c> where CUDA loaded).</summary>
+internal sealed class InferDevice(ObjectDetector detector) : IStageDevice
+{
+    public PipelineStage Stage => PipelineTopology.Infer;
+
+    public string Name => detector.ExecutionProvider.ToString().ToLowerInvariant();
 }

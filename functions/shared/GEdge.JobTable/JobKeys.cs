@@ -17,11 +17,15 @@ internal sealed class JobKeys
         NextId = $"{prefix}:jobs:next-id";
         Leases = $"{prefix}:leases";
         SegmentLeases = $"{prefix}:segment-leases";
+        Processes = $"{prefix}:processes";
         _statuses = [.. JobStateMachine.Statuses.Select(s => (RedisKey)$"{prefix}:status:{s}")];
     }
 
     /// <summary>What every job hash key starts with; the id follows.</summary>
     public string JobPrefix { get; }
+
+    /// <summary>The sorted set of the stage processes that say they run, scored by when that stops holding (Unix milliseconds).</summary>
+    public RedisKey Processes { get; }
 
     /// <summary>The counter that numbers jobs.</summary>
     public RedisKey NextId { get; }

@@ -84,6 +84,36 @@ public sealed partial class JobTable
     private static string NewChangeId() => Guid.NewGuid().ToString("N");
 
     /// <summary>
+    /// Says that <paramref name="process"/> runs, for <paramref name="ttl"/> from now: a process says it again well
+    /// before that, and one that stops saying it (killed, scaled away) drops out by itself once it has lapsed.
+    /// </summary>
+    public async Task AnnounceProcessAsync(StageProcess process, TimeSpan ttl)
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        var until = (_time.GetUtcNow() + ttl).ToUnixTimeMilliseconds();
+        await RedisAsync(db => db.SortedSetAddAsync(_keys.Processes, process.Member, until)).ConfigureAwait(false);
+    }
+
+    /// <summary>Says that <paramref name="process"/> no longer runs (it is stopping).</summary>
+    public async Task WithdrawProcessAsync(StageProcess process)
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        await RedisAsync(db => db.SortedSetRemoveAsync(_keys.Processes, process.Member)).ConfigureAwait(false);
+    }
+
+    /// <summary>The stage processes that say they run now; those whose word has lapsed are dropped.</summary>
+    public async Task<IReadOnlyList<StageProcess>> ListProcessesAsync()
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var members = await RedisAsync(async db =>
+        {
+            await db.SortedSetRemoveRangeByScoreAsync(_keys.Processes, double.NegativeInfinity, now, Exclude.Stop).ConfigureAwait(false);
+            return await db.SortedSetRangeByScoreAsync(_keys.Processes, now, double.PositiveInfinity).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+        return [.. members.Select(m => StageProcess.FromMember(m.ToString())).OfType<StageProcess>()];
+    }
+
+    /// <summary>
     /// Creates a job in <see cref="JobStatus.Enqueue"/> with the next number, or returns the job the same upload
     /// (path and object version) already has. Atomic: concurrent submissions of one upload make one job.
     /// </summary>

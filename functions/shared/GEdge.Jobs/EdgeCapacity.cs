@@ -1,4 +1,5 @@
 using GEdge.Contracts;
+using GEdge.JobTable;
 
 namespace GEdge.Jobs;
 
@@ -15,7 +16,9 @@ namespace GEdge.Jobs;
 /// its throughput; null when it has work but finished nothing in the last minute (no measured throughput: no process,
 /// or one just started).
 /// </param>
-public sealed record StageCapacity(string Stage, int Waiting, int InFlight, int DoneLastMinute, double? WaitEstimateSeconds);
+/// <param name="Processes">Its processes that say they run now (0: none, scaled to zero or no node for it).</param>
+/// <param name="Gpu">Whether one of them computes on a GPU.</param>
+public sealed record StageCapacity(string Stage, int Waiting, int InFlight, int DoneLastMinute, double? WaitEstimateSeconds, int Processes, bool Gpu);
 
 /// <summary>
 /// What an edge tells its peers about itself (<c>GET /api/capacity</c>), read from its job table: per stage, the figures
@@ -26,15 +29,25 @@ public sealed record StageCapacity(string Stage, int Waiting, int InFlight, int 
 /// <param name="Stages">Each stage, in the pipeline's order.</param>
 public sealed record EdgeCapacity(DateTimeOffset At, IReadOnlyList<StageCapacity> Stages)
 {
-    /// <summary>The capacity that <paramref name="activity"/> shows.</summary>
-    public static EdgeCapacity Of(ClusterActivity activity)
+    /// <summary>The capacity that <paramref name="activity"/> and the running <paramref name="processes"/> show.</summary>
+    public static EdgeCapacity Of(ClusterActivity activity, IReadOnlyList<StageProcess> processes)
     {
         ArgumentNullException.ThrowIfNull(activity);
+        ArgumentNullException.ThrowIfNull(processes);
         return new EdgeCapacity(activity.At, [.. activity.Stages.Select(stage => new StageCapacity(
             stage.Stage, stage.Waiting, stage.InFlight, stage.DoneLastMinute,
             stage.Waiting + stage.InFlight == 0 ? 0
             : stage.DoneLastMinute > 0 ? (stage.Waiting + stage.InFlight) * ClusterActivity.Window.TotalSeconds / stage.DoneLastMinute
-            : null))]);
+            : null,
+            processes.Count(p => p.Stage == stage.Stage),
+            processes.Any(p => p.Stage == stage.Stage && p.OnGpu)))]);
+    }
+
+    /// <summary>Reads an edge's capacity from its job table at <paramref name="time"/>'s now.</summary>
+    public static async Task<EdgeCapacity> ReadAsync(JobTable.JobTable jobs, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        return Of(await ClusterActivity.ReadAsync(jobs, time).ConfigureAwait(false), await jobs.ListProcessesAsync().ConfigureAwait(false));
     }
 
     /// <summary>The figures of <paramref name="stage"/>.</summary>

@@ -2,6 +2,7 @@ using GEdge.Contracts;
 using GEdge.Events;
 using GEdge.Jobs;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
@@ -52,6 +53,8 @@ public static partial class StageServiceCollectionExtensions
             services.AddSingleton(provider => new Subscription(trigger, provider.GetRequiredService<StageRunner<TWork>>().Stage));
         }
 
+        // The process says it runs the stage, for an edge's capacity.
+        services.AddSingleton<IHostedService>(provider => ActivatorUtilities.CreateInstance<StagePresence>(provider, stage));
         return services;
     }
 

@@ -154,7 +154,9 @@ internal sealed class LocalCluster : IAsyncDisposable
         cluster._supervisors.Add(cluster.SuperviseJobTableAsync(output, token));
         if (cluster.Autoscaler is { } autoscaler)
         {
-            cluster._supervisors.Add(autoscaler.Completion);
+            // Ends the cluster if the autoscaler fails; while stopping, the wait ends with the supervision (the autoscaler
+            // itself stops when the cluster is disposed, after the supervisors).
+            cluster._supervisors.Add(autoscaler.Completion.WaitAsync(token));
         }
 
         cluster._supervisors.Add(SweepEveryAsync(gateway, cluster.SenderToken, options.SweepInterval, output, token));
