@@ -82,10 +82,10 @@ public sealed class PeerSpillTests(EdgesFixture edges) : IClassFixture<EdgesFixt
     [Fact]
     public async Task AJobOnAnEdgeWithoutInfer_HasEverySegmentInferredOnItsPeer_EvenWhenThePeersGatewayIsKilled_AndThePeerKeepsNothing()
     {
-        // What each edge tells a peer: A runs no Infer process, B one, on its CPU; each runs one of the other stages.
-        var capacityOfA = (await edges.A.Api.GetFromJsonAsync("api/capacity", GEdge.Gateway.GatewayJsonContext.Default.EdgeCapacity))!;
-        var capacityOfB = (await edges.B.Api.GetFromJsonAsync("api/capacity", GEdge.Gateway.GatewayJsonContext.Default.EdgeCapacity))!;
-        Assert.Equal([1, 0, 1], capacityOfA.Stages.Select(s => s.Processes));
+        // What each edge tells a peer: A runs no Infer process, B one, on its CPU; each runs one of the other stages. (A
+        // process says so on its own beat, a moment after it is ready: read until it has.)
+        Assert.Equal([1, 0, 1], (await CapacityAsync(edges.A, [1, 0, 1])).Stages.Select(s => s.Processes));
+        var capacityOfB = await CapacityAsync(edges.B, [1, 1, 1]);
         Assert.Equal([1, 1, 1], capacityOfB.Stages.Select(s => s.Processes));
         Assert.All(capacityOfB.Stages, s => Assert.False(s.Gpu));
 
@@ -151,6 +151,22 @@ public sealed class PeerSpillTests(EdgesFixture edges) : IClassFixture<EdgesFixt
         Assert.All(await edges.C.Jobs.GetSegmentsAsync(job.Id), s => Assert.False(s.Fields.ContainsKey("peer")));
         Assert.Contains("The peer b is left out", File.ReadAllText(Path.Combine(edges.C.Logs, "gateway.log")), StringComparison.Ordinal);
         Assert.Contains("401", File.ReadAllText(Path.Combine(edges.C.Logs, "gateway.log")), StringComparison.Ordinal);
+    }
+
+    // The edge's capacity once its processes per stage are those expected, or as it is after 15 s.
+    private static async Task<GEdge.Jobs.EdgeCapacity> CapacityAsync(ClusterFixture edge, int[] processes)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            var capacity = (await edge.Api.GetFromJsonAsync("api/capacity", GEdge.Gateway.GatewayJsonContext.Default.EdgeCapacity))!;
+            if (capacity.Stages.Select(s => s.Processes).SequenceEqual(processes) || DateTime.UtcNow > deadline)
+            {
+                return capacity;
+            }
+
+            await Task.Delay(200);
+        }
     }
 
     // Every segment was inferred and annotated by the spill worker for B, and says so; none failed.
