@@ -84,23 +84,51 @@ public sealed class GatewayClient(HttpClient http, string apiKey)
     /// <summary>Deletes job <paramref name="id"/> and everything it had, cancelling it first if it has not ended (the API's cancel, then its delete).</summary>
     public async Task DeleteAsync(long id, CancellationToken cancellationToken)
     {
-        // A job not yet ended is cancelled by the first DELETE (200) and deleted by a later one once it has ended (204).
-        for (var attempt = 0; ; attempt++)
+        for (var attempt = 0; !await DeleteOnceAsync(id, cancellationToken).ConfigureAwait(false); attempt++)
         {
-            using var request = Request(HttpMethod.Delete, JobPath(id));
-            using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            if (response.StatusCode is System.Net.HttpStatusCode.NoContent or System.Net.HttpStatusCode.NotFound)
-            {
-                return;
-            }
-
             if (attempt >= 50)
             {
-                await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
-                throw new GatewayException(string.Create(CultureInfo.InvariantCulture, $"Job {id} was not deleted: the gateway answered {(int)response.StatusCode} fifty times."));
+                throw new GatewayException(string.Create(CultureInfo.InvariantCulture, $"Job {id} was not deleted: it was still ending after fifty requests."));
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Asks once to delete job <paramref name="id"/>: true when it is gone (deleted now, or not there), false when it had not
+    /// ended and was cancelled instead (a later request deletes it once it has ended).
+    /// </summary>
+    public async Task<bool> DeleteOnceAsync(long id, CancellationToken cancellationToken)
+    {
+        using var request = Request(HttpMethod.Delete, JobPath(id));
+        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode is System.Net.HttpStatusCode.NoContent or System.Net.HttpStatusCode.NotFound)
+        {
+            return true;
+        }
+
+        await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
+        return false;
+    }
+
+    /// <summary>Every job of the caller, newest first, read a page at a time (<c>GET /api/jobs</c>, following each page's next).</summary>
+    public async IAsyncEnumerable<JobView> ListAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? next = $"{JobsApi.Prefix.TrimStart('/')}?limit={JobsApi.MaxPageSize}";
+        while (next is not null)
+        {
+            using var request = Request(HttpMethod.Get, next.TrimStart('/'));
+            using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
+            var page = await response.Content.ReadFromJsonAsync(GatewayJsonContext.Default.JobList, cancellationToken).ConfigureAwait(false)
+                ?? throw new GatewayException($"The gateway answered {response.RequestMessage?.RequestUri} with no list.");
+            foreach (var job in page.Jobs)
+            {
+                yield return job;
+            }
+
+            next = page.Next;
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using GEdge.Artifacts;
 using GEdge.Contracts;
 using GEdge.Events;
@@ -23,6 +24,14 @@ namespace GEdge.Gateway.Peers;
 /// exactly as if the segment had stayed (the join joins it with the others). The peer's job is deleted once its results
 /// are fetched, so the peer keeps nothing. A peer that fails, refuses or times out gives the segment back (no attempt
 /// counted: the segment did not fail), and is left out for <see cref="PeerOptions.PeerBackoff"/>.
+/// <para>
+/// What a peer holds of this edge is also put right from the job table alone, every tick (level-triggered, as a
+/// Kubernetes controller reconciles): each attempt names its upload <c>job-J-segment-S-A.mp4</c> after the attempt
+/// <c>A</c> its claim recorded as the segment's worker, and any job of ours at a peer whose segment is no longer in that
+/// attempt here is deleted. That covers what no reply reports: a submission whose answer was lost (the peer's gateway or
+/// broker killed while it made the job, so its number never came back), a delete that failed, a segment the sweeper took
+/// back from a gateway that died, and, as the job table is shared, whichever gateway replica spilled it.
+/// </para>
 /// </summary>
 public sealed partial class SegmentSpiller(
     JobTable.JobTable jobs,
@@ -45,9 +54,12 @@ public sealed partial class SegmentSpiller(
     private static readonly JobStatus s_waiting = PipelineTopology.Infer.Consumes;
     private static readonly JobStatus[] s_jobStatuses = [JobStatus.Enqueue, JobStatus.Preprocessing, JobStatus.Preprocessing_complete];
 
+    // The name of a spilled segment's upload at the peer: the origin's job and segment, and the attempt (the claim's own).
+    [GeneratedRegex(@"^job-(?<job>[0-9]+)-segment-(?<segment>[0-9]+)-(?<attempt>[0-9a-f]{12})\.mp4$", RegexOptions.CultureInvariant)]
+    private static partial Regex SpilledUpload();
+
     private readonly ConcurrentDictionary<(long Job, int Segment), Task> _away = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _leftOut = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<(string Peer, long Job), GatewayClient> _toForget = new();
 
     /// <summary>Segments at a peer now.</summary>
     public int Away => _away.Count;
@@ -70,8 +82,8 @@ public sealed partial class SegmentSpiller(
             {
                 try
                 {
-                    await ForgetLeftoversAsync().ConfigureAwait(false);
                     await SpillWaitingAsync(settings, stoppingToken).ConfigureAwait(false);
+                    await ReconcilePeersAsync(settings, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -126,7 +138,10 @@ public sealed partial class SegmentSpiller(
                         continue;
                     }
 
-                    var worker = $"spill:{peer.Edge.Name}@{Environment.MachineName}/{Environment.ProcessId}";
+                    // The attempt's own name: the upload at the peer carries it, so the job table alone says which of our
+                    // jobs at the peer is still wanted (ReconcilePeersAsync).
+                    var attempt = Guid.NewGuid().ToString("N")[..12];
+                    var worker = $"spill:{peer.Edge.Name}@{Environment.MachineName}/{Environment.ProcessId}/{attempt}";
                     if (!(await jobs.TryClaimSegmentAsync(job.Id, segment.Index, PipelineTopology.Infer.Working, worker, stageOptions.Value.Lease).ConfigureAwait(false)).Moved)
                     {
                         continue;
@@ -139,7 +154,7 @@ public sealed partial class SegmentSpiller(
                         {
                             try
                             {
-                                await SpillAsync(job, segment.Index, peer, worker, stoppingToken).ConfigureAwait(false);
+                                await SpillAsync(job, segment.Index, peer, worker, attempt, stoppingToken).ConfigureAwait(false);
                             }
                             finally
                             {
@@ -184,7 +199,7 @@ public sealed partial class SegmentSpiller(
         return best;
     }
 
-    private async Task SpillAsync(Job job, int index, ChosenPeer peer, string worker, CancellationToken stoppingToken)
+    private async Task SpillAsync(Job job, int index, ChosenPeer peer, string worker, string attempt, CancellationToken stoppingToken)
     {
         var segment = new JobArtifacts(buckets.Value, job.User, job.Id).Segment(index);
         using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -199,7 +214,7 @@ public sealed partial class SegmentSpiller(
             await using (var upload = await store.OpenReadAsync(segment.Buckets.Work, segment.VideoKey, leaseLost.Token).ConfigureAwait(false))
             {
                 submitted = await peer.Client.SubmitAsync(
-                    upload, video.Size, string.Create(CultureInfo.InvariantCulture, $"job-{job.Id}-segment-{index}.mp4"), leaseLost.Token).ConfigureAwait(false);
+                    upload, video.Size, string.Create(CultureInfo.InvariantCulture, $"job-{job.Id}-segment-{index}-{attempt}.mp4"), leaseLost.Token).ConfigureAwait(false);
             }
 
             peerJob = long.Parse(submitted.Job[JobFields.Id], CultureInfo.InvariantCulture);
@@ -232,7 +247,8 @@ public sealed partial class SegmentSpiller(
             await renewing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             if (peerJob is { } id)
             {
-                await ForgetAsync(peer, id).ConfigureAwait(false);
+                // At once, rather than at the next tick's reconciliation (which deletes it if this fails).
+                await TryForgetAsync(peer.Edge.Name, peer.Client, id).ConfigureAwait(false);
             }
         }
     }
@@ -323,39 +339,73 @@ public sealed partial class SegmentSpiller(
         }
     }
 
-    // The peer keeps nothing of ours: its job, upload and results go, whether the spill succeeded or not. A peer that
-    // cannot be told now (it is down) is told on a later tick.
-    private async Task ForgetAsync(ChosenPeer peer, long peerJob)
+    // Our jobs at each peer (all its jobs of the users we hold its keys for) that no segment here is waiting on: deleted,
+    // or cancelled first where they have not ended (deleted on a later tick). A peer that cannot be asked now is asked on
+    // the next tick; an upload named otherwise (a user's own job under the same key) is not ours to touch.
+    private async Task ReconcilePeersAsync(PeerOptions settings, CancellationToken stoppingToken)
     {
-        if (!await TryDeleteAsync(peer.Edge.Name, peer.Client, peerJob).ConfigureAwait(false))
+        foreach (var edge in settings.Edges)
         {
-            _toForget[(peer.Edge.Name, peerJob)] = peer.Client;
-        }
-    }
-
-    private async Task ForgetLeftoversAsync()
-    {
-        foreach (var ((name, peerJob), client) in _toForget)
-        {
-            if (await TryDeleteAsync(name, client, peerJob).ConfigureAwait(false))
+            foreach (var key in edge.Keys.Values.Distinct(StringComparer.Ordinal))
             {
-                _toForget.TryRemove((name, peerJob), out _);
+                var client = new GatewayClient(Http(edge), key);
+                try
+                {
+                    using var asking = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                    asking.CancelAfter(TimeSpan.FromSeconds(30));
+                    var unwanted = new List<long>();
+                    await foreach (var held in client.ListAsync(asking.Token).ConfigureAwait(false))
+                    {
+                        if (await IsUnwantedAsync(edge.Name, held).ConfigureAwait(false) is { } peerJob)
+                        {
+                            unwanted.Add(peerJob);
+                        }
+                    }
+
+                    foreach (var peerJob in unwanted)
+                    {
+                        await TryForgetAsync(edge.Name, client, peerJob).ConfigureAwait(false);
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or GatewayException or JsonException
+                    || (e is OperationCanceledException && !stoppingToken.IsCancellationRequested))
+                {
+                    LogNotReconciled(logger, edge.Name, e.Message);
+                }
             }
         }
     }
 
-    private async Task<bool> TryDeleteAsync(string peer, GatewayClient client, long peerJob)
+    // The peer's job number if it is one of our spilled segments' that this edge no longer waits on: the segment is not
+    // in Inferencing under the attempt the upload is named after (done, taken back, its job cancelled or deleted).
+    private async Task<long?> IsUnwantedAsync(string peer, JobView held)
+    {
+        if (!held.Job.TryGetValue(JobFields.Path, out var path) || SpilledUpload().Match(Path.GetFileName(path)) is not { Success: true } name
+            || !long.TryParse(held.Job[JobFields.Id], NumberStyles.None, CultureInfo.InvariantCulture, out var peerJob))
+        {
+            return null;
+        }
+
+        var jobId = long.Parse(name.Groups["job"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
+        var index = int.Parse(name.Groups["segment"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
+        var attempt = name.Groups["attempt"].Value;
+        var segment = (await jobs.GetSegmentsAsync(jobId).ConfigureAwait(false)).FirstOrDefault(s => s.Index == index);
+        var wanted = segment is { } s && s.Status == PipelineTopology.Infer.Working
+            && s.Worker is { } worker && worker.StartsWith($"spill:{peer}@", StringComparison.Ordinal) && worker.EndsWith($"/{attempt}", StringComparison.Ordinal);
+        return wanted ? null : peerJob;
+    }
+
+    // One request: the job is gone, or cancelled and deleted on a later tick; a peer that cannot be told now is told then.
+    private async Task TryForgetAsync(string peer, GatewayClient client, long peerJob)
     {
         try
         {
             using var deleting = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await client.DeleteAsync(peerJob, deleting.Token).ConfigureAwait(false);
-            return true;
+            await client.DeleteOnceAsync(peerJob, deleting.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is HttpRequestException or GatewayException or OperationCanceledException)
         {
             LogNotForgotten(logger, e, peer, peerJob);
-            return false;
         }
     }
 
@@ -391,6 +441,9 @@ public sealed partial class SegmentSpiller(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The peer {Peer}'s job {PeerJob} could not be deleted there yet; it is tried again")]
     private static partial void LogNotForgotten(ILogger logger, Exception exception, string peer, long peerJob);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "What the peer {Peer} holds of ours could not be read ({Reason}); the next tick tries again")]
+    private static partial void LogNotReconciled(ILogger logger, string peer, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Looking for segments to send to a peer failed; the next tick tries again")]
     private static partial void LogTickFailed(ILogger logger, Exception exception);
