@@ -10,10 +10,15 @@ namespace GEdge.Cluster.Tests;
 /// </summary>
 public sealed class EdgeWithoutInferFixture(ClusterFixture peer) : ClusterFixture
 {
+    /// <summary>The key of bob, a second user of A, for whom A holds no key of B's.</summary>
+    public string BobsKey { get; } = GEdge.Gateway.ApiKeys.New();
+
     protected override IReadOnlyList<string> ServeArguments => ["--scale", "infer=0"];
 
     protected override IReadOnlyDictionary<string, string> ServeEnvironment => new Dictionary<string, string>
     {
+        ["Gateway__ApiKeys__0__User"] = "bob",
+        ["Gateway__ApiKeys__0__Sha256"] = GEdge.Gateway.ApiKeys.Hash(BobsKey),
         ["Segments__Seconds"] = "2",
         ["Peers__Edges__0__Name"] = "b",
         ["Peers__Edges__0__Gateway"] = peer.Gateway.ToString(),
@@ -47,7 +52,7 @@ public sealed class EdgesFixture : IAsyncLifetime
     public ClusterFixture B { get; } = new();
 
     /// <summary>The edge without Infer, B its peer; made once B runs.</summary>
-    public ClusterFixture A { get; private set; } = null!;
+    public EdgeWithoutInferFixture A { get; private set; } = null!;
 
     /// <summary>An edge with Infer and a wrong key for B.</summary>
     public ClusterFixture C { get; private set; } = null!;
@@ -161,6 +166,39 @@ public sealed class PeerSpillTests(EdgesFixture edges) : IClassFixture<EdgesFixt
 
             await Task.Delay(200);
         }
+    }
+
+    [Fact]
+    public async Task AUserWithNoKeyForThePeer_NeverHasASegmentSentThere_EvenUnderAnotherUsersKey()
+    {
+        // bob's segments wait for an Infer that A does not have, many ticks past the spill bound; A holds a key of B's
+        // for local only, and bob's segments do not go under it.
+        using var bob = new HttpClient { BaseAddress = edges.A.Gateway, Timeout = TimeSpan.FromSeconds(30) };
+        bob.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", edges.A.BobsKey);
+        var clip = await TestClips.FiveTimesAsync();
+        await using var file = File.OpenRead(clip);
+        using var content = new StreamContent(file);
+        using var created = await bob.PostAsync("api/jobs?name=bobs.mp4", content);
+        Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        var id = long.Parse((await created.Content.ReadFromJsonAsync(GEdge.Gateway.GatewayJsonContext.Default.JobView))!.Job[GEdge.JobTable.JobFields.Id], System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.Equal("bob", (await edges.A.Jobs.GetAsync(id))!.User);
+        var deadline = DateTime.UtcNow + s_jobTimeout;
+        while (await edges.A.Jobs.GetSegmentsAsync(id) is not { Count: > 0 } segments || segments.Any(s => s.Status != JobStatus.Preprocessing_complete))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "bob's segments were not all preprocessed");
+            await Task.Delay(100);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(5));
+
+        Assert.All(await edges.A.Jobs.GetSegmentsAsync(id), s => Assert.Equal(JobStatus.Preprocessing_complete, s.Status));
+        Assert.DoesNotContain(await edges.A.Jobs.GetSegmentHistoryAsync(id), t => t.Worker?.StartsWith("spill:", StringComparison.Ordinal) == true);
+        var segmentName = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"job-{id}-segment-");
+        Assert.DoesNotContain((await edges.B.Jobs.ListByUserAsync("local", 0, 100)).Jobs, j => j.Path.Contains(segmentName, StringComparison.Ordinal));
+
+        using var cancelled = await bob.DeleteAsync($"api/jobs/{id}");
+        Assert.True(cancelled.IsSuccessStatusCode);
     }
 
     [Fact]
