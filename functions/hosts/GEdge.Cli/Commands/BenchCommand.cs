@@ -60,12 +60,27 @@ internal static class BenchCommand
         var scaleToZero = new Option<bool>("--scale-to-zero")
         {
             Description = "Measure cold starts instead: the video (default: 20 s of walking.mp4 at 1080p) on gedge serve --scale-to-zero with the stage warm-ups and without: " +
-                "the upload to the first inference, the first segment's wait for Infer against Infer's cold start (in parts), memory, the time back to zero processes, and a second cold start from the session cache.",
+                "the upload to the first inference, the first segment's wait for Infer against Infer's cold start (in parts), memory, the time back to zero processes, and what the session cache saves a cold start (--cold-starts).",
         };
-        var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.") { video, rounds, serve, startup, telemetry, scaleToZero };
+        var coldStarts = new Option<int>("--cold-starts")
+        {
+            Description = "With --scale-to-zero: pairs of Infer cold starts on an idle node, without and then with the session cache, from which what the cache saves is given.",
+            DefaultValueFactory = _ => ScaleToZeroBenchmark.DefaultColdStartPairs,
+        };
+        coldStarts.Validators.Add(result =>
+        {
+            if (result.GetValue(coldStarts) is < 1 or > 100)
+            {
+                result.AddError("--cold-starts takes 1 to 100 pairs.");
+            }
+        });
+        var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.")
+        {
+            video, rounds, serve, startup, telemetry, scaleToZero, coldStarts,
+        };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetValue(video), Math.Max(1, parse.GetValue(rounds)), ParseProcessCounts(parse.GetValue(serve))!, parse.GetValue(startup), parse.GetValue(telemetry),
-            parse.GetValue(scaleToZero), cancellationToken));
+            parse.GetValue(scaleToZero) ? parse.GetValue(coldStarts) : null, cancellationToken));
         return command;
     }
 
@@ -95,14 +110,14 @@ internal static class BenchCommand
     }
 
     private static async Task<int> RunAsync(
-        FileInfo? video, int rounds, IReadOnlyList<int> serveProcesses, bool startup, bool telemetry, bool scaleToZero, CancellationToken cancellationToken)
+        FileInfo? video, int rounds, IReadOnlyList<int> serveProcesses, bool startup, bool telemetry, int? scaleToZeroPairs, CancellationToken cancellationToken)
     {
         var scratch = Directory.CreateTempSubdirectory("gedge-bench-");
         try
         {
-            if (scaleToZero)
+            if (scaleToZeroPairs is { } pairs)
             {
-                return await ScaleToZeroBenchmark.RunAsync(video?.FullName, scratch.FullName, cancellationToken).ConfigureAwait(false);
+                return await ScaleToZeroBenchmark.RunAsync(video?.FullName, scratch.FullName, pairs, cancellationToken).ConfigureAwait(false);
             }
 
             if (startup)
