@@ -32,7 +32,7 @@ internal static class ScaleToZeroBenchmark
     private static readonly string[] s_parts = ["runtime", "host build", "model session", "first inference", "job table connection", "host start", "readiness check"];
 
     /// <summary>Pairs of idle-node cold starts (without, then with the session cache) unless told otherwise.</summary>
-    public const int DefaultColdStartPairs = 15;
+    public const int DefaultColdStartPairs = 60;
 
     public static async Task<int> RunAsync(string? video, string scratch, int coldStartPairs, CancellationToken cancellationToken)
     {
