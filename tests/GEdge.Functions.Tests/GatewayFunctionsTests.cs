@@ -7,6 +7,7 @@ using GEdge.Jobs;
 using GEdge.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 
@@ -233,6 +234,38 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
         // The join is the last stage's to do: the sweep only announces it again.
         Assert.Equal(JobStatus.Postprocessing_complete, (await _gateway.Jobs.GetAsync(finished))!.Status);
         Assert.Equal(JobStatus.Enqueue, (await _gateway.Jobs.GetAsync(recent))!.Status);
+    }
+
+    [Fact]
+    public async Task ASweep_RemovesAnUploadThatNeverBecameAJob_WithItsUnfinishedWrite_ButLeavesOnesStillArriving()
+    {
+        // A submission notes its upload before the first byte; one whose process died before making the job stays noted.
+        var submissions = _gateway.Services.GetRequiredService<JobSubmissions>();
+        var submitted = await submissions.SubmitAsync("alice", "kept.mp4", (stream, ct) => stream.WriteAsync(new byte[] { 1, 2, 3 }, ct).AsTask(), CancellationToken.None);
+        Assert.Empty(await _gateway.Jobs.ListUploadsUnderwayAsync(DateTimeOffset.MaxValue, 10));
+
+        const string Abandoned = "alice/20250601T120000-dead0001/clip.mp4";
+        await _gateway.Jobs.BeginUploadAsync("uploads", Abandoned);
+        await _gateway.Store.WriteAsync("uploads", Abandoned, (stream, ct) => stream.WriteAsync(new byte[] { 1, 2, 3 }, ct).AsTask());
+        const string Unfinished = "alice/20250601T120000-dead0002/clip.mp4";
+        await _gateway.Jobs.BeginUploadAsync("uploads", Unfinished);
+        var partial = Path.Combine(_gateway.StorageRoot, "uploads", "alice", "20250601T120000-dead0002", "clip.mp4.0123abcd.partial");
+        Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
+        await File.WriteAllBytesAsync(partial, [1, 2]);
+        _gateway.Clock.Advance(TimeSpan.FromHours(6) + TimeSpan.FromSeconds(1));
+        const string Arriving = "alice/20250601T180001-live0003/clip.mp4";
+        await _gateway.Jobs.BeginUploadAsync("uploads", Arriving);
+
+        var answer = await _gateway.Functions.SweepAsync(new DefaultHttpContext { RequestServices = _gateway.Services }.Request, CancellationToken.None);
+
+        // The two abandoned uploads, and the submitted job, announced again after six hours in Enqueue.
+        Assert.Equal(new SweepResult(3), Assert.IsType<OkObjectResult>(answer).Value);
+        Assert.Null(await _gateway.Store.StatAsync("uploads", Abandoned));
+        Assert.False(File.Exists(partial));
+        Assert.Equal([("uploads", Arriving)], await _gateway.Jobs.ListUploadsUnderwayAsync(DateTimeOffset.MaxValue, 10));
+        // The upload that became a job is the job's, and stays.
+        Assert.NotNull(await _gateway.Store.StatAsync(submitted.Bucket, submitted.Key));
+        Assert.Contains(_gateway.Logs.Collector.GetSnapshot(), e => e.Message.StartsWith($"The upload uploads/{Abandoned} did not become a job within", StringComparison.Ordinal));
     }
 
     // A new job cut into one segment, moved the way the stages move it until the segment is in `status`.

@@ -69,6 +69,9 @@ internal sealed class GatewayHost : IAsyncDisposable
 
     public IObjectStore Store => _services.GetRequiredService<IObjectStore>();
 
+    /// <summary>The local storage folder under <see cref="Store"/>.</summary>
+    public string StorageRoot => _storageRoot;
+
     /// <summary>The function class, made as the worker makes it for each invocation.</summary>
     public GatewayFunctions Functions => ActivatorUtilities.CreateInstance<GatewayFunctions>(_services);
 

@@ -18,6 +18,7 @@ internal sealed class JobKeys
         Leases = $"{prefix}:leases";
         SegmentLeases = $"{prefix}:segment-leases";
         Processes = $"{prefix}:processes";
+        UploadsUnderway = $"{prefix}:uploads:underway";
         _statuses = [.. JobStateMachine.Statuses.Select(s => (RedisKey)$"{prefix}:status:{s}")];
     }
 
@@ -26,6 +27,9 @@ internal sealed class JobKeys
 
     /// <summary>The sorted set of the stage processes that say they run, scored by when that stops holding (Unix milliseconds).</summary>
     public RedisKey Processes { get; }
+
+    /// <summary>The sorted set of uploads being stored for a job (<c>bucket/key</c>), scored by when they began (Unix milliseconds).</summary>
+    public RedisKey UploadsUnderway { get; }
 
     /// <summary>The counter that numbers jobs.</summary>
     public RedisKey NextId { get; }

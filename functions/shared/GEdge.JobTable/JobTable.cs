@@ -114,6 +114,37 @@ public sealed partial class JobTable
     }
 
     /// <summary>
+    /// Notes that the upload <paramref name="bucket"/>/<paramref name="key"/> is being stored to become a job, before its
+    /// first byte is written; <see cref="EndUploadAsync"/> clears it once the job exists (or the upload was removed). One
+    /// still noted long after it began belongs to a process that died between the two (<see cref="ListUploadsUnderwayAsync"/>):
+    /// nothing else points at what it stored.
+    /// </summary>
+    public async Task BeginUploadAsync(string bucket, string key)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(bucket);
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        await RedisAsync(db => db.SortedSetAddAsync(_keys.UploadsUnderway, $"{bucket}/{key}", _time.GetUtcNow().ToUnixTimeMilliseconds())).ConfigureAwait(false);
+    }
+
+    /// <summary>Clears the note of <see cref="BeginUploadAsync"/>: the upload became a job, or is gone.</summary>
+    public async Task EndUploadAsync(string bucket, string key)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(bucket);
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        await RedisAsync(db => db.SortedSetRemoveAsync(_keys.UploadsUnderway, $"{bucket}/{key}")).ConfigureAwait(false);
+    }
+
+    /// <summary>Up to <paramref name="limit"/> uploads noted as underway that began before <paramref name="before"/>, oldest first, as (bucket, key).</summary>
+    public async Task<IReadOnlyList<(string Bucket, string Key)>> ListUploadsUnderwayAsync(DateTimeOffset before, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        var members = await RedisAsync(db => db.SortedSetRangeByScoreAsync(
+            _keys.UploadsUnderway, double.NegativeInfinity, before.ToUnixTimeMilliseconds(), Exclude.Stop, Order.Ascending, 0, limit)).ConfigureAwait(false);
+        // A bucket name holds no '/', so the first one ends it.
+        return [.. members.Select(m => m.ToString()).Where(m => m.Contains('/', StringComparison.Ordinal)).Select(m => (m[..m.IndexOf('/', StringComparison.Ordinal)], m[(m.IndexOf('/', StringComparison.Ordinal) + 1)..]))];
+    }
+
+    /// <summary>
     /// Creates a job in <see cref="JobStatus.Enqueue"/> with the next number, or returns the job the same upload
     /// (path and object version) already has. Atomic: concurrent submissions of one upload make one job.
     /// </summary>

@@ -22,9 +22,13 @@ public sealed class JobNotAnnouncedException(long jobId, Exception inner)
 /// <summary>
 /// The upload path of every host (the gateway's API, the embedded command line): stores a video under the user's
 /// prefix as it streams in, makes its job through the intake, and publishes the job's Enqueue event to the broker,
-/// since an upload is not a delivery anyone replies to.
+/// since an upload is not a delivery anyone replies to. The upload is noted in the job table before its first byte is
+/// stored and the note cleared once its job exists, so what a process that dies in between stored (a gateway pod killed,
+/// its node lost) is found and removed by the sweeper (<see cref="StuckJobSweeper"/>) instead of staying with no job
+/// pointing at it.
 /// </summary>
 public sealed partial class JobSubmissions(
+    JobTable.JobTable jobs,
     IObjectStore store,
     JobIntake intake,
     JobEnding ending,
@@ -45,19 +49,24 @@ public sealed partial class JobSubmissions(
         ArgumentNullException.ThrowIfNull(writeVideo);
         var bucket = buckets.Value.Uploads;
         var key = ObjectKey.ForUpload(user, NewUploadId(), fileName);
-        var stored = await store.WriteAsync(bucket, key, writeVideo, cancellationToken).ConfigureAwait(false);
+        await jobs.BeginUploadAsync(bucket, key).ConfigureAwait(false);
         JobCreation creation;
+        ObjectInfo stored;
         try
         {
+            stored = await store.WriteAsync(bucket, key, writeVideo, cancellationToken).ConfigureAwait(false);
             creation = await intake.CreateJobAsync(new VideoUploaded(user, bucket, key, stored.ETag, stored.Size)).ConfigureAwait(false);
         }
         catch
         {
-            // No job points at the stored body: remove it, so an upload that did not become a job leaves nothing behind.
+            // No job points at the stored body (if it was stored): remove it, so an upload that did not become a job
+            // leaves nothing behind.
             await store.DeleteAsync(bucket, key, CancellationToken.None).ConfigureAwait(false);
+            await jobs.EndUploadAsync(bucket, key).ConfigureAwait(false);
             throw;
         }
 
+        await jobs.EndUploadAsync(bucket, key).ConfigureAwait(false);
 
         var job = creation.Job;
         if (intake.AnnouncementOf(job) is { } enqueued)

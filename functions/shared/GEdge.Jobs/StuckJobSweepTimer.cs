@@ -18,6 +18,13 @@ public sealed record SweeperOptions
     /// good). Long beside a normal queue, so a busy cluster is not sent duplicates it would only drop.
     /// </summary>
     public TimeSpan ResendAfter { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long after it began an upload that has not become a job is taken for abandoned (the process storing it died
+    /// before making its job) and removed, with any unfinished write of it. Longer than any upload takes to arrive: a
+    /// live one's note is cleared within milliseconds of its last byte.
+    /// </summary>
+    public TimeSpan AbandonedUploadAfter { get; init; } = TimeSpan.FromHours(6);
 }
 
 /// <summary>

@@ -15,11 +15,13 @@ namespace GEdge.Jobs;
 /// announced again from the status its stage consumes, or, at the iteration limit, the job ended in
 /// <see cref="JobStatus.Exit"/> with the reason and its intermediates removed. It also announces again what has waited
 /// too long for a stage (an event lost for good): a job to cut, a segment, a job to join. A job its stage gave back (told to stop) is re-queued the same way, without counting
-/// an attempt. Driven by a PingSource in the cluster (the gateway's <c>/events/sweep</c>), by <c>gedge serve</c> posting
+/// an attempt. And it removes uploads that never became jobs (<see cref="SweeperOptions.AbandonedUploadAfter"/>): what a
+/// submitting process stored before it died, which no job points at. Driven by a PingSource in the cluster (the gateway's <c>/events/sweep</c>), by <c>gedge serve</c> posting
 /// there in the local cluster, and by <see cref="StuckJobSweepTimer"/> in the embedded host.
 /// </summary>
 public sealed partial class StuckJobSweeper(
     JobTable.JobTable jobs,
+    IObjectStore store,
     JobEnding ending,
     IEventPublisher publisher,
     IOptions<StageOptions> options,
@@ -45,7 +47,26 @@ public sealed partial class StuckJobSweeper(
     public async Task<int> SweepAsync(CancellationToken cancellationToken)
     {
         var taken = await TakeBackExpiredAsync(cancellationToken).ConfigureAwait(false);
-        return taken + await ResendWaitingAsync(cancellationToken).ConfigureAwait(false);
+        taken += await ResendWaitingAsync(cancellationToken).ConfigureAwait(false);
+        return taken + await RemoveAbandonedUploadsAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // Uploads noted as underway (JobSubmissions) long after they began: the process storing them died before making their
+    // job, so nothing points at them. The object goes, with any unfinished write of it (the upload's key is its own
+    // prefix: a fresh folder per upload), then the note.
+    private async Task<int> RemoveAbandonedUploadsAsync(CancellationToken cancellationToken)
+    {
+        var removed = 0;
+        foreach (var (bucket, key) in await jobs.ListUploadsUnderwayAsync(time.GetUtcNow() - sweeper.Value.AbandonedUploadAfter, BatchSize).ConfigureAwait(false))
+        {
+            await store.DeleteAsync(bucket, key, cancellationToken).ConfigureAwait(false);
+            await store.DeleteUnfinishedAsync(bucket, key, cancellationToken).ConfigureAwait(false);
+            await jobs.EndUploadAsync(bucket, key).ConfigureAwait(false);
+            LogAbandonedUpload(logger, bucket, key, sweeper.Value.AbandonedUploadAfter);
+            removed++;
+        }
+
+        return removed;
     }
 
     private async Task<int> TakeBackExpiredAsync(CancellationToken cancellationToken)
@@ -226,6 +247,9 @@ public sealed partial class StuckJobSweeper(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} announced again: it has waited in {Status} for {Waited} with no stage taking it")]
     private static partial void LogResent(ILogger logger, long jobId, JobStatus status, TimeSpan waited);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The upload {Bucket}/{Key} did not become a job within {After} (the process storing it died); it is removed")]
+    private static partial void LogAbandonedUpload(ILogger logger, string bucket, string key, TimeSpan after);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{JobId} ended in Exit from {Working} at the iteration limit: {Reason}")]
     private static partial void LogEnded(ILogger logger, long jobId, JobStatus working, string reason);
