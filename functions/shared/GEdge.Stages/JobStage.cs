@@ -548,39 +548,15 @@ public sealed partial class JobStage(
         return null;
     }
 
-    private async Task RenewLeaseAsync(Attempt attempt, CancellationTokenSource leaseLost, CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(_options.LeaseRenewal);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                bool renewed;
-                try
-                {
-                    renewed = await attempt.RenewAsync().ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    // The job table is out of reach for longer than its retries: the work goes on, and so does the renewal.
-                    // If the lease runs out meanwhile, the sweeper takes the work back and this attempt's result is not recorded.
-                    LogRenewalFailed(logger, e, attempt.JobId, attempt.Name, _stage.Working);
-                    continue;
-                }
-
-                if (!renewed)
-                {
-                    LogLeaseLost(logger, attempt.JobId, attempt.Name, _stage.Working);
-                    await leaseLost.CancelAsync().ConfigureAwait(false);
-                    return;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // The work finished; so does the renewal.
-        }
-    }
+    private Task RenewLeaseAsync(Attempt attempt, CancellationTokenSource leaseLost, CancellationToken cancellationToken) =>
+        LeaseRenewal.KeepAsync(
+            attempt.RenewAsync,
+            _options.LeaseRenewal,
+            TimeProvider.System,
+            leaseLost,
+            lost: () => LogLeaseLost(logger, attempt.JobId, attempt.Name, _stage.Working),
+            unreachable: e => LogRenewalFailed(logger, e, attempt.JobId, attempt.Name, _stage.Working),
+            cancellationToken);
 
     // A work reports frames; which segment of how many they belong to is the runner's to say.
     private sealed class SegmentProgress(IStageProgressSink sink, int segment, int segments) : IStageProgressSink

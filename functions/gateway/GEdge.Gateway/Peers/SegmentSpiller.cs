@@ -319,25 +319,15 @@ public sealed partial class SegmentSpiller(
 
     // Keeps the segment's lease while it is away, as a stage renews its own; a renewal refused (the sweeper took the
     // segment back, or the job was cancelled) calls the spill off.
-    private async Task RenewLeaseAsync(long jobId, int index, CancellationTokenSource leaseLost)
-    {
-        using var timer = new PeriodicTimer(stageOptions.Value.LeaseRenewal, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(leaseLost.Token).ConfigureAwait(false))
-            {
-                if (!await jobs.RenewSegmentLeaseAsync(jobId, index, PipelineTopology.Infer.Working, stageOptions.Value.Lease).ConfigureAwait(false))
-                {
-                    await leaseLost.CancelAsync().ConfigureAwait(false);
-                    return;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // The spill ended.
-        }
-    }
+    private Task RenewLeaseAsync(long jobId, int index, CancellationTokenSource leaseLost) =>
+        LeaseRenewal.KeepAsync(
+            () => jobs.RenewSegmentLeaseAsync(jobId, index, PipelineTopology.Infer.Working, stageOptions.Value.Lease),
+            stageOptions.Value.LeaseRenewal,
+            time,
+            leaseLost,
+            lost: () => { },
+            unreachable: e => LogRenewalFailed(logger, e, jobId, index),
+            leaseLost.Token);
 
     // Our jobs at each peer (all its jobs of the users we hold its keys for) that no segment here is waiting on: deleted,
     // or cancelled first where they have not ended (deleted on a later tick). A peer that cannot be asked now is asked on
@@ -444,6 +434,9 @@ public sealed partial class SegmentSpiller(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "What the peer {Peer} holds of ours could not be read ({Reason}); the next tick tries again")]
     private static partial void LogNotReconciled(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} segment {Segment}: its lease could not be renewed while at the peer (the job table out of reach); renewals go on")]
+    private static partial void LogRenewalFailed(ILogger logger, Exception exception, long jobId, int segment);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Looking for segments to send to a peer failed; the next tick tries again")]
     private static partial void LogTickFailed(ILogger logger, Exception exception);
