@@ -26,6 +26,7 @@ public sealed class EdgeWithoutInferFixture(ClusterFixture peer) : ClusterFixtur
         ["Peers__SpillAfter"] = "00:00:01",
         // A peer that fails is asked again two seconds later, and the peer's restarted gateway answers by then.
         ["Peers__PeerBackoff"] = "00:00:02",
+        ["Peers__ReconcileInterval"] = "00:00:02",
     };
 }
 

@@ -36,6 +36,12 @@ public sealed record PeerOptions
     /// <summary>How often the job table is read for segments that have waited that long.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How often each peer is asked for the jobs this edge holds there, to delete those no segment here waits on (one small
+    /// request per peer and key; a deleted job's upload and results are what it saves the peer).
+    /// </summary>
+    public TimeSpan ReconcileInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Segments at a peer at once, over all peers.</summary>
     public int MaxSpilled { get; init; } = 4;
 
@@ -49,6 +55,7 @@ public sealed record PeerOptions
         : Edges.GroupBy(e => e.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice ? $"{SectionName}:{nameof(Edges)} names the peer '{twice.Key}' twice."
         : SpillAfter < TimeSpan.Zero ? $"{SectionName}:{nameof(SpillAfter)} must not be negative."
         : Interval <= TimeSpan.Zero ? $"{SectionName}:{nameof(Interval)} must be positive."
+        : ReconcileInterval <= TimeSpan.Zero ? $"{SectionName}:{nameof(ReconcileInterval)} must be positive."
         : MaxSpilled < 1 ? $"{SectionName}:{nameof(MaxSpilled)} must be at least 1."
         : null;
 }

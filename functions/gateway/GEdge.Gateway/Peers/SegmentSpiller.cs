@@ -25,8 +25,8 @@ namespace GEdge.Gateway.Peers;
 /// are fetched, so the peer keeps nothing. A peer that fails, refuses or times out gives the segment back (no attempt
 /// counted: the segment did not fail), and is left out for <see cref="PeerOptions.PeerBackoff"/>.
 /// <para>
-/// What a peer holds of this edge is also put right from the job table alone, every tick (level-triggered, as a
-/// Kubernetes controller reconciles): each attempt names its upload <c>job-J-segment-S-A.mp4</c> after the attempt
+/// What a peer holds of this edge is also put right from the job table alone, every
+/// <see cref="PeerOptions.ReconcileInterval"/> (level-triggered, as a Kubernetes controller reconciles): each attempt names its upload <c>job-J-segment-S-A.mp4</c> after the attempt
 /// <c>A</c> its claim recorded as the segment's worker, and any job of ours at a peer whose segment is no longer in that
 /// attempt here is deleted. That covers what no reply reports: a submission whose answer was lost (the peer's gateway or
 /// broker killed while it made the job, so its number never came back), a delete that failed, a segment the sweeper took
@@ -76,6 +76,7 @@ public sealed partial class SegmentSpiller(
         var peers = string.Join(", ", settings.Edges.Select(e => $"{e.Name} ({e.Gateway})"));
         LogPeers(logger, peers, settings.SpillAfter.TotalSeconds);
         using var timer = new PeriodicTimer(settings.Interval, time);
+        var reconciled = DateTimeOffset.MinValue;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
@@ -83,7 +84,11 @@ public sealed partial class SegmentSpiller(
                 try
                 {
                     await SpillWaitingAsync(settings, stoppingToken).ConfigureAwait(false);
-                    await ReconcilePeersAsync(settings, stoppingToken).ConfigureAwait(false);
+                    if (time.GetUtcNow() - reconciled >= settings.ReconcileInterval)
+                    {
+                        reconciled = time.GetUtcNow();
+                        await ReconcilePeersAsync(settings, stoppingToken).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -247,7 +252,7 @@ public sealed partial class SegmentSpiller(
             await renewing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             if (peerJob is { } id)
             {
-                // At once, rather than at the next tick's reconciliation (which deletes it if this fails).
+                // At once, rather than at the next reconciliation (which deletes it if this fails).
                 await TryForgetAsync(peer.Edge.Name, peer.Client, id).ConfigureAwait(false);
             }
         }
@@ -330,8 +335,8 @@ public sealed partial class SegmentSpiller(
             leaseLost.Token);
 
     // Our jobs at each peer (all its jobs of the users we hold its keys for) that no segment here is waiting on: deleted,
-    // or cancelled first where they have not ended (deleted on a later tick). A peer that cannot be asked now is asked on
-    // the next tick; an upload named otherwise (a user's own job under the same key) is not ours to touch.
+    // or cancelled first where they have not ended (deleted at a later reconciliation). A peer that cannot be asked now
+    // is asked at the next; an upload named otherwise (a user's own job under the same key) is not ours to touch.
     private async Task ReconcilePeersAsync(PeerOptions settings, CancellationToken stoppingToken)
     {
         foreach (var edge in settings.Edges)
@@ -385,7 +390,8 @@ public sealed partial class SegmentSpiller(
         return wanted ? null : peerJob;
     }
 
-    // One request: the job is gone, or cancelled and deleted on a later tick; a peer that cannot be told now is told then.
+    // One request: the job is gone, or cancelled and deleted at a later reconciliation; a peer that cannot be told now is
+    // told then.
     private async Task TryForgetAsync(string peer, GatewayClient client, long peerJob)
     {
         try
@@ -432,7 +438,7 @@ public sealed partial class SegmentSpiller(
     [LoggerMessage(Level = LogLevel.Warning, Message = "The peer {Peer}'s job {PeerJob} could not be deleted there yet; it is tried again")]
     private static partial void LogNotForgotten(ILogger logger, Exception exception, string peer, long peerJob);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "What the peer {Peer} holds of ours could not be read ({Reason}); the next tick tries again")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "What the peer {Peer} holds of ours could not be read ({Reason}); the next reconciliation tries again")]
     private static partial void LogNotReconciled(ILogger logger, string peer, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{JobId} segment {Segment}: its lease could not be renewed while at the peer (the job table out of reach); renewals go on")]
