@@ -237,7 +237,7 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
     }
 
     [Fact]
-    public async Task ASweep_RemovesAnUploadThatNeverBecameAJob_WithItsUnfinishedWrite_ButLeavesOnesStillArriving()
+    public async Task ASweep_RemovesAnUploadThatNeverBecameAJob_WithItsUnfinishedWrite_ButLeavesOnesStillArriving_AndJobsUploads()
     {
         // A submission notes its upload before the first byte; one whose process died before making the job stays noted.
         var submissions = _gateway.Services.GetRequiredService<JobSubmissions>();
@@ -252,19 +252,23 @@ public sealed class GatewayFunctionsTests(GarnetFixture garnet) : IAsyncDisposab
         var partial = Path.Combine(_gateway.StorageRoot, "uploads", "alice", "20250601T120000-dead0002", "clip.mp4.0123abcd.partial");
         Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
         await File.WriteAllBytesAsync(partial, [1, 2]);
+        // One whose job was made, but whose note was not cleared (the job table failed just then): its object is the job's.
+        var made = await submissions.SubmitAsync("alice", "made.mp4", (stream, ct) => stream.WriteAsync(new byte[] { 4, 5, 6 }, ct).AsTask(), CancellationToken.None);
+        await _gateway.Jobs.BeginUploadAsync(made.Bucket, made.Key);
         _gateway.Clock.Advance(TimeSpan.FromHours(6) + TimeSpan.FromSeconds(1));
         const string Arriving = "alice/20250601T180001-live0003/clip.mp4";
         await _gateway.Jobs.BeginUploadAsync("uploads", Arriving);
 
         var answer = await _gateway.Functions.SweepAsync(new DefaultHttpContext { RequestServices = _gateway.Services }.Request, CancellationToken.None);
 
-        // The two abandoned uploads, and the submitted job, announced again after six hours in Enqueue.
-        Assert.Equal(new SweepResult(3), Assert.IsType<OkObjectResult>(answer).Value);
+        // The two abandoned uploads, and the two submitted jobs, announced again after six hours in Enqueue.
+        Assert.Equal(new SweepResult(4), Assert.IsType<OkObjectResult>(answer).Value);
         Assert.Null(await _gateway.Store.StatAsync("uploads", Abandoned));
         Assert.False(File.Exists(partial));
         Assert.Equal([("uploads", Arriving)], await _gateway.Jobs.ListUploadsUnderwayAsync(DateTimeOffset.MaxValue, 10));
-        // The upload that became a job is the job's, and stays.
+        // The uploads that became jobs are the jobs', and stay.
         Assert.NotNull(await _gateway.Store.StatAsync(submitted.Bucket, submitted.Key));
+        Assert.NotNull(await _gateway.Store.StatAsync(made.Bucket, made.Key));
         Assert.Contains(_gateway.Logs.Collector.GetSnapshot(), e => e.Message.StartsWith($"The upload uploads/{Abandoned} did not become a job within", StringComparison.Ordinal));
     }
 

@@ -134,6 +134,15 @@ public sealed partial class JobTable
         await RedisAsync(db => db.SortedSetRemoveAsync(_keys.UploadsUnderway, $"{bucket}/{key}")).ConfigureAwait(false);
     }
 
+    /// <summary>The job made for the upload <paramref name="path"/> (<c>bucket/key</c>) at object version <paramref name="version"/>; null if none was.</summary>
+    public async Task<long?> FindByUploadAsync(string path, string version)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentException.ThrowIfNullOrWhiteSpace(version);
+        var id = await RedisAsync(db => db.StringGetAsync(_keys.Object(path, version))).ConfigureAwait(false);
+        return id.IsNull ? null : (long)id;
+    }
+
     /// <summary>Up to <paramref name="limit"/> uploads noted as underway that began before <paramref name="before"/>, oldest first, as (bucket, key).</summary>
     public async Task<IReadOnlyList<(string Bucket, string Key)>> ListUploadsUnderwayAsync(DateTimeOffset before, int limit)
     {

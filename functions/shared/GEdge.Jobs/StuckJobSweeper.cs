@@ -53,12 +53,20 @@ public sealed partial class StuckJobSweeper(
 
     // Uploads noted as underway (JobSubmissions) long after they began: the process storing them died before making their
     // job, so nothing points at them. The object goes, with any unfinished write of it (the upload's key is its own
-    // prefix: a fresh folder per upload), then the note.
+    // prefix: a fresh folder per upload), then the note. One whose job was made after all (the note's clearing was what
+    // failed) keeps its object, and only the note goes.
     private async Task<int> RemoveAbandonedUploadsAsync(CancellationToken cancellationToken)
     {
         var removed = 0;
         foreach (var (bucket, key) in await jobs.ListUploadsUnderwayAsync(time.GetUtcNow() - sweeper.Value.AbandonedUploadAfter, BatchSize).ConfigureAwait(false))
         {
+            if (await store.StatAsync(bucket, key, cancellationToken).ConfigureAwait(false) is { } stored
+                && await jobs.FindByUploadAsync($"{bucket}/{key}", stored.ETag).ConfigureAwait(false) is not null)
+            {
+                await jobs.EndUploadAsync(bucket, key).ConfigureAwait(false);
+                continue;
+            }
+
             await store.DeleteAsync(bucket, key, cancellationToken).ConfigureAwait(false);
             await store.DeleteUnfinishedAsync(bucket, key, cancellationToken).ConfigureAwait(false);
             await jobs.EndUploadAsync(bucket, key).ConfigureAwait(false);
