@@ -122,8 +122,8 @@ internal static class ScaleToZeroBenchmark
             $"  {name,-28} {BenchStatistics.Median(pairs.Select(p => p.Uncached)),8:0} {BenchStatistics.Median(pairs.Select(p => p.Cached)),8:0} {saved.Median,8:0} [{saved.Low:0}, {saved.High:0}]");
     }
 
-    // Infer started from zero by a warm-up event alone, nothing else running, in pairs: with its session cache emptied
-    // first, then with it filled: what the cache saves, without a job's work beside it. Pairs, so that a machine slower
+    // Infer started from zero by a warm-up event alone, nothing else running, in pairs: once with its session cache
+    // emptied, once with it filled: what the cache saves, without a job's work beside it. Pairs, so that a machine slower
     // for a while (another tenant, a frequency step) is slower for both halves of a pair.
     private static async Task<IReadOnlyList<QuietPair>> MeasureQuietColdStartsAsync(string folder, int pairs, CancellationToken cancellationToken)
     {
@@ -151,16 +151,33 @@ internal static class ScaleToZeroBenchmark
                 return (start, figures);
             }
 
+            // In turn uncached then cached, and cached (the cache the last pair wrote) then uncached, so that whatever the
+            // second start of a pair gains from the first (files the first read, now in the page cache) favours neither.
             for (var pair = 0; pair < pairs; pair++)
+            {
+                (ColdStart Start, IReadOnlyDictionary<string, double> Parts) uncached, cached;
+                if (pair % 2 == 0)
+                {
+                    EmptySessionCache();
+                    uncached = await ColdStartAsync().ConfigureAwait(false);
+                    cached = await ColdStartAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    cached = await ColdStartAsync().ConfigureAwait(false);
+                    EmptySessionCache();
+                    uncached = await ColdStartAsync().ConfigureAwait(false);
+                }
+
+                measured.Add(new QuietPair(uncached.Start, uncached.Parts, cached.Start, cached.Parts));
+            }
+
+            void EmptySessionCache()
             {
                 if (Directory.Exists(cluster.SessionCache))
                 {
                     Directory.Delete(cluster.SessionCache, recursive: true);
                 }
-
-                var uncached = await ColdStartAsync().ConfigureAwait(false);
-                var cached = await ColdStartAsync().ConfigureAwait(false);
-                measured.Add(new QuietPair(uncached.Start, uncached.Parts, cached.Start, cached.Parts));
             }
         }
 
