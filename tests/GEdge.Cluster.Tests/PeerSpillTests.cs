@@ -46,11 +46,24 @@ public sealed class EdgeWithAWrongKeyFixture(ClusterFixture peer) : ClusterFixtu
     };
 }
 
+/// <summary>
+/// Edge B, the peer: a plain cluster whose sweeps come every two seconds and take an upload that has not become a job
+/// within five for abandoned (a gateway killed while A's segment streamed in leaves its unfinished write).
+/// </summary>
+public sealed class PeerEdgeFixture : ClusterFixture
+{
+    protected override IReadOnlyDictionary<string, string> ServeEnvironment => new Dictionary<string, string>
+    {
+        ["Sweeper__Interval"] = "00:00:02",
+        ["Sweeper__AbandonedUploadAfter"] = "00:00:05",
+    };
+}
+
 /// <summary>Three edges on one machine, each its own <c>gedge serve</c> (own job table, storage and ports): B, then A and C.</summary>
 public sealed class EdgesFixture : IAsyncLifetime
 {
-    /// <summary>The peer: a plain cluster.</summary>
-    public ClusterFixture B { get; } = new();
+    /// <summary>The peer: a plain cluster, sweeping often (<see cref="PeerEdgeFixture"/>).</summary>
+    public ClusterFixture B { get; } = new PeerEdgeFixture();
 
     /// <summary>The edge without Infer, B its peer; made once B runs.</summary>
     public EdgeWithoutInferFixture A { get; private set; } = null!;
