@@ -150,7 +150,7 @@ public sealed partial class JobTable
         var members = await RedisAsync(db => db.SortedSetRangeByScoreAsync(
             _keys.UploadsUnderway, double.NegativeInfinity, before.ToUnixTimeMilliseconds(), Exclude.Stop, Order.Ascending, 0, limit)).ConfigureAwait(false);
         // A bucket name holds no '/', so the first one ends it.
-        return [.. members.Select(m => m.ToString()).Where(m => m.Contains('/', StringComparison.Ordinal)).Select(m => (m[..m.IndexOf('/', StringComparison.Ordinal)], m[(m.IndexOf('/', StringComparison.Ordinal) + 1)..]))];
+        return [.. members.Select(m => m.ToString().Split('/', 2)).Where(parts => parts.Length == 2).Select(parts => (parts[0], parts[1]))];
     }
 
     /// <summary>

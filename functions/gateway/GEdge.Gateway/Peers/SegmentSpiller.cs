@@ -349,9 +349,11 @@ public sealed partial class SegmentSpiller(
                     using var asking = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                     asking.CancelAfter(TimeSpan.FromSeconds(30));
                     var unwanted = new List<long>();
+                    // One read of an origin job's segments per pass, however many of its segments the peer holds.
+                    var segmentsOf = new Dictionary<long, IReadOnlyList<JobSegment>>();
                     await foreach (var held in client.ListAsync(asking.Token).ConfigureAwait(false))
                     {
-                        if (await IsUnwantedAsync(edge.Name, held).ConfigureAwait(false) is { } peerJob)
+                        if (await IsUnwantedAsync(edge.Name, held, segmentsOf).ConfigureAwait(false) is { } peerJob)
                         {
                             unwanted.Add(peerJob);
                         }
@@ -373,7 +375,7 @@ public sealed partial class SegmentSpiller(
 
     // The peer's job number if it is one of our spilled segments' that this edge no longer waits on: the segment is not
     // in Inferencing under the attempt the upload is named after (done, taken back, its job cancelled or deleted).
-    private async Task<long?> IsUnwantedAsync(string peer, JobView held)
+    private async Task<long?> IsUnwantedAsync(string peer, JobView held, Dictionary<long, IReadOnlyList<JobSegment>> segmentsOf)
     {
         if (!held.Job.TryGetValue(JobFields.Path, out var path) || SpilledUpload().Match(Path.GetFileName(path)) is not { Success: true } name
             || !long.TryParse(held.Job[JobFields.Id], NumberStyles.None, CultureInfo.InvariantCulture, out var peerJob))
@@ -384,7 +386,12 @@ public sealed partial class SegmentSpiller(
         var jobId = long.Parse(name.Groups["job"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
         var index = int.Parse(name.Groups["segment"].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture);
         var attempt = name.Groups["attempt"].Value;
-        var segment = (await jobs.GetSegmentsAsync(jobId).ConfigureAwait(false)).FirstOrDefault(s => s.Index == index);
+        if (!segmentsOf.TryGetValue(jobId, out var segments))
+        {
+            segmentsOf[jobId] = segments = await jobs.GetSegmentsAsync(jobId).ConfigureAwait(false);
+        }
+
+        var segment = segments.FirstOrDefault(s => s.Index == index);
         var wanted = segment is { } s && s.Status == PipelineTopology.Infer.Working
             && s.Worker is { } worker && worker.StartsWith($"spill:{peer}@", StringComparison.Ordinal) && worker.EndsWith($"/{attempt}", StringComparison.Ordinal);
         return wanted ? null : peerJob;
