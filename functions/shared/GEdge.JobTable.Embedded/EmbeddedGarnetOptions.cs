@@ -1,3 +1,5 @@
+using Garnet.server;
+
 namespace GEdge.JobTable.Embedded;
 
 /// <summary>Settings of the in-process Garnet server, bound from the "JobTable:Embedded" configuration section.</summary>
@@ -32,8 +34,12 @@ public sealed record EmbeddedGarnetOptions
     internal string? Problem() =>
         string.IsNullOrWhiteSpace(DataPath) ? $"{SectionName}:{nameof(DataPath)} must not be empty."
         : Port is < 0 or > 65535 ? $"{SectionName}:{nameof(Port)} must be 0 (any free port) or a port number, not {Port}."
-        : string.IsNullOrWhiteSpace(MemorySize) ? $"{SectionName}:{nameof(MemorySize)} must not be empty."
-        : string.IsNullOrWhiteSpace(IndexSize) ? $"{SectionName}:{nameof(IndexSize)} must not be empty."
+        : !IsSize(MemorySize) ? $"{SectionName}:{nameof(MemorySize)} must be a size such as 8m or 1g, not '{MemorySize}'."
+        : !IsSize(IndexSize) ? $"{SectionName}:{nameof(IndexSize)} must be a size such as 8m or 1g, not '{IndexSize}'."
         : CheckpointInterval < TimeSpan.Zero ? $"{SectionName}:{nameof(CheckpointInterval)} must not be negative, not {CheckpointInterval}."
         : null;
+
+    // Garnet's own reading of its size syntax (what its command line's validation used; the server is no longer given one).
+    private static bool IsSize(string? value) =>
+        !string.IsNullOrWhiteSpace(value) && ServerOptions.TryParseSize(value, out var bytes) && bytes > 0;
 }

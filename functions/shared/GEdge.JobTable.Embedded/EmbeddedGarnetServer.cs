@@ -1,11 +1,13 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Garnet;
+using Garnet.server;
+using Garnet.server.Auth.Settings;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
+using Tsavorite.core;
 
 namespace GEdge.JobTable.Embedded;
 
@@ -17,13 +19,10 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
 {
     private const int PortAttempts = 5;
 
-    // Serialises the servers' construction (CreateGarnet).
-    private static readonly Lock s_constructing = new();
-
     /// <summary>The embedded server's activities: <c>job table server</c> (its start, recovery included) and <c>job table checkpoint</c> (at its stop).</summary>
     public static readonly ActivitySource Activities = new("GEdge.JobTable.Embedded");
 
-    /// <summary>The fewest worker threads the process's thread pool keeps (see <see cref="Arguments"/>, --minthreads).</summary>
+    /// <summary>The fewest worker threads the process's thread pool keeps (see <see cref="GarnetOptions"/>, --minthreads).</summary>
     private const int MinWorkerThreads = 16;
 
     private readonly GarnetServer _server;
@@ -71,7 +70,8 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
             for (var attempt = 1; ; attempt++)
             {
                 var port = options.Port != 0 ? options.Port : FreeLoopbackPort();
-                var server = CreateGarnet(Arguments(options, dataPath, port), loggerFactory);
+                var garnetLoggerFactory = new GarnetLoggerFactory(loggerFactory);
+                var server = new GarnetServer(GarnetOptions(options, dataPath, port, garnetLoggerFactory.CreateLogger("Options")), garnetLoggerFactory);
                 try
                 {
                     var recovering = Stopwatch.StartNew();
@@ -164,84 +164,88 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
     }
 
     /// <summary>
-    /// The Garnet command line. Each choice, and why:
+    /// The Garnet server's options. Built as the object Garnet's own command-line parser makes of the options named in
+    /// brackets below, not by handing Garnet that command line: its parser (CommandLineParser over some 150 options by
+    /// reflection, twice, its defaults.conf read as JSON, a validation pass and a JSON dump of the result) took 125-150 ms
+    /// of a start of about 240 ms on 2 cores in a ReadyToRun process, against 4 ms for this object (a throwaway probe
+    /// timing each step in fresh processes). <c>EmbeddedGarnetServerTests.GarnetOptions_AreWhatGarnetsOwnParserMakes...</c>
+    /// compares every field, private ones included, with what the parser makes of that command line, so a Garnet upgrade
+    /// that changes a default, or a choice made here and not there, fails there. Each choice, and why:
     /// <list type="bullet">
-    /// <item>--aof, --aof-commit-freq 0: every write goes to the append-only log, and its commit (the write to the file)
-    /// is issued as soon as the operation completes, so a killed process loses at most the writes whose commit was still
-    /// in flight (about a millisecond on a local disk). Not --aof-commit-wait, which would close that window: in Garnet
-    /// 2.2.8 a Lua script in transaction mode keeps its key locks while it waits for the commit, so scripts that share a
-    /// hot key (the job counter, one job's hash) queue behind one another's disk writes and then stall for seconds
-    /// (measured on 2 cores: 1,000 concurrent creates over 8 connections took about 6 s instead of 0.25 s, past the
-    /// client's 5 s timeout). Nothing is lost on a clean stop: disposing takes a checkpoint.</item>
-    /// <item>--recover, --fail-on-recovery-error: start from the last checkpoint plus the log; if the data cannot be read,
-    /// refuse to start rather than come up empty and hand out job numbers again.</item>
-    /// <item>--storage-tier with --logdir: without it Garnet is a cache and drops the oldest records once MemorySize is
-    /// full; with it they move to the data folder and stay readable.</item>
-    /// <item>--checkpoint-freq: periodic checkpoints keep the log that a restart replays short.</item>
-    /// <item>--device-type RandomAccess: Garnet's Linux default is its native device, which needs libaio; Debian 12 images
-    /// do not have it (and the shipped library wants the Debian 13 soname, libaio.so.1t64), and the failure shows only at
-    /// the first disk read, not at start. The managed .NET RandomAccess device needs nothing native, and the job table's
-    /// disk traffic is far too small for the native device's throughput to matter.</item>
-    /// <item>--lua, --lua-transaction-mode: the job table's compare-and-set scripts need Lua, and Garnet runs a script
-    /// atomically only in transaction mode (locking the keys the script declares); without it concurrent claims of one
-    /// job can both succeed.</item>
-    /// <item>--memory, --page, --aof-memory, --aof-page-size: sized for a job table inside a process that does the
-    /// work too. Garnet 2.2.8's defaults (a 16 GB log of 16 MB pages, a 128 MB append-only-file buffer of 32 MB pages)
-    /// are allocated up front as pinned arrays, and the process's resident memory grew as writes touched more of them: at
-    /// 64m of log and the default buffer, `gedge run`'s resident memory rose by about 60 MB over a two-minute video,
-    /// with the managed heaps flat. Pages of 1 MB, a log of <see cref="EmbeddedGarnetOptions.MemorySize"/>, and the
-    /// smallest buffer Garnet allows for them (its pages at least twice the log's, itself at least two pages: Garnet's
-    /// own rules for these options, in its defaults.conf).</item>
-    /// <item>--minthreads: at least <see cref="MinWorkerThreads"/> worker threads in the process's thread pool (Garnet
-    /// calls ThreadPool.SetMinThreads with it). Garnet blocks pool threads in places (SAVE waits for its checkpoint on the
-    /// network thread; disposing the store spins until its log-size tracker's task, itself waiting for a pool thread,
-    /// has stopped), and a pool that has no free thread adds one only after about half a second. On 2 cores (a minimum
-    /// of 2) that stalled `gedge run` in a third of runs: stacks taken with dotnet-stack during a slow shutdown showed
-    /// the store's dispose in LogSizeTracker.Stop, and a probe of 30 SAVEs on an idle server saw 700-1,700 ms stalls in
-    /// the checkpoint's WAIT_FLUSH phase in 10 of 30 with the default minimum and none with 16.</item>
-    /// <item>-q: no banner on the console; logs go to the host's logger factory.</item>
+    /// <item>EnableAOF, CommitFrequencyMs 0 (--aof, --aof-commit-freq 0): every write goes to the append-only log, and its
+    /// commit (the write to the file) is issued as soon as the operation completes, so a killed process loses at most the
+    /// writes whose commit was still in flight (about a millisecond on a local disk). Not WaitForCommit
+    /// (--aof-commit-wait), which would close that window: in Garnet 2.2.8 a Lua script in transaction mode keeps its key
+    /// locks while it waits for the commit, so scripts that share a hot key (the job counter, one job's hash) queue behind
+    /// one another's disk writes and then stall for seconds (measured on 2 cores: 1,000 concurrent creates over 8
+    /// connections took about 6 s instead of 0.25 s, past the client's 5 s timeout). Nothing is lost on a clean stop:
+    /// disposing takes a checkpoint.</item>
+    /// <item>Recover, FailOnRecoveryError (--recover, --fail-on-recovery-error): start from the last checkpoint plus the
+    /// log; if the data cannot be read, refuse to start rather than come up empty and hand out job numbers again.</item>
+    /// <item>EnableStorageTier with LogDir (--storage-tier, --logdir): without it Garnet is a cache and drops the oldest
+    /// records once LogMemorySize is full; with it they move to the data folder and stay readable.</item>
+    /// <item>CheckpointFrequencySecs (--checkpoint-freq): periodic checkpoints keep the log that a restart replays short.</item>
+    /// <item>DeviceType RandomAccess (--device-type RandomAccess), with the device factory the parser makes for it:
+    /// Garnet's Linux default is its native device, which needs libaio; Debian 12 images do not have it (and the shipped
+    /// library wants the Debian 13 soname, libaio.so.1t64), and the failure shows only at the first disk read, not at
+    /// start. The managed .NET RandomAccess device needs nothing native, and the job table's disk traffic is far too
+    /// small for the native device's throughput to matter.</item>
+    /// <item>EnableLua, LuaTransactionMode, LuaOptions (--lua, --lua-transaction-mode): the job table's compare-and-set
+    /// scripts need Lua, and Garnet runs a script atomically only in transaction mode (locking the keys the script
+    /// declares); without it concurrent claims of one job can both succeed. The Lua options are defaults.conf's.</item>
+    /// <item>LogMemorySize, PageSize, AofMemorySize, AofPageSize, IndexMemorySize (--memory, --page, --aof-memory,
+    /// --aof-page-size, --index): sized for a job table inside a process that does the work too. Garnet 2.2.8's defaults
+    /// (a 16 GB log of 16 MB pages, a 128 MB append-only-file buffer of 32 MB pages) are allocated up front as pinned
+    /// arrays, and the process's resident memory grew as writes touched more of them: at 64m of log and the default
+    /// buffer, `gedge run`'s resident memory rose by about 60 MB over a two-minute video, with the managed heaps flat.
+    /// Pages of 1 MB, a log of <see cref="EmbeddedGarnetOptions.MemorySize"/>, and the smallest buffer Garnet allows for
+    /// them (its pages at least twice the log's, itself at least two pages: Garnet's own rules for these options, in its
+    /// defaults.conf).</item>
+    /// <item>ThreadPoolMinThreads (--minthreads): at least <see cref="MinWorkerThreads"/> worker threads in the process's
+    /// thread pool (Garnet calls ThreadPool.SetMinThreads with it). Garnet blocks pool threads in places (SAVE waits for
+    /// its checkpoint on the network thread; disposing the store spins until its log-size tracker's task, itself waiting
+    /// for a pool thread, has stopped), and a pool that has no free thread adds one only after about half a second. On 2
+    /// cores (a minimum of 2) that stalled `gedge run` in a third of runs: stacks taken with dotnet-stack during a slow
+    /// shutdown showed the store's dispose in LogSizeTracker.Stop, and a probe of 30 SAVEs on an idle server saw
+    /// 700-1,700 ms stalls in the checkpoint's WAIT_FLUSH phase in 10 of 30 with the default minimum and none with 16.</item>
+    /// <item>QuietMode (-q): no banner on the console; logs go to the host's logger factory.</item>
+    /// <item>The rest as the parser leaves them: where the class's initial value differs from defaults.conf, the last six
+    /// set defaults.conf's (AuthSettings: no authentication, as the server listens on loopback only).</item>
     /// </list>
     /// </summary>
-    private static string[] Arguments(EmbeddedGarnetOptions options, string dataPath, int port) =>
-    [
-        "--bind", IPAddress.Loopback.ToString(),
-        "--port", port.ToString(CultureInfo.InvariantCulture),
-        "--lua", "--lua-transaction-mode",
-        "--aof", "--aof-commit-freq", "0",
-        "--recover", "--fail-on-recovery-error",
-        "--storage-tier",
-        "--logdir", Path.Combine(dataPath, "log"),
-        "--checkpointdir", Path.Combine(dataPath, "checkpoints"),
-        "--checkpoint-freq", ((int)options.CheckpointInterval.TotalSeconds).ToString(CultureInfo.InvariantCulture),
-        "--device-type", "RandomAccess",
-        "--memory", options.MemorySize,
-        "--page", "1m",
-        "--aof-memory", "4m",
-        "--aof-page-size", "2m",
-        "--index", options.IndexSize,
-        "--minthreads", MinWorkerThreads.ToString(CultureInfo.InvariantCulture),
-        "-q",
-    ];
-
-    private static GarnetServer CreateGarnet(string[] arguments, ILoggerFactory loggerFactory)
-    {
-        // Garnet adds a console trace listener per server; in a host they would pile up and echo Trace output to
-        // stdout, which belongs to the host. Remove the ones this construction added. Trace.Listeners is one list for
-        // the process and its enumeration is not thread-safe, so servers are constructed one at a time: two started at
-        // once (test fixtures initialising in parallel) threw "Collection was modified" from the enumeration.
-        lock (s_constructing)
+    internal static GarnetServerOptions GarnetOptions(EmbeddedGarnetOptions options, string dataPath, int port, ILogger? logger = null) =>
+        new(logger)
         {
-            var existing = Trace.Listeners.OfType<ConsoleTraceListener>().ToHashSet();
-            var server = new GarnetServer(arguments, new GarnetLoggerFactory(loggerFactory));
-            foreach (var added in Trace.Listeners.OfType<ConsoleTraceListener>().Where(l => !existing.Contains(l)).ToList())
-            {
-                Trace.Listeners.Remove(added);
-                added.Dispose();
-            }
-
-            return server;
-        }
-    }
+            EndPoints = [new IPEndPoint(IPAddress.Loopback, port)],
+            EnableAOF = true,
+            CommitFrequencyMs = 0,
+            Recover = true,
+            FailOnRecoveryError = true,
+            EnableStorageTier = true,
+            LogDir = Path.Combine(dataPath, "log"),
+            CheckpointDir = Path.Combine(dataPath, "checkpoints"),
+            CheckpointFrequencySecs = (int)options.CheckpointInterval.TotalSeconds,
+            DeviceType = DeviceType.RandomAccess,
+            DeviceFactoryCreator = new LocalStorageNamedDeviceFactoryCreator(
+                preallocateFile: false, deleteOnClose: false, disableFileBuffering: true, throttleLimit: null, DeviceType.RandomAccess,
+                numCompletionThreads: 4, readOnly: false, logger, new NativeDeviceOptions()),
+            EnableLua = true,
+            LuaTransactionMode = true,
+            LuaOptions = new LuaOptions(LuaMemoryManagementMode.Native, memoryLimit: null, Timeout.InfiniteTimeSpan, LuaLoggingMode.Enable, allowedFunctions: [], logger),
+            LogMemorySize = options.MemorySize,
+            PageSize = "1m",
+            AofMemorySize = "4m",
+            AofPageSize = "2m",
+            IndexMemorySize = options.IndexSize,
+            ThreadPoolMinThreads = MinWorkerThreads,
+            QuietMode = true,
+            AuthSettings = new NoAuthSettings(),
+            AofTailWitnessFreqMs = 10,
+            LogLevel = LogLevel.Warning,
+            NetworkBufferPoolSize = "64m",
+            NetworkBufferMemoryBudget = "1g",
+            RevivifiableFraction = 1.0,
+        };
 
     /// <summary>
     /// Holds the data folder for this server's lifetime. Two servers recovering and appending to the same log would

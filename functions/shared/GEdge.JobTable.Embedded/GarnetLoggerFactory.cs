@@ -8,14 +8,8 @@ namespace GEdge.JobTable.Embedded;
 /// </summary>
 internal sealed class GarnetLoggerFactory(ILoggerFactory inner) : ILoggerFactory
 {
-    // Garnet replays its argument-parser log through this category; its one warning says that an external logger
-    // factory was supplied and so Garnet's own logging options are ignored, which is exactly what we intend.
-    private const string ArgumentParserCategory = "ArgParser";
-
     public ILogger CreateLogger(string categoryName) =>
-        new MinimumLevelLogger(
-            inner.CreateLogger("Garnet." + categoryName),
-            categoryName == ArgumentParserCategory ? LogLevel.Error : LogLevel.Warning);
+        new MinimumLevelLogger(inner.CreateLogger("Garnet." + categoryName), LogLevel.Warning);
 
     // The host owns its providers; Garnet has no business adding any.
     public void AddProvider(ILoggerProvider provider)
