@@ -97,6 +97,15 @@ public sealed partial class BenchCommandTests : IDisposable
         Assert.True(used.Success, output);
         var quotient = Number(folders[2], "wall") / Number(folders[1], "wall");
         Assert.InRange(Number(used, "ratio"), quotient - 0.011, quotient + 0.011);
+        // And each folder against the empty one, run by run: a median inside its interval, the verdict the interval's.
+        foreach (var folder in folderNames.Skip(1))
+        {
+            var more = Regex.Match(output, $@"(?m)^  {folder}\s+(?<median>-?\d+) \[(?<low>-?\d+), (?<high>-?\d+)\]: (?<verdict>slower|not measurably slower)$");
+            Assert.True(more.Success, $"no paired difference for {folder}:\n{output}");
+            Assert.InRange(Number(more, "median"), Number(more, "low"), Number(more, "high"));
+            if (Number(more, "low") != 0)
+                Assert.Equal(Number(more, "low") > 0 ? "slower" : "not measurably slower", more.Groups["verdict"].Value);
+        }
         // The functions' table: a column each, every one ready and started in parts; only Infer loads a model session.
         var header = lines.FindIndex(line => line.StartsWith("gedge function NAME: ", StringComparison.Ordinal)) + 1;
         Assert.True(header > 0, output);
