@@ -69,9 +69,9 @@ internal static class BenchCommand
         };
         coldStarts.Validators.Add(result =>
         {
-            if (result.GetValue(coldStarts) is < 1 or > 100)
+            if (result.GetValue(coldStarts) is < 1 or > ScaleToZeroBenchmark.MaxColdStartPairs)
             {
-                result.AddError("--cold-starts takes 1 to 100 pairs.");
+                result.AddError($"--cold-starts takes 1 to {ScaleToZeroBenchmark.MaxColdStartPairs} pairs.");
             }
         });
         var command = new Command("bench", "Measure each stage against its physical limit on the same video, and the whole job against their sum.")
