@@ -29,6 +29,22 @@ public sealed class ObjectDetectorTests(YoloxNanoFixture fixture) : IClassFixtur
     private const float MinimumIou = 0.5f;
 
     [Fact]
+    public async Task IntraOpSpinning_IsOffUnlessAsked_AndChangesNoDetection()
+    {
+        // ONNX Runtime spins its intra-op threads by default; Infer shares its cores, so it asks for them not to.
+        Assert.Equal("0", OnnxSessionFactory.ConfigEntries(new ObjectDetectorOptions())["session.intra_op.allow_spinning"]);
+        Assert.Equal("1", OnnxSessionFactory.ConfigEntries(new ObjectDetectorOptions { IntraOpSpinning = true })["session.intra_op.allow_spinning"]);
+
+        // The entry is one ONNX Runtime takes, and it changes how the threads wait, not what the model finds.
+        var manifest = TestAssets.Manifest("yolox_nano");
+        using var spinning = new ObjectDetector(manifest, new ObjectDetectorOptions { IntraOpSpinning = true });
+        using var sleeping = new ObjectDetector(manifest, new ObjectDetectorOptions());
+        var expected = await DetectInImageAsync(spinning, "dog.jpg");
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, await DetectInImageAsync(sleeping, "dog.jpg"));
+    }
+
+    [Fact]
     public async Task Detect_OnDogImage_FindsTheDogTheBicycleAndTheTruck()
     {
         var detections = await DetectInImageAsync(fixture.Detector, "dog.jpg");

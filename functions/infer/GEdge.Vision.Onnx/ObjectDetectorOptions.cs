@@ -34,6 +34,19 @@ public sealed record ObjectDetectorOptions
     /// <summary>Threads ONNX Runtime uses inside one operator; 0 lets it choose (one per physical core).</summary>
     public int IntraOpThreads { get; init; }
 
+    /// <summary>
+    /// Whether ONNX Runtime's intra-op threads spin (busy-wait) for the next piece of work instead of sleeping: its
+    /// <c>session.intra_op.allow_spinning</c>, which ONNX Runtime turns on by default
+    /// (onnxruntime.ai/docs/performance/tune-performance/threading.html). Off here, because Infer shares its cores: with
+    /// Preprocess and Postprocess in `gedge run` and `gedge serve`, with other pods on a node in a cluster, and every spin
+    /// is a core's time taken from them. Measured on 2 cores, `gedge run` of walking.mp4 looped to 1,364 frames, three
+    /// alternating pairs: wall 20.9-22.9 s spinning and 19.1-20.6 s not, user CPU 37.5-41.4 s and 32.1-34.2 s (system
+    /// CPU 2.8-3.0 and 4.2-4.8 s). A process with the cores to itself loses by it: a bare session loop on those 2 cores ran
+    /// 210-225 frames/s spinning and 152-160 not (`gedge bench-infer --spinning`), so the benchmarks' physical limit keeps
+    /// ONNX Runtime's default. Turn it on for an Infer that has its cores alone.
+    /// </summary>
+    public bool IntraOpSpinning { get; init; }
+
     /// <summary>Most frames run together when the model has a dynamic batch dimension; models with a fixed batch run one at a time.</summary>
     public int MaxBatchSize { get; init; } = 8;
 

@@ -24,6 +24,11 @@ public static partial class OnnxSessionFactory
         };
         try
         {
+            foreach (var (key, value) in ConfigEntries(options))
+            {
+                sessionOptions.AddSessionConfigEntry(key, value);
+            }
+
             if (provider == ExecutionProvider.Cuda)
             {
                 sessionOptions.AppendExecutionProvider_CUDA(options.DeviceId);
@@ -37,6 +42,13 @@ public static partial class OnnxSessionFactory
             throw;
         }
     }
+
+    /// <summary>The session configuration entries the options ask for (ONNX Runtime's onnxruntime_session_options_config_keys.h names them).</summary>
+    internal static IReadOnlyDictionary<string, string> ConfigEntries(ObjectDetectorOptions options) =>
+        new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["session.intra_op.allow_spinning"] = options.IntraOpSpinning ? "1" : "0",
+        };
 
     /// <summary>
     /// Loads a model into a session with the requested provider; when CUDA was requested and cannot be used (no driver,

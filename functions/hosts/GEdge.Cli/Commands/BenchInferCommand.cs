@@ -36,14 +36,20 @@ internal static class BenchInferCommand
         var model = new Option<string>("--model") { Description = "The model's manifest name.", DefaultValueFactory = _ => ModelCatalog.DefaultModel };
         var video = new Option<FileInfo?>("--video") { Description = "The clip to take frames from; the repository's tests/assets/videos/road.mp4 when omitted." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads (0: its default).", DefaultValueFactory = _ => 0 };
+        var spinning = new Option<bool>("--spinning") { Description = "Let ONNX Runtime's intra-op threads spin between runs, as it does by default (Infer does not: it shares its cores)." };
 
         var command = new Command("bench-infer", "Measure the Infer path against a bare ONNX Runtime loop on the same frames.")
         {
-            frames, provider, model, video, threads,
+            frames, provider, model, video, threads, spinning,
         };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetValue(frames),
-            new ObjectDetectorOptions { ExecutionProvider = CliModels.ParseProvider(parse.GetValue(provider)), IntraOpThreads = parse.GetValue(threads) },
+            new ObjectDetectorOptions
+            {
+                ExecutionProvider = CliModels.ParseProvider(parse.GetValue(provider)),
+                IntraOpThreads = parse.GetValue(threads),
+                IntraOpSpinning = parse.GetValue(spinning),
+            },
             parse.GetValue(model)!,
             parse.GetValue(video),
             parse.InvocationConfiguration.Output,
@@ -113,7 +119,7 @@ internal static class BenchInferCommand
             var bareMedian = BenchStatistics.Median(bareTimes);
             var detectorMedian = BenchStatistics.Median(detectorTimes);
             await output.WriteLineAsync(string.Create(culture,
-                $"model {manifest.Name}, provider {detector.ExecutionProvider}, intra-op threads {(options.IntraOpThreads == 0 ? "default" : options.IntraOpThreads)}, "
+                $"model {manifest.Name}, provider {detector.ExecutionProvider}, intra-op threads {(options.IntraOpThreads == 0 ? "default" : options.IntraOpThreads)}{(options.IntraOpSpinning ? " spinning" : "")}, "
                 + $"{frameCount} frames per side ({frames.Count} distinct, from {Path.GetFileName(clip)}), alternating in blocks of {BlockFrames}")).ConfigureAwait(false);
             await output.WriteLineAsync(string.Create(culture,
                 $"(b) bare InferenceSession.Run:           {1000 / bareMedian,7:0.0} frames/s  (median {bareMedian:0.00} ms/frame; throughput {frameCount / (Sum(bareTimes) / 1000):0.0} frames/s)"))
