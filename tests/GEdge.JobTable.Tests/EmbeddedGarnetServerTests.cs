@@ -6,6 +6,7 @@ using Garnet;
 using Garnet.server;
 using GEdge.JobTable.Embedded;
 using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
 
 namespace GEdge.JobTable.Tests;
 
@@ -74,6 +75,28 @@ public sealed class EmbeddedGarnetServerTests : IDisposable
 
         Assert.Contains("JobTable:Embedded:MemorySize", error.Message, StringComparison.Ordinal);
         Assert.Contains($"'{size}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("2m")]
+    [InlineData("512k")]
+    public void Start_WithLessMemoryThanGarnetStartsWith_SaysTheLeast(string size)
+    {
+        var error = Assert.Throws<ArgumentException>(() => EmbeddedGarnetServer.Start(new EmbeddedGarnetOptions { DataPath = _folder.Path, MemorySize = size }));
+
+        Assert.Contains("JobTable:Embedded:MemorySize must be at least 4m", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{size}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_WithTheLeastMemory_Starts()
+    {
+        await using var server = EmbeddedGarnetServer.Start(new EmbeddedGarnetOptions { DataPath = _folder.Path, MemorySize = "4m" });
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString);
+
+        var db = connection.GetDatabase();
+        Assert.True(await db.HashSetAsync("least-memory", "field", "value"));
+        Assert.Equal("value", await db.HashGetAsync("least-memory", "field"));
     }
 
     private static GarnetServerOptions ParsedByGarnet(string[] commandLine)

@@ -78,14 +78,15 @@ public sealed class GarnetPersistenceTests : IDisposable
     [Fact]
     public async Task JobsBeyondWhatTheServerKeepsInMemory_AreReadBackFromTheDataFolder_BeforeAndAfterARestart()
     {
-        // Each job cut into 60 segments with a 16 KB field, 600 of them: about 10 MB of records, past the 8 MB the
-        // embedded server keeps in memory by default (EmbeddedGarnetOptions.MemorySize), so the oldest spill to disk.
+        // Each job cut into 60 segments with a 2 KB field, 600 of them: several MB of records, past the least memory the
+        // server can be given (4m), so the oldest spill to disk. The jobs are written one at a time, so what is being
+        // changed stays far below that budget (see EmbeddedGarnetOptions.MemorySize for why that matters).
         const int Jobs = 600;
         var starts = Enumerable.Range(0, 60).Select(i => i * 10.0).ToList();
-        var payload = new string('x', 16 * 1024);
+        var payload = new string('x', 2 * 1024);
         Job first;
         IReadOnlyList<JobSegment> firstSegments;
-        await using (var server = StartServer())
+        await using (var server = StartServer(memorySize: "4m"))
         await using (var connection = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString))
         {
             var table = NewTable(connection);
@@ -110,7 +111,7 @@ public sealed class GarnetPersistenceTests : IDisposable
             Assert.Equal(Jobs, (await table.ListByUserAsync("alice", 0, 10)).Total);
         }
 
-        await using (var server = StartServer())
+        await using (var server = StartServer(memorySize: "4m"))
         await using (var connection = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString))
         {
             var table = NewTable(connection);
@@ -133,7 +134,11 @@ public sealed class GarnetPersistenceTests : IDisposable
         Assert.StartsWith($"the job table in {_folder.Path} is in use by another gedge process", error.Message, StringComparison.Ordinal);
     }
 
-    private EmbeddedGarnetServer StartServer() => EmbeddedGarnetServer.Start(new EmbeddedGarnetOptions { DataPath = _folder.Path });
+    private EmbeddedGarnetServer StartServer(string? memorySize = null)
+    {
+        var options = new EmbeddedGarnetOptions { DataPath = _folder.Path };
+        return EmbeddedGarnetServer.Start(memorySize is null ? options : options with { MemorySize = memorySize });
+    }
 
     private static readonly NewJob LastUpload = new("dave", "uploads/dave/last.mp4", "mp4", "etag-last");
 

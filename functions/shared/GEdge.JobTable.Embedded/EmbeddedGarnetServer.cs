@@ -198,9 +198,10 @@ public sealed partial class EmbeddedGarnetServer : IJobTableServer, IAsyncDispos
     /// (a 16 GB log of 16 MB pages, a 128 MB append-only-file buffer of 32 MB pages) are allocated up front as pinned
     /// arrays, and the process's resident memory grew as writes touched more of them: at 64m of log and the default
     /// buffer, `gedge run`'s resident memory rose by about 60 MB over a two-minute video, with the managed heaps flat.
-    /// Pages of 1 MB, a log of <see cref="EmbeddedGarnetOptions.MemorySize"/>, and the smallest buffer Garnet allows for
-    /// them (its pages at least twice the log's, itself at least two pages: Garnet's own rules for these options, in its
-    /// defaults.conf).</item>
+    /// Pages of 1 MB, a log of <see cref="EmbeddedGarnetOptions.MemorySize"/> (kept well above what the jobs being worked
+    /// on hold: a smaller budget makes Garnet flush records that are still changing, and crash; see there), and the
+    /// smallest buffer Garnet allows for them (its pages at least twice the log's, itself at least two pages: Garnet's own
+    /// rules for these options, in its defaults.conf).</item>
     /// <item>ThreadPoolMinThreads (--minthreads): at least <see cref="MinWorkerThreads"/> worker threads in the process's
     /// thread pool (Garnet calls ThreadPool.SetMinThreads with it). Garnet blocks pool threads in places (SAVE waits for
     /// its checkpoint on the network thread; disposing the store spins until its log-size tracker's task, itself waiting
