@@ -17,6 +17,7 @@ internal sealed class ClusterStartException(string message) : Exception(message)
 internal sealed class ClusterProcess : IAsyncDisposable
 {
     private const int LogTailLines = 25;
+    private static readonly TimeSpan s_outputDrainTimeout = TimeSpan.FromSeconds(2);
     private static readonly string? s_setsid = OperatingSystem.IsLinux()
         ? new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists)
         : null;
@@ -106,7 +107,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
         var child = new ClusterProcess(name, process, log, logPath, fileName, argumentList, environment);
         process.OutputDataReceived += (_, line) => child.Append(line.Data);
         process.ErrorDataReceived += (_, line) => child.Append(line.Data);
-        process.Exited += (_, _) => child._exited.TrySetResult();
+        process.Exited += (_, _) => _ = child.OnExitedAsync();
         try
         {
             process.Start();
@@ -264,6 +265,30 @@ internal sealed class ClusterProcess : IAsyncDisposable
     {
         await Task.WhenAny(Exited, Task.Delay(grace)).ConfigureAwait(false);
         return Exited.IsCompleted;
+    }
+
+    /// <summary>
+    /// Completes <see cref="Exited"/> once the process has exited and its last lines are in the log. The Exited event
+    /// can come before the readers have handed over the last lines of output (dotnet/runtime#65377): a broker that
+    /// refused its settings had exited, and serve's message quoted its log without the line saying why (seen once in
+    /// CI). Process.WaitForExitAsync waits for the end of both redirected streams too (its WaitUntilOutputEOF); the wait
+    /// is bounded, since a grandchild that inherited the streams could hold them open.
+    /// </summary>
+    private async Task OnExitedAsync()
+    {
+        try
+        {
+            using var drained = new CancellationTokenSource(s_outputDrainTimeout);
+            await _process.WaitForExitAsync(drained.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or ObjectDisposedException)
+        {
+            // Past the bound, or disposed meanwhile: what has reached the log is what there is.
+        }
+        finally
+        {
+            _exited.TrySetResult();
+        }
     }
 
     private void Append(string? line)
