@@ -5,9 +5,9 @@ namespace GEdge.Cluster.Tests;
 /// <summary>A local cluster's child process: what it wrote before it exited is in its log by the time its exit is known.</summary>
 public sealed class ClusterProcessTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("gedge-cluster-process-").FullName;
+    private readonly TempFolder _folder = new("gedge-cluster-process-");
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _folder.Dispose();
 
     [Fact]
     public async Task Exited_CompletesOnlyOnceTheLastLinesAreInTheLog()
@@ -16,7 +16,7 @@ public sealed class ClusterProcessTests : IDisposable
         // (the Exited event ahead of the last lines). Repeated, since a race shows only now and then.
         for (var run = 0; run < 20; run++)
         {
-            var log = Path.Combine(_root, $"talker-{run}.log");
+            var log = _folder.PathOf($"talker-{run}.log");
             await using var process = ClusterProcess.Start(
                 "talker", "/bin/sh", ["-c", "i=0; while [ $i -lt 2000 ]; do echo \"line $i\" >&2; i=$((i+1)); done; echo 'the reason it stopped' >&2; exit 3"],
                 new Dictionary<string, string>(), log);

@@ -56,8 +56,8 @@ public sealed record EmbeddedGarnetOptions
         : null;
 
     // Garnet's own reading of its size syntax (what its command line's validation used; the server is no longer given one).
-    private static bool IsSize(string? value) =>
-        !string.IsNullOrWhiteSpace(value) && ServerOptions.TryParseSize(value, out var bytes) && bytes > 0;
+    private static bool IsSize(string? value) => Bytes(value) > 0;
 
-    private static long Bytes(string value) => ServerOptions.TryParseSize(value, out var bytes) ? bytes : 0;
+    private static long Bytes(string? value) =>
+        !string.IsNullOrWhiteSpace(value) && ServerOptions.TryParseSize(value, out var bytes) ? bytes : 0;
 }
